@@ -1,0 +1,37 @@
+# Two commands on a fresh clone: `make run` and `make test`. Both set up .venv first (idempotent).
+VENV ?= .venv
+PYTHON ?= python3
+# The CPU wheel on disk here; a GPU machine sets TORCH_SPEC to its CUDA build (or to "torch").
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export KEDRO_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+
+.PHONY: setup run test lint viz clean-venv
+
+setup: $(STAMP)
+
+# torch goes first so that no later requirement pulls a CUDA build from the registry.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/kedro run --pipelines=classification
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+viz: setup
+	$(BIN)/kedro viz run --host 127.0.0.1
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,221 @@
+"""Raw tables from the places a dataset can come from: the paper's synthetic generators,
+scikit-learn's bundled datasets, OpenML (through its cache when offline) and a user's file.
+
+A dataset is described by a ``source`` mapping, e.g. ``{kind: sklearn, name: iris}``,
+``{kind: synthetic, name: moons, n_samples: 2000, seed: 123}``, ``{kind: openml, id: 61}`` or
+``{kind: file}`` (the raw table is then a catalog entry the user declares).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn import datasets as sklearn_datasets
+
+from lift import synthetic
+from lift.errors import DatasetInputError
+
+logger = logging.getLogger(__name__)
+
+SOURCE_KINDS = ("synthetic", "sklearn", "openml", "file")
+SKLEARN_TARGET = "target"
+
+SKLEARN_LOADERS: dict[str, Callable[..., Any]] = {
+    "iris": sklearn_datasets.load_iris,
+    "wine": sklearn_datasets.load_wine,
+    "breast_cancer": sklearn_datasets.load_breast_cancer,
+    "digits": sklearn_datasets.load_digits,
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset's parameters (``classification.datasets.<name>`` in the parameters file).
+
+    ``source`` says where the raw table comes from; ``target`` names the target column (needed
+    for files, optional otherwise); ``drop_columns`` are left out of the features;
+    ``max_categories`` bounds a text column's distinct values; ``paper_accuracy`` holds the
+    accuracies the LIFT paper published for this dataset, by model name, as fractions.
+    """
+
+    name: str
+    source: Mapping[str, Any]
+    target: str | None = None
+    drop_columns: tuple[str, ...] = ()
+    max_categories: int = 50
+    paper_accuracy: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, name: str, params: Mapping[str, Any] | None) -> DatasetSpec:
+        """Validate the parameters of dataset ``name`` and return them as a spec."""
+        params = dict(params or {})
+        allowed = [f.name for f in fields(cls) if f.name != "name"]
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise DatasetInputError(
+                f"Dataset '{name}': unknown parameters {unknown}; the known ones are {allowed}."
+            )
+        if "source" not in params:
+            raise DatasetInputError(
+                f"Dataset '{name}' has no `source` parameter; add one such as "
+                "`source: {kind: sklearn, name: iris}`."
+            )
+        source_kind(name, params["source"])
+        params["drop_columns"] = tuple(params.get("drop_columns") or ())
+        params["paper_accuracy"] = dict(params.get("paper_accuracy") or {})
+        return cls(name=name, **params)
+
+    @property
+    def kind(self) -> str:
+        return self.source["kind"]
+
+
+def source_kind(dataset: str, source: Mapping[str, Any]) -> str:
+    """The validated ``kind`` of a dataset's ``source`` parameter."""
+    kind = source.get("kind") if isinstance(source, Mapping) else None
+    if kind not in SOURCE_KINDS:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': parameter `source.kind` is {kind!r}; "
+            f"set it to one of {list(SOURCE_KINDS)}."
+        )
+    return kind
+
+
+def load_sklearn(name: str) -> pd.DataFrame:
+    """A scikit-learn bundled classification dataset with its class names in column ``target``."""
+    if name not in SKLEARN_LOADERS:
+        raise DatasetInputError(
+            f"Unknown scikit-learn dataset '{name}'. Choose one of {sorted(SKLEARN_LOADERS)} "
+            "in the dataset's `source.name` parameter."
+        )
+    bunch = SKLEARN_LOADERS[name](as_frame=True)
+    table = bunch.frame.copy()
+    class_names = list(bunch.target_names)
+    table[SKLEARN_TARGET] = [class_names[i] for i in bunch.target]
+    if name == "digits":  # the digit itself is the natural label, not the string "3"
+        table[SKLEARN_TARGET] = bunch.target.astype(int)
+    return table
+
+
+def _openml_cache_hint(dataset_id: int, cache_dir: Path) -> str:
+    return (
+        f"OpenML dataset {dataset_id} is not in the OpenML cache at '{cache_dir}' and the OpenML "
+        "server cannot be reached. Run once on a machine with network access, or copy the "
+        f"cache folder of a machine that has the dataset into '{cache_dir}', or use a "
+        "bundled dataset (`source: {kind: sklearn, name: iris}`)."
+    )
+
+
+def load_openml(
+    dataset_id: int, cache_dir: str | Path, server: str | None = None
+) -> tuple[pd.DataFrame, str | None]:
+    """Dataset ``dataset_id`` from OpenML, through the ``openml`` client and its cache.
+
+    Returns the whole table (features and target) and OpenML's default target attribute.
+    Online, the client downloads into ``cache_dir``; offline, it reads the cache there.
+    ``server`` overrides the API root (a mirror, or a test stand-in).
+    """
+    import openml  # imported here: it configures logging and caches at import time
+    import requests
+
+    cache_dir = Path(cache_dir).resolve()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    openml.config.set_root_cache_directory(str(cache_dir))
+    if server:
+        openml.config.server = server
+    # one try: offline, the default retry policy would sleep for minutes before failing
+    openml.config.connection_n_retries = 1
+    try:
+        dataset = openml.datasets.get_dataset(
+            int(dataset_id),
+            download_data=True,
+            download_qualities=False,
+            download_features_meta_data=False,
+        )
+        table, *_ = dataset.get_data(dataset_format="dataframe")
+    except (requests.exceptions.RequestException, OSError) as error:
+        raise DatasetInputError(
+            _openml_cache_hint(int(dataset_id), cache_dir) + f" ({error})"
+        ) from error
+    except openml.exceptions.OpenMLServerException as error:
+        raise DatasetInputError(
+            f"OpenML dataset {dataset_id} could not be fetched: {error}. Check the id on openml.org."
+        ) from error
+    # categorical columns become plain objects so that the table round-trips through parquet
+    for column in table.columns:
+        if isinstance(table[column].dtype, pd.CategoricalDtype):
+            table[column] = table[column].astype(object)
+    return table, dataset.default_target_attribute
+
+
+def acquire(
+    dataset: str,
+    source: Mapping[str, Any],
+    target: str | None = None,
+    openml_cache: str | Path = "data/01_raw/openml",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The raw table of ``dataset`` described by ``source``, and its ``source_info``.
+
+    ``source.kind`` is ``synthetic``, ``sklearn`` or ``openml`` (a ``file`` source has no
+    acquisition step: see ``describe_file``). ``target`` overrides the source's own target
+    column. ``source_info`` records where the table came from and which column is the target.
+    """
+    kind = source_kind(dataset, source)
+    options = {k: v for k, v in source.items() if k not in ("kind", "name", "id", "server")}
+    if kind == "synthetic":
+        table = synthetic.generate(source.get("name", ""), **options)
+        default_target = synthetic.SYNTHETIC_TARGET
+    elif kind == "sklearn":
+        table, default_target = load_sklearn(source.get("name", "")), SKLEARN_TARGET
+    elif kind == "openml":
+        if "id" not in source:
+            raise DatasetInputError(
+                f"Dataset '{dataset}': an OpenML source needs `source.id`, the OpenML dataset id."
+            )
+        table, default_target = load_openml(source["id"], openml_cache, source.get("server"))
+        if default_target:  # OpenML lists several targets comma-separated; LIFT predicts one
+            default_target = default_target.split(",")[0]
+    else:
+        raise DatasetInputError(
+            f"Dataset '{dataset}' has `source.kind: file`: its raw table comes from the catalog "
+            f"entry '{dataset}.raw_table', not from an acquisition step."
+        )
+    target = target or default_target
+    if not target:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': its source names no target column; set the dataset's "
+            "`target` parameter."
+        )
+    logger.info("Dataset '%s': acquired %d rows x %d columns", dataset, *table.shape)
+    return table, source_info(dataset, source, target, table)
+
+
+def describe_file(
+    dataset: str, source: Mapping[str, Any], target: str | None, table: pd.DataFrame
+) -> dict[str, Any]:
+    """``source_info`` of a table the user declared in the catalog (``source.kind: file``)."""
+    if not target:
+        raise DatasetInputError(
+            f"Dataset '{dataset}' is read from a file: name its target column in the "
+            f"dataset's `target` parameter (columns are {list(map(str, table.columns))})."
+        )
+    return source_info(dataset, source, target, table)
+
+
+def source_info(
+    dataset: str, source: Mapping[str, Any], target: str, table: pd.DataFrame
+) -> dict[str, Any]:
+    """Provenance of a raw table: the dataset, its source, its target column and its shape."""
+    return {
+        "dataset": dataset,
+        "source": dict(source),
+        "target": str(target),
+        "n_rows": int(table.shape[0]),
+        "n_columns": int(table.shape[1]),
+        "columns": [str(c) for c in table.columns],
+    }

@@ -1,0 +1,34 @@
+"""Kedro hooks of the project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+from lift.reporting import accuracy_table
+
+
+class ProjectParameters:
+    """Hands the run's parameters (with its ``--env``) to the pipeline registry, which builds
+    one namespace per declared dataset. Kedro creates the context before it asks for pipelines."""
+
+    parameters: dict[str, Any] | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        ProjectParameters.parameters = context.params
+
+
+class RunSummary:
+    """Prints each metrics table the run wrote, as accuracy per dataset and model."""
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        for name in sorted(pipeline.outputs()):
+            if name.endswith(".metrics"):
+                summary = catalog.load(name)
+                print(
+                    f"\n{name}: test accuracy (%), mean over {summary['repeats'].max()} "
+                    f"repeat(s)\n{accuracy_table(summary).to_string()}\n"
+                )

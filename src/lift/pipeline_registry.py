@@ -1,0 +1,31 @@
+"""Project pipelines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from kedro.framework.project import settings
+from kedro.pipeline import Pipeline
+
+from lift.hooks import ProjectParameters
+from lift.pipelines import classification
+
+
+def _parameters() -> dict[str, Any]:
+    """The run's parameters; outside a run (e.g. ``kedro registry``) those of KEDRO_ENV."""
+    if ProjectParameters.parameters is not None:
+        return ProjectParameters.parameters
+    conf_source = Path(os.getcwd()) / settings.CONF_SOURCE
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(conf_source), env=os.getenv("KEDRO_ENV"), **settings.CONFIG_LOADER_ARGS
+    )
+    return loader["parameters"]
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """Register the project's pipelines: ``classification`` (also the default)."""
+    parameters = _parameters()
+    classification_pipeline = classification.create_pipeline(**parameters.get("classification", {}))
+    return {"classification": classification_pipeline, "__default__": classification_pipeline}

@@ -1,0 +1,6 @@
+"""The classification pipeline: acquire -> prepare -> split -> baselines -> evaluate -> report,
+one namespace per dataset under ``classification``."""
+
+from lift.pipelines.classification.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,93 @@
+"""Thin Kedro nodes of the classification pipeline: each turns parameters into calls of the
+method library and returns artifacts. ``dataset`` (keyword) is the namespace, bound when the
+pipeline is built."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.pipeline import Pipeline as SklearnPipeline
+
+from lift import acquisition, baselines, metrics, preprocessing, reporting, splits
+from lift.acquisition import DatasetSpec
+
+logger = logging.getLogger(__name__)
+
+
+def acquire(
+    params: dict[str, Any], openml_cache: str, *, dataset: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Raw table and source info of a synthetic, bundled or OpenML dataset."""
+    spec = DatasetSpec.from_params(dataset, params)
+    return acquisition.acquire(dataset, spec.source, spec.target, openml_cache)
+
+
+def describe_file(
+    raw_table: pd.DataFrame, params: dict[str, Any], *, dataset: str
+) -> dict[str, Any]:
+    """Source info of a raw table the user declared in the catalog."""
+    spec = DatasetSpec.from_params(dataset, params)
+    return acquisition.describe_file(dataset, spec.source, spec.target, raw_table)
+
+
+def prepare(
+    raw_table: pd.DataFrame, source_info: dict[str, Any], params: dict[str, Any], *, dataset: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Cleaned table (raw features, encoded labels) and its schema."""
+    spec = DatasetSpec.from_params(dataset, params)
+    return preprocessing.prepare_table(
+        dataset, raw_table, source_info["target"], spec.drop_columns, spec.max_categories
+    )
+
+
+def split(
+    table: pd.DataFrame, schema: dict[str, Any], split_params: dict[str, Any], *, dataset: str
+) -> pd.DataFrame:
+    """Train/validation/test membership of every row, per repeat."""
+    return splits.split_rows(dataset, table[schema["target"]], **split_params)
+
+
+def fit_baselines(
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    baseline_params: dict[str, Any],
+    *,
+    dataset: str,
+) -> dict[int, dict[str, SklearnPipeline]]:
+    """The paper's baselines, tuned and fitted per repeat."""
+    options = {k: v for k, v in baseline_params.items() if k != "models"}
+    return baselines.fit_baselines(
+        dataset, table, schema, row_splits, baseline_params["models"], **options
+    )
+
+
+def predict_baselines(
+    models: dict[int, dict[str, SklearnPipeline]],
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+) -> pd.DataFrame:
+    """Test-split predictions of every fitted baseline."""
+    return baselines.predict_baselines(models, table, schema, row_splits)
+
+
+def evaluate(row_splits: pd.DataFrame, *predictions: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Scores per (model, repeat) of every model's test predictions."""
+    return metrics.score_predictions(dataset, pd.concat(predictions, ignore_index=True), row_splits)
+
+
+def report(
+    datasets: dict[str, dict[str, Any]], *scores: pd.DataFrame
+) -> tuple[pd.DataFrame, Figure]:
+    """The metrics table over all datasets (mean and std over repeats) and its plot."""
+    published = {
+        name: DatasetSpec.from_params(name, params).paper_accuracy
+        for name, params in datasets.items()
+    }
+    summary = reporting.summarize(pd.concat(scores, ignore_index=True), published)
+    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(datasets))
+    return summary, reporting.comparison_plot(summary)

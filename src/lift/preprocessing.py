@@ -1,0 +1,144 @@
+"""From a raw table to the cleaned table both LIFT and the baselines read, following the paper:
+rows without a target are dropped, feature columns with missing values are dropped, raw feature
+values are kept (prompts show them as they are), labels are encoded 0..K-1 with the class names
+kept in the schema. Standardizing and one-hot encoding for the baselines is ``feature_encoder``,
+fitted on the training split only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from lift.errors import DatasetInputError
+
+logger = logging.getLogger(__name__)
+
+
+def _native(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (JSON needs those)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def prepare_table(
+    dataset: str,
+    raw_table: pd.DataFrame,
+    target: str,
+    drop_columns: Sequence[str] = (),
+    max_categories: int = 50,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Clean ``raw_table`` of ``dataset`` for classification on column ``target``.
+
+    Returns the cleaned table (raw feature values, the target encoded 0..K-1 in its own column)
+    and its schema: target, feature lists by kind, class names in label order, and what was
+    dropped and why. Raises ``DatasetInputError`` for a missing target column, an empty table,
+    a single class, no usable feature, or a text column with more than ``max_categories``
+    distinct values (drop it with ``drop_columns``).
+    """
+    raw_table = raw_table.rename(columns=str)
+    if target not in raw_table.columns:
+        raise DatasetInputError(
+            f"Dataset '{dataset}' has no target column '{target}'. Its columns are "
+            f"{list(raw_table.columns)}; set the dataset's `target` parameter to one of them."
+        )
+    if raw_table.empty:
+        raise DatasetInputError(f"Dataset '{dataset}' is empty: its raw table has no rows.")
+    unknown = [c for c in drop_columns if c not in raw_table.columns]
+    if unknown:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': `drop_columns` names {unknown}, which the table does not "
+            f"have. Its columns are {list(raw_table.columns)}."
+        )
+
+    missing_target = raw_table[target].isna()
+    table = raw_table.loc[~missing_target].drop(columns=list(drop_columns)).reset_index(drop=True)
+    if missing_target.any():
+        logger.warning(
+            "Dataset '%s': dropped %d rows without a target value", dataset, missing_target.sum()
+        )
+    if table.empty:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': every row lacks a value in target column '{target}'."
+        )
+
+    dropped = {c: "user: drop_columns" for c in drop_columns}
+    features = []
+    for column in table.columns.drop(target):
+        n_missing = int(table[column].isna().sum())
+        if n_missing:
+            dropped[column] = f"{n_missing} missing values"
+            logger.warning(
+                "Dataset '%s': dropped feature column '%s' (%d of %d values missing)",
+                dataset,
+                column,
+                n_missing,
+                len(table),
+            )
+        else:
+            features.append(column)
+    if not features:
+        raise DatasetInputError(
+            f"Dataset '{dataset}' has no feature column left without missing values "
+            f"(dropped: {dropped}). Fill in the missing values or choose another dataset."
+        )
+
+    numeric = [c for c in features if _is_numeric(table[c])]
+    categorical = [c for c in features if c not in numeric]
+    for column in categorical:
+        table[column] = table[column].astype(str)
+        n_distinct = table[column].nunique()
+        if n_distinct > max_categories:
+            raise DatasetInputError(
+                f"Dataset '{dataset}': column '{column}' holds text with {n_distinct} distinct "
+                f"values (more than max_categories={max_categories}), which the baselines "
+                "cannot one-hot encode. Drop it with the dataset's `drop_columns` parameter or "
+                "raise its `max_categories`."
+            )
+
+    classes = sorted(table[target].unique(), key=lambda v: (str(type(v)), v))
+    if len(classes) < 2:
+        raise DatasetInputError(
+            f"Dataset '{dataset}' has a single class ({_native(classes[0])!r}) in target column "
+            f"'{target}'; classification needs at least two. Check the `target` parameter."
+        )
+    label_of = {value: label for label, value in enumerate(classes)}
+    table[target] = table[target].map(label_of).astype(int)
+    table = table[[*features, target]]
+
+    schema = {
+        "dataset": dataset,
+        "target": target,
+        "features": features,
+        "numeric_features": numeric,
+        "categorical_features": categorical,
+        "classes": [_native(c) for c in classes],
+        "dropped_columns": dropped,
+        "n_rows": len(table),
+        "n_dropped_rows": int(missing_target.sum()),
+    }
+    return table, schema
+
+
+def feature_encoder(schema: Mapping[str, Any]) -> ColumnTransformer:
+    """Standardize numeric and one-hot encode categorical features (the baselines' view).
+
+    Unfitted: it is fitted on the training split only, inside each baseline's pipeline.
+    """
+    return ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), list(schema["numeric_features"])),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(schema["categorical_features"]),
+            ),
+        ]
+    )

@@ -1,0 +1,20 @@
+"""Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
+
+import warnings
+
+from kedro.config import OmegaConfigLoader
+
+from lift.hooks import ProjectParameters, RunSummary
+
+# Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
+warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+
+HOOKS = (ProjectParameters(), RunSummary())
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # an environment (conf/paper) changes or adds only the keys it names
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+}
