@@ -9,11 +9,13 @@ A dataset is described by a ``source`` mapping, e.g. ``{kind: sklearn, name: iri
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn import datasets as sklearn_datasets
 
@@ -95,20 +97,30 @@ def load_sklearn(name: str) -> pd.DataFrame:
         )
     bunch = SKLEARN_LOADERS[name](as_frame=True)
     table = bunch.frame.copy()
-    class_names = list(bunch.target_names)
-    table[SKLEARN_TARGET] = [class_names[i] for i in bunch.target]
-    if name == "digits":  # the digit itself is the natural label, not the string "3"
-        table[SKLEARN_TARGET] = bunch.target.astype(int)
+    # class names ("setosa"); for digits the names are the digits themselves
+    table[SKLEARN_TARGET] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
     return table
 
 
-def _openml_cache_hint(dataset_id: int, cache_dir: Path) -> str:
-    return (
-        f"OpenML dataset {dataset_id} is not in the OpenML cache at '{cache_dir}' and the OpenML "
-        "server cannot be reached. Run once on a machine with network access, or copy the "
-        f"cache folder of a machine that has the dataset into '{cache_dir}', or use a "
-        "bundled dataset (`source: {kind: sklearn, name: iris}`)."
-    )
+OPENML_SERVER = "https://www.openml.org/api/v1/xml"
+
+
+@contextmanager
+def _openml_config(cache_dir: Path, server: str) -> Iterator[Any]:
+    """The ``openml`` module configured for one call, its global settings restored after."""
+    import openml  # imported here: it reads its config files at import time
+
+    config = openml.config
+    saved = (config.server, config.connection_n_retries, config._root_cache_directory)
+    config.set_root_cache_directory(str(cache_dir))
+    config.server = server
+    # one try: offline, the default retry policy sleeps for minutes before failing
+    config.connection_n_retries = 1
+    try:
+        yield openml
+    finally:
+        config.server, config.connection_n_retries = saved[0], saved[1]
+        config.set_root_cache_directory(str(saved[2]))
 
 
 def load_openml(
@@ -120,32 +132,33 @@ def load_openml(
     Online, the client downloads into ``cache_dir``; offline, it reads the cache there.
     ``server`` overrides the API root (a mirror, or a test stand-in).
     """
-    import openml  # imported here: it configures logging and caches at import time
     import requests
 
     cache_dir = Path(cache_dir).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    openml.config.set_root_cache_directory(str(cache_dir))
-    if server:
-        openml.config.server = server
-    # one try: offline, the default retry policy would sleep for minutes before failing
-    openml.config.connection_n_retries = 1
-    try:
-        dataset = openml.datasets.get_dataset(
-            int(dataset_id),
-            download_data=True,
-            download_qualities=False,
-            download_features_meta_data=False,
-        )
-        table, *_ = dataset.get_data(dataset_format="dataframe")
-    except (requests.exceptions.RequestException, OSError) as error:
-        raise DatasetInputError(
-            _openml_cache_hint(int(dataset_id), cache_dir) + f" ({error})"
-        ) from error
-    except openml.exceptions.OpenMLServerException as error:
-        raise DatasetInputError(
-            f"OpenML dataset {dataset_id} could not be fetched: {error}. Check the id on openml.org."
-        ) from error
+    with _openml_config(cache_dir, server or OPENML_SERVER) as openml:
+        dataset_cache = Path(openml.config.get_cache_directory()) / "datasets" / str(dataset_id)
+        try:
+            dataset = openml.datasets.get_dataset(
+                int(dataset_id),
+                download_data=True,
+                download_qualities=False,
+                download_features_meta_data=False,
+            )
+            table, *_ = dataset.get_data(dataset_format="dataframe")
+        except (requests.exceptions.RequestException, OSError) as error:
+            raise DatasetInputError(
+                f"OpenML dataset {dataset_id} is not in the OpenML cache ('{dataset_cache}' "
+                f"is missing or incomplete) and the server {server or OPENML_SERVER} cannot be "
+                f"reached ({type(error).__name__}). Run once with network access, or copy "
+                f"the '{cache_dir}' folder of a machine that has the dataset, or use a "
+                "bundled dataset such as `source: {kind: sklearn, name: iris}`."
+            ) from error
+        except openml.exceptions.OpenMLServerException as error:
+            raise DatasetInputError(
+                f"OpenML dataset {dataset_id} could not be fetched: {error}. "
+                "Check the id on openml.org."
+            ) from error
     # categorical columns become plain objects so that the table round-trips through parquet
     for column in table.columns:
         if isinstance(table[column].dtype, pd.CategoricalDtype):

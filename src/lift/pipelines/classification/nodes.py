@@ -87,6 +87,7 @@ def report(
     published = {
         name: DatasetSpec.from_params(name, params).paper_accuracy
         for name, params in datasets.items()
+        if params is not None
     }
     summary = reporting.summarize(pd.concat(scores, ignore_index=True), published)
     logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(datasets))

@@ -42,7 +42,7 @@ def dataset_pipeline(spec: DatasetSpec) -> Pipeline:
             ["raw_table", "source_info"],
             name="acquire",
         )
-    return Pipeline(
+    steps = Pipeline(
         [
             intake,
             node(
@@ -75,24 +75,30 @@ def dataset_pipeline(spec: DatasetSpec) -> Pipeline:
                 "scores",
                 name="evaluate",
             ),
-        ],
-        namespace=f"{TASK}.{name}",
-        parameters={
-            "dataset": f"{TASK}.datasets.{name}",
-            **{shared: f"{TASK}.{shared}" for shared in SHARED_PARAMETERS},
-        },
+        ]
     )
+    shared = {p for p in SHARED_PARAMETERS if f"params:{p}" in steps.inputs()}
+    return Pipeline(
+        steps,
+        namespace=f"{TASK}.{name}",
+        parameters={"dataset": f"{TASK}.datasets.{name}", **{p: f"{TASK}.{p}" for p in shared}},
+    )
+
+
+def active(datasets: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Mapping[str, Any]]:
+    """The declared datasets, less those an environment switched off with ``name: null``."""
+    return {name: params for name, params in datasets.items() if params is not None}
 
 
 def create_pipeline(datasets: Mapping[str, Mapping[str, Any]] | None = None, **_: Any) -> Pipeline:
     """The classification pipeline over ``datasets`` (the ``classification.datasets``
     parameter: dataset name -> its parameters)."""
-    if not datasets:
+    if not active(datasets or {}):
         raise DatasetInputError(
             "Parameter `classification.datasets` is empty: declare at least one dataset in "
             "conf/base/parameters_classification.yml."
         )
-    specs = [DatasetSpec.from_params(name, params) for name, params in datasets.items()]
+    specs = [DatasetSpec.from_params(name, params) for name, params in active(datasets).items()]
     report = node(
         nodes.report,
         [f"params:{TASK}.datasets", *[f"{TASK}.{spec.name}.scores" for spec in specs]],

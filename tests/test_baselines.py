@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from conftest import SMALL_GRIDS
+from lift.baselines import fit_baselines, fit_classifier, predict_baselines
+from lift.errors import DatasetInputError
+from lift.preprocessing import prepare_table
+from lift.splits import split_rows
+
+
+@pytest.fixture
+def prepared(mixed_table):
+    table, schema = prepare_table("mixed", mixed_table, "kind")
+    return table, schema, split_rows("mixed", table["kind"], repeats=2)
+
+
+def test_baselines_are_fitted_per_repeat_and_beat_the_majority(prepared):
+    table, schema, splits = prepared
+    models = fit_baselines("mixed", table, schema, splits, SMALL_GRIDS)
+    assert sorted(models) == [0, 1]
+    assert list(models[0]) == list(SMALL_GRIDS)
+    predictions = predict_baselines(models, table, schema, splits)
+    n_test = (splits["split"] == "test").sum() // 2
+    assert len(predictions) == 2 * len(SMALL_GRIDS) * n_test
+    accuracy = (predictions["y_true"] == predictions["y_pred"]).groupby(predictions["model"]).mean()
+    assert accuracy["logistic_regression"] > accuracy["majority"] + 0.2
+
+
+def test_grid_search_picks_from_the_grid_and_is_reproducible(prepared):
+    table, schema, _ = prepared
+    features, labels = table[schema["features"]], table["kind"].to_numpy()
+    grid = {"n_neighbors": [1, 3, 7]}
+    first = fit_classifier("knn", grid, schema, features, labels, cv_folds=3)
+    second = fit_classifier("knn", grid, schema, features, labels, cv_folds=3)
+    assert first.best_params_["n_neighbors"] in grid["n_neighbors"]
+    assert first.best_params_ == second.best_params_ and first.cv_score_ == second.cv_score_
+    np.testing.assert_array_equal(first.predict(features), second.predict(features))
+
+
+def test_probabilities_follow_the_sklearn_contract(prepared):
+    table, schema, _ = prepared
+    features, labels = table[schema["features"]], table["kind"].to_numpy()
+    model = fit_classifier("logistic_regression", {"C": [1]}, schema, features, labels)
+    probabilities = model.predict_proba(features)
+    assert probabilities.shape == (len(features), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1)
+
+
+def test_unknown_model_names_the_known_ones(prepared):
+    table, schema, splits = prepared
+    with pytest.raises(DatasetInputError, match=r"unknown models \['catboost'\].*'knn'"):
+        fit_baselines("mixed", table, schema, splits, {"catboost": {}})

@@ -1,0 +1,129 @@
+"""`kedro run` as a user runs it, in a subprocess, on a temporary copy of the project with small
+datasets: one bundled, one synthetic and one CSV file declared in the catalog."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import make_mixed_table
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for item in ("conf", "src"):
+        shutil.copytree(PROJECT / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+    for item in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT / item, root / item)
+    parameters_file = root / "conf/base/parameters_classification.yml"
+    parameters = yaml.safe_load(parameters_file.read_text())
+    base = parameters["classification"]["datasets"]
+    parameters["classification"]["datasets"] = {
+        "iris": base["iris"],
+        "moons": {**base["moons"], "source": {**base["moons"]["source"], "n_samples": 300}},
+        "mine": {"source": {"kind": "file"}, "target": "kind", "drop_columns": ["noise"]},
+    }
+    parameters_file.write_text(yaml.safe_dump(parameters))
+    (root / "data/01_raw").mkdir(parents=True)
+    make_mixed_table().to_csv(root / "data/01_raw/mine.csv", index=False)
+    with (root / "conf/base/catalog.yml").open("a") as catalog:
+        catalog.write(
+            "\nclassification.mine.raw_table:\n  type: pandas.CSVDataset\n"
+            "  filepath: data/01_raw/mine.csv\n"
+        )
+    return root
+
+
+def versions(path: Path) -> list[Path]:
+    return sorted(path.iterdir()) if path.exists() else []
+
+
+def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
+    result = kedro(project, "run", "--pipelines=classification")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    reporting = project / "data/08_reporting/classification"
+    (metrics_version,) = versions(reporting / "metrics.csv")
+    metrics = pd.read_csv(metrics_version / "metrics.csv")
+    required = {
+        "dataset",
+        "model",
+        "n_train",
+        "n_test",
+        "accuracy",
+        "accuracy_std",
+        "f1_macro",
+        "balanced_accuracy",
+        "repeats",
+    }
+    assert required <= set(metrics.columns)
+    assert set(metrics["dataset"]) == {"iris", "moons", "mine"}
+    assert len(metrics) == 3 * 8  # the eight baselines of the default configuration
+    by_key = metrics.set_index(["dataset", "model"])
+    assert by_key.loc[("iris", "logistic_regression"), "accuracy"] >= 0.9
+    assert by_key.loc[("moons", "xgboost"), "accuracy"] >= 0.9
+    assert (metrics["repeats"] == 1).all()
+
+    (plot_version,) = versions(reporting / "metrics.png")
+    assert (plot_version / "metrics.png").read_bytes()[:4] == b"\x89PNG"
+    for layer, artifact in [
+        ("01_raw", "iris/raw_table.parquet"),
+        ("01_raw", "moons/source_info.json"),
+        ("03_primary", "mine/table.parquet"),
+        ("03_primary", "mine/schema.json"),
+        ("05_model_input", "iris/splits.parquet"),
+        ("06_models", "moons/baseline_models.pkl"),
+        ("07_model_output", "mine/baseline_predictions.parquet"),
+        ("08_reporting", "iris/scores.csv"),
+    ]:
+        assert len(versions(project / "data" / layer / "classification" / artifact)) == 1, artifact
+    # the printed summary at the end of the run
+    assert "classification.metrics: test accuracy (%)" in result.stdout
+    assert "logistic_regression" in result.stdout
+
+
+def test_a_second_run_adds_versions_and_keeps_the_first(project):
+    metrics_dir = project / "data/08_reporting/classification/metrics.csv"
+    (first,) = versions(metrics_dir)
+    first_content = (first / "metrics.csv").read_text()
+    # the spelling users already know still works
+    result = kedro(project, "run", "--pipeline=classification")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(versions(metrics_dir)) == 2
+    assert (first / "metrics.csv").read_text() == first_content
+    # same seeds, same data: the same results
+    second = versions(metrics_dir)[1] / "metrics.csv"
+    assert second.read_text() == first_content
+
+
+def test_a_bad_target_stops_the_run_with_a_clear_message(project, tmp_path):
+    result = kedro(
+        project,
+        "run",
+        "--pipelines=classification",
+        "--params=classification.datasets.mine.target=species",
+    )
+    assert result.returncode != 0
+    assert "Dataset 'mine' has no target column 'species'" in result.stdout + result.stderr

@@ -1,0 +1,97 @@
+"""The classification pipeline run with Kedro's SequentialRunner on small data in memory."""
+
+import pytest
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+from matplotlib.figure import Figure
+
+from conftest import SMALL_GRIDS
+from lift.errors import DatasetInputError
+from lift.pipelines.classification import create_pipeline
+
+DATASETS = {
+    "iris": {"source": {"kind": "sklearn", "name": "iris"}, "paper_accuracy": {"xgboost": 1.0}},
+    "moons": {"source": {"kind": "synthetic", "name": "moons", "n_samples": 200, "seed": 123}},
+    "mine": {"source": {"kind": "file"}, "target": "kind", "drop_columns": ["noise"]},
+}
+
+
+@pytest.fixture
+def parameters(tmp_path):
+    return {
+        "openml_cache": str(tmp_path / "openml"),
+        "split": {"test_size": 0.2, "validation_size": 0.2, "test_seed": 0, "repeats": 2},
+        "baselines": {
+            "search_splits": ["train"],
+            "cv_folds": 3,
+            "seed": 0,
+            "n_jobs": 1,
+            "models": SMALL_GRIDS,
+        },
+        "datasets": DATASETS,
+    }
+
+
+def catalog_for(parameters, mixed_table):
+    catalog = DataCatalog()
+    catalog["params:classification.datasets"] = parameters["datasets"]
+    for key in ("openml_cache", "split", "baselines"):
+        catalog[f"params:classification.{key}"] = parameters[key]
+    for name, params in parameters["datasets"].items():
+        catalog[f"params:classification.datasets.{name}"] = params
+    catalog["classification.mine.raw_table"] = mixed_table
+    return catalog
+
+
+def test_pipeline_has_one_namespace_per_dataset(parameters):
+    pipeline = create_pipeline(**parameters)
+    for name in DATASETS:
+        names = {
+            n.name for n in pipeline.only_nodes_with_namespaces([f"classification.{name}"]).nodes
+        }
+        intake = "describe_file" if name == "mine" else "acquire"
+        expected = {intake, "prepare", "split", "fit_baselines", "predict_baselines", "evaluate"}
+        assert names == {f"classification.{name}.{n}" for n in expected}
+    assert pipeline.outputs() == {"classification.metrics", "classification.metrics_plot"}
+    # a file dataset reads its raw table from the catalog; the others make theirs
+    assert "classification.mine.raw_table" in pipeline.inputs()
+    assert "classification.iris.raw_table" not in pipeline.inputs()
+
+
+def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_table):
+    outputs = SequentialRunner().run(
+        create_pipeline(**parameters), catalog_for(parameters, mixed_table)
+    )
+    catalog_outputs = {name: outputs[name].load() for name in outputs}
+    metrics = catalog_outputs["classification.metrics"]
+    assert isinstance(catalog_outputs["classification.metrics_plot"], Figure)
+    assert len(metrics) == len(DATASETS) * len(SMALL_GRIDS)
+    assert set(metrics["dataset"]) == set(DATASETS) and set(metrics["repeats"]) == {2}
+    by_key = metrics.set_index(["dataset", "model"])
+    assert by_key.loc[("iris", "logistic_regression"), "accuracy"] > 0.85
+    assert by_key.loc[("iris", "xgboost"), "paper_accuracy"] == 1.0
+    assert (
+        by_key.loc[("mine", "logistic_regression"), "accuracy"]
+        > by_key.loc[("mine", "majority"), "accuracy"]
+    )
+    assert by_key.loc[("iris", "majority"), "n_test"] == 30
+
+
+def test_a_bad_dataset_fails_with_its_name(parameters, mixed_table):
+    parameters["datasets"] = {"mine": {"source": {"kind": "file"}, "target": "species"}}
+    with pytest.raises(DatasetInputError, match="Dataset 'mine' has no target column 'species'"):
+        SequentialRunner().run(create_pipeline(**parameters), catalog_for(parameters, mixed_table))
+
+
+def test_no_datasets_is_an_error():
+    with pytest.raises(DatasetInputError, match="`classification.datasets` is empty"):
+        create_pipeline(datasets={})
+
+
+def test_the_splits_feed_every_branch(parameters):
+    # the LIFT branch will join here: splits, table and schema are shared inputs downstream
+    pipeline = create_pipeline(**parameters).only_nodes_with_namespaces(["classification.iris"])
+    consumers = {
+        n.name.rsplit(".", 1)[1] for n in pipeline.nodes if "classification.iris.splits" in n.inputs
+    }
+    assert consumers == {"fit_baselines", "predict_baselines", "evaluate"}

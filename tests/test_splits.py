@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from lift.errors import DatasetInputError
+from lift.splits import rows_of, split_rows
+
+
+@pytest.fixture
+def labels():
+    return np.repeat([0, 1, 2], [100, 60, 40])
+
+
+def test_protocol_is_64_16_20_and_stratified(labels):
+    splits = split_rows("toy", labels, repeats=1)
+    sizes = splits.groupby("split").size()
+    assert sizes.to_dict() == {"test": 40, "train": 128, "validation": 32}
+    for split in ("train", "validation", "test"):
+        shares = np.bincount(labels[rows_of(splits, 0, split)]) / sizes[split]
+        np.testing.assert_allclose(shares, [0.5, 0.3, 0.2], atol=0.02)
+
+
+def test_every_repeat_shares_the_test_rows_and_partitions_the_rest(labels):
+    splits = split_rows("toy", labels, repeats=3)
+    test = rows_of(splits, 0, "test")
+    trains = []
+    for repeat in range(3):
+        np.testing.assert_array_equal(rows_of(splits, repeat, "test"), test)
+        train, validation = rows_of(splits, repeat, "train"), rows_of(splits, repeat, "validation")
+        assert set(train) | set(validation) | set(test) == set(range(len(labels)))
+        assert not set(train) & set(validation) and not set(train) & set(test)
+        trains.append(set(train))
+    assert trains[0] != trains[1] != trains[2]
+
+
+def test_splits_are_reproducible(labels):
+    assert split_rows("toy", labels, repeats=2).equals(split_rows("toy", labels, repeats=2))
+
+
+def test_a_class_too_rare_to_stratify_names_the_dataset():
+    labels = np.array([0] * 30 + [1] * 30 + [2])
+    with pytest.raises(DatasetInputError, match="Dataset 'rare': cannot make the stratified"):
+        split_rows("rare", labels)
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [({"test_size": 1.5}, "split.test_size"), ({"repeats": 0}, "split.repeats")],
+)
+def test_bad_split_parameters_are_named(labels, options, parameter):
+    with pytest.raises(DatasetInputError, match=parameter):
+        split_rows("toy", labels, **options)
