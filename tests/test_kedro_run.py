@@ -118,6 +118,23 @@ def test_a_second_run_adds_versions_and_keeps_the_first(project):
     assert second.read_text() == first_content
 
 
+def test_an_environment_adds_datasets_and_switches_others_off(project):
+    extra = project / "conf/extra"
+    extra.mkdir()
+    (extra / "parameters_classification.yml").write_text(
+        "classification:\n"
+        "  datasets:\n"
+        "    moons: null\n"
+        "    mine: null\n"
+        "    small_blobs:\n"
+        "      source: {kind: synthetic, name: blobs, n_samples: 200, seed: 1}\n"
+    )
+    result = kedro(project, "run", "--pipelines=classification", "--env=extra")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    latest = versions(project / "data/08_reporting/classification/metrics.csv")[-1]
+    assert set(pd.read_csv(latest / "metrics.csv")["dataset"]) == {"iris", "small_blobs"}
+
+
 def test_a_bad_target_stops_the_run_with_a_clear_message(project, tmp_path):
     result = kedro(
         project,

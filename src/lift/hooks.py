@@ -10,14 +10,17 @@ from lift.reporting import accuracy_table
 
 
 class ProjectParameters:
-    """Hands the run's parameters (with its ``--env``) to the pipeline registry, which builds
-    one namespace per declared dataset. Kedro creates the context before it asks for pipelines."""
+    """Hands the run's parameters (its ``--env`` and ``--params`` applied) to the pipeline
+    registry, which builds one namespace per declared dataset. Kedro creates the context before
+    it asks for pipelines."""
 
     parameters: dict[str, Any] | None = None
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        ProjectParameters.parameters = context.params
+        # the raw configuration: `context.params` would validate against the pipelines,
+        # which are not built yet
+        ProjectParameters.parameters = context.config_loader["parameters"]
 
 
 class RunSummary:
