@@ -90,5 +90,5 @@ def report(
         if params is not None
     }
     summary = reporting.summarize(pd.concat(scores, ignore_index=True), published)
-    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(datasets))
+    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(published))
     return summary, reporting.comparison_plot(summary)

@@ -93,12 +93,13 @@ def active(datasets: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Mappin
 def create_pipeline(datasets: Mapping[str, Mapping[str, Any]] | None = None, **_: Any) -> Pipeline:
     """The classification pipeline over ``datasets`` (the ``classification.datasets``
     parameter: dataset name -> its parameters)."""
-    if not active(datasets or {}):
+    datasets = active(datasets or {})
+    if not datasets:
         raise DatasetInputError(
             "Parameter `classification.datasets` is empty: declare at least one dataset in "
             "conf/base/parameters_classification.yml."
         )
-    specs = [DatasetSpec.from_params(name, params) for name, params in active(datasets).items()]
+    specs = [DatasetSpec.from_params(name, params) for name, params in datasets.items()]
     report = node(
         nodes.report,
         [f"params:{TASK}.datasets", *[f"{TASK}.{spec.name}.scores" for spec in specs]],
