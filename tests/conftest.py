@@ -37,3 +37,47 @@ def make_mixed_table() -> pd.DataFrame:
 @pytest.fixture
 def mixed_table() -> pd.DataFrame:
     return make_mixed_table()
+
+
+def build_tiny_model(folder) -> str:
+    """A 2-layer Llama with random weights and a character-level tokenizer, saved as a model
+    folder: the real transformers/PEFT code paths at a size that trains in seconds."""
+    import string
+
+    import torch
+    from tokenizers import Tokenizer, decoders, models
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    characters = sorted(set(string.printable) - set("\x0b\x0c\r"))
+    vocab = {"<pad>": 0, "<eos>": 1, **{c: i + 2 for i, c in enumerate(characters)}}
+    characters_only = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    characters_only.decoder = decoders.Fuse()  # decode by joining the characters
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=characters_only,
+        eos_token="<eos>",
+        pad_token="<pad>",
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        # large enough embeddings that a normalised hidden state can make confident logits
+        initializer_range=0.3,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=1,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))

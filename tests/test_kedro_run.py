@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import make_mixed_table
+from conftest import build_tiny_model, make_mixed_table
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,15 @@ def project(tmp_path_factory) -> Path:
         "moons": {**base["moons"], "source": {**base["moons"]["source"], "n_samples": 300}},
         "mine": {"source": {"kind": "file"}, "target": "kind", "drop_columns": ["noise"]},
     }
+    parameters["classification"]["lift"]["training"].update(learning_rate=0.03, epochs=2)
+    parameters["classification"]["lift"]["lora"].update(rank=4, alpha=8)
     parameters_file.write_text(yaml.safe_dump(parameters))
+    # a tiny model instead of the embedded one: the real model has its own end-to-end test
+    model_dir = build_tiny_model(root / "tiny_model")
+    lift_file = root / "conf/base/parameters_lift.yml"
+    lift_parameters = yaml.safe_load(lift_file.read_text())
+    lift_parameters["lift"]["model"]["name"] = model_dir
+    lift_file.write_text(yaml.safe_dump(lift_parameters))
     (root / "data/01_raw").mkdir(parents=True)
     make_mixed_table().to_csv(root / "data/01_raw/mine.csv", index=False)
     with (root / "conf/base/catalog.yml").open("a") as catalog:
@@ -80,7 +88,8 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     }
     assert required <= set(metrics.columns)
     assert set(metrics["dataset"]) == {"iris", "moons", "mine"}
-    assert len(metrics) == 3 * 8  # the eight baselines of the default configuration
+    assert len(metrics) == 3 * 9  # the eight baselines of the default configuration, and lift
+    assert set(metrics.loc[metrics["model"] == "lift", "invalid_rate"].between(0, 1)) == {True}
     by_key = metrics.set_index(["dataset", "model"])
     assert by_key.loc[("iris", "logistic_regression"), "accuracy"] >= 0.9
     assert by_key.loc[("moons", "xgboost"), "accuracy"] >= 0.9
@@ -97,8 +106,15 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
         ("06_models", "moons/baseline_models.pkl"),
         ("07_model_output", "mine/baseline_predictions.parquet"),
         ("08_reporting", "iris/scores.csv"),
+        ("05_model_input", "moons/prompts.parquet"),
+        ("06_models", "mine/adapters"),
+        ("07_model_output", "iris/lift_predictions.parquet"),
     ]:
         assert len(versions(project / "data" / layer / "classification" / artifact)) == 1, artifact
+    (base_model,) = versions(project / "data/06_models/base_model.json")
+    assert "tiny_model" in (base_model / "base_model.json").read_text()
+    (adapters,) = versions(project / "data/06_models/classification/iris/adapters")
+    assert (adapters / "adapters/repeat_0/adapter_model.safetensors").is_file()
     # the printed summary at the end of the run
     assert "classification.metrics: test accuracy (%)" in result.stdout
     assert "logistic_regression" in result.stdout

@@ -16,9 +16,16 @@ DATASETS = {
 }
 
 
+TINY_LIFT = {
+    "training": {"learning_rate": 0.03, "epochs": 2, "batch_size": 8, "seed": 0},
+    "lora": {"rank": 4, "alpha": 8},
+}
+
+
 @pytest.fixture
 def parameters(tmp_path):
     return {
+        "lift": TINY_LIFT,
         "openml_cache": str(tmp_path / "openml"),
         "split": {"test_size": 0.2, "validation_size": 0.2, "test_seed": 0, "repeats": 2},
         "baselines": {
@@ -32,10 +39,11 @@ def parameters(tmp_path):
     }
 
 
-def catalog_for(parameters, mixed_table):
+def catalog_for(parameters, mixed_table, model_dir):
     catalog = DataCatalog()
+    catalog["params:lift.model"] = {"name": model_dir}
     catalog["params:classification.datasets"] = parameters["datasets"]
-    for key in ("openml_cache", "split", "baselines"):
+    for key in ("openml_cache", "split", "baselines", "lift"):
         catalog[f"params:classification.{key}"] = parameters[key]
     for name, params in parameters["datasets"].items():
         catalog[f"params:classification.datasets.{name}"] = params
@@ -50,7 +58,17 @@ def test_pipeline_has_one_namespace_per_dataset(parameters):
             n.name for n in pipeline.only_nodes_with_namespaces([f"classification.{name}"]).nodes
         }
         intake = "describe_file" if name == "mine" else "acquire"
-        expected = {intake, "prepare", "split", "fit_baselines", "predict_baselines", "evaluate"}
+        expected = {
+            intake,
+            "prepare",
+            "split",
+            "fit_baselines",
+            "predict_baselines",
+            "serialize",
+            "fine_tune",
+            "predict_lift",
+            "evaluate",
+        }
         assert names == {f"classification.{name}.{n}" for n in expected}
     assert pipeline.outputs() == {"classification.metrics", "classification.metrics_plot"}
     # a file dataset reads its raw table from the catalog; the others make theirs
@@ -58,14 +76,16 @@ def test_pipeline_has_one_namespace_per_dataset(parameters):
     assert "classification.iris.raw_table" not in pipeline.inputs()
 
 
-def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_table):
+def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_table, tiny_model_dir):
     outputs = SequentialRunner().run(
-        create_pipeline(**parameters), catalog_for(parameters, mixed_table)
+        create_pipeline(**parameters), catalog_for(parameters, mixed_table, tiny_model_dir)
     )
     catalog_outputs = {name: outputs[name].load() for name in outputs}
     metrics = catalog_outputs["classification.metrics"]
     assert isinstance(catalog_outputs["classification.metrics_plot"], Figure)
-    assert len(metrics) == len(DATASETS) * len(SMALL_GRIDS)
+    assert len(metrics) == len(DATASETS) * (len(SMALL_GRIDS) + 1)  # the baselines and lift
+    assert set(metrics["model"]) == {*SMALL_GRIDS, "lift"}
+    assert metrics["invalid_rate"].between(0, 1).all()
     assert set(metrics["dataset"]) == set(DATASETS) and set(metrics["repeats"]) == {2}
     by_key = metrics.set_index(["dataset", "model"])
     assert by_key.loc[("iris", "logistic_regression"), "accuracy"] > 0.85
@@ -77,10 +97,12 @@ def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_tab
     assert by_key.loc[("iris", "majority"), "n_test"] == 30
 
 
-def test_a_bad_dataset_fails_with_its_name(parameters, mixed_table):
+def test_a_bad_dataset_fails_with_its_name(parameters, mixed_table, tiny_model_dir):
     parameters["datasets"] = {"mine": {"source": {"kind": "file"}, "target": "species"}}
     with pytest.raises(DatasetInputError, match="Dataset 'mine' has no target column 'species'"):
-        SequentialRunner().run(create_pipeline(**parameters), catalog_for(parameters, mixed_table))
+        SequentialRunner().run(
+            create_pipeline(**parameters), catalog_for(parameters, mixed_table, tiny_model_dir)
+        )
 
 
 def test_no_datasets_is_an_error():
@@ -89,9 +111,9 @@ def test_no_datasets_is_an_error():
 
 
 def test_the_splits_feed_every_branch(parameters):
-    # the LIFT branch will join here: splits, table and schema are shared inputs downstream
+    # both branches start from the same splits
     pipeline = create_pipeline(**parameters).only_nodes_with_namespaces(["classification.iris"])
     consumers = {
         n.name.rsplit(".", 1)[1] for n in pipeline.nodes if "classification.iris.splits" in n.inputs
     }
-    assert consumers == {"fit_baselines", "predict_baselines", "evaluate"}
+    assert consumers == {"fit_baselines", "predict_baselines", "serialize", "evaluate"}

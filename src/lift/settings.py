@@ -8,6 +8,8 @@ from lift.hooks import ProjectParameters, RunSummary
 
 # Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+# PEFT calls a transformers API that transformers deprecated; likewise not actionable here
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 
 HOOKS = (ProjectParameters(), RunSummary())
 

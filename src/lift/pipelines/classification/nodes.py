@@ -11,8 +11,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import acquisition, baselines, metrics, preprocessing, reporting, splits
+from lift import (
+    acquisition,
+    baselines,
+    classifier,
+    language_model,
+    metrics,
+    preprocessing,
+    reporting,
+    splits,
+)
 from lift.acquisition import DatasetSpec
+from lift.classifier import LiftSettings
+from lift.fine_tuning import TrainedAdapter
+from lift.language_model import BaseModel
+from lift.serialization import serialize as serialize_rows
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +86,59 @@ def predict_baselines(
 ) -> pd.DataFrame:
     """Test-split predictions of every fitted baseline."""
     return baselines.predict_baselines(models, table, schema, row_splits)
+
+
+def prepare_base_model(model_params: dict[str, Any]) -> dict[str, Any]:
+    """The base model of the run, converted once to safetensors if it is the embedded one."""
+    return language_model.prepare_base_model(**model_params).to_dict()
+
+
+def serialize(
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    lift_params: dict[str, Any],
+) -> pd.DataFrame:
+    """Prompt and completion of every row, per split and repeat."""
+    return serialize_rows(table, schema, row_splits, **lift_params.get("serialization", {}))
+
+
+def fine_tune(
+    prompts: pd.DataFrame,
+    schema: dict[str, Any],
+    base_model: dict[str, Any],
+    lift_params: dict[str, Any],
+    *,
+    dataset: str,
+) -> dict[int, TrainedAdapter]:
+    """One LoRA adapter per repeat, the epoch chosen on validation accuracy."""
+    return classifier.fine_tune(
+        dataset,
+        BaseModel.from_dict(base_model),
+        prompts,
+        len(schema["classes"]),
+        LiftSettings.from_params(lift_params),
+    )
+
+
+def predict_lift(
+    adapters: dict[int, TrainedAdapter],
+    prompts: pd.DataFrame,
+    schema: dict[str, Any],
+    base_model: dict[str, Any],
+    lift_params: dict[str, Any],
+    *,
+    dataset: str,
+) -> pd.DataFrame:
+    """Generated answers on the test prompts, parsed into labels (-1: unparsable)."""
+    return classifier.predict(
+        dataset,
+        BaseModel.from_dict(base_model),
+        adapters,
+        prompts,
+        len(schema["classes"]),
+        LiftSettings.from_params(lift_params),
+    )
 
 
 def evaluate(row_splits: pd.DataFrame, *predictions: pd.DataFrame, dataset: str) -> pd.DataFrame:

@@ -1,8 +1,10 @@
 """The classification pipeline. Per dataset namespace:
 
-    acquire (or describe_file) -> prepare -> split -> fit_baselines -> predict_baselines -> evaluate
+    acquire (or describe_file) -> prepare -> split
+        split -> serialize -> fine_tune -> predict_lift ---> evaluate
+        split -> fit_baselines -> predict_baselines -------> evaluate
 
-and over all datasets: report. The LIFT branch joins after ``split`` and feeds ``evaluate``."""
+once for the run: prepare_base_model, and over all datasets: report."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from lift.pipelines.classification import nodes
 
 TASK = "classification"
 # parameters every dataset shares; they keep their names inside each dataset's namespace
-SHARED_PARAMETERS = {"openml_cache", "split", "baselines"}
+SHARED_PARAMETERS = {"openml_cache", "split", "baselines", "lift"}
+BASE_MODEL = "base_model"  # shared by every dataset (and task)
 
 
 def _for_dataset(function: Callable[..., Any], dataset: str) -> Callable[..., Any]:
@@ -70,8 +73,26 @@ def dataset_pipeline(spec: DatasetSpec) -> Pipeline:
                 name="predict_baselines",
             ),
             node(
+                nodes.serialize,
+                ["table", "schema", "splits", "params:lift"],
+                "prompts",
+                name="serialize",
+            ),
+            node(
+                _for_dataset(nodes.fine_tune, name),
+                ["prompts", "schema", BASE_MODEL, "params:lift"],
+                "adapters",
+                name="fine_tune",
+            ),
+            node(
+                _for_dataset(nodes.predict_lift, name),
+                ["adapters", "prompts", "schema", BASE_MODEL, "params:lift"],
+                "lift_predictions",
+                name="predict_lift",
+            ),
+            node(
                 _for_dataset(nodes.evaluate, name),
-                ["splits", "baseline_predictions"],
+                ["splits", "baseline_predictions", "lift_predictions"],
                 "scores",
                 name="evaluate",
             ),
@@ -81,6 +102,7 @@ def dataset_pipeline(spec: DatasetSpec) -> Pipeline:
     return Pipeline(
         steps,
         namespace=f"{TASK}.{name}",
+        inputs={BASE_MODEL},
         parameters={"dataset": f"{TASK}.datasets.{name}", **{p: f"{TASK}.{p}" for p in shared}},
     )
 
@@ -107,4 +129,10 @@ def create_pipeline(datasets: Mapping[str, Mapping[str, Any]] | None = None, **_
         name="report",
         namespace=TASK,
     )
-    return Pipeline([*map(dataset_pipeline, specs), report])
+    base_model = node(
+        nodes.prepare_base_model,
+        "params:lift.model",
+        BASE_MODEL,
+        name="prepare_base_model",
+    )
+    return Pipeline([base_model, *map(dataset_pipeline, specs), report])

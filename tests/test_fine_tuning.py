@@ -1,0 +1,125 @@
+"""Collation, loss masking, training and reproducibility on a tiny model built in the test."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from lift import classifier
+from lift.classifier import LiftSettings
+from lift.fine_tuning import IGNORE, Example, collate, completion_loss, encode
+from lift.language_model import BaseModel, load_model
+
+
+@pytest.fixture
+def tiny(tiny_model_dir):
+    return load_model(BaseModel("tiny", tiny_model_dir), torch.device("cpu"), torch.float32)
+
+
+def test_collate_left_pads_and_targets_only_the_completion():
+    examples = [Example([5, 6, 7], [8, 1]), Example([5], [9, 9, 1])]
+    batch = collate(examples, pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 1], [0, 5, 9, 9, 1]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [0, 1, 1, 1, 1]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 3, 4], [0, 0, 1, 2, 3]]
+    assert batch["targets"].tolist() == [
+        [IGNORE, IGNORE, IGNORE, 8, 1],
+        [IGNORE, IGNORE, 9, 9, 1],
+    ]
+    assert batch["completion_length"] == 3
+
+
+def test_encode_appends_eos_to_completions(tiny):
+    _, tokenizer = tiny
+    (example,) = encode(tokenizer, ["ab###"], [" 1@@@"])
+    assert tokenizer.decode(example.prompt_ids) == "ab###"
+    assert example.completion_ids[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(example.completion_ids[:-1]) == " 1@@@"
+
+
+def test_completion_loss_equals_the_full_logits_loss_on_completion_tokens(tiny):
+    model, tokenizer = tiny
+    examples = encode(tokenizer, ["x=1.00###", "x=22.50, y=3.00###"], [" 0@@@", " 12@@@"])
+    batch = collate(examples, tokenizer.pad_token_id)
+    loss, count = completion_loss(model, batch)
+    # the same loss from every position's logits, computed the plain way
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch["position_ids"],
+    ).logits
+    targets = batch["targets"][:, 1:]
+    expected = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+    assert count == sum(len(e.completion_ids) for e in examples) == 6 + 7
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-4)
+
+
+def letter_prompts(n_per_class: int = 12) -> pd.DataFrame:
+    """A trivially learnable task: the letter in the prompt decides the class."""
+    rows = []
+    for label, letter in enumerate("abc"):
+        for i in range(n_per_class):
+            share = i / n_per_class
+            split = "train" if share < 0.6 else "validation" if share < 0.8 else "test"
+            rows.append((0, split, len(rows), f"{letter} {i % 4}###", f" {label}@@@", label))
+    return pd.DataFrame(rows, columns=["repeat", "split", "row", "prompt", "completion", "label"])
+
+
+FAST = {
+    "training": {"learning_rate": 0.03, "epochs": 6, "batch_size": 4, "seed": 0},
+    "lora": {"rank": 8, "alpha": 16},
+}
+
+
+def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = letter_prompts()
+    settings = LiftSettings.from_params(FAST)
+    adapters = classifier.fine_tune("letters", base, prompts, 3, settings)
+    history = adapters[0].history
+    assert len(history) == 6
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
+    best = history[adapters[0].best_epoch - 1]
+    assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
+    predictions = classifier.predict("letters", base, adapters, prompts, 3, settings)
+    assert (predictions["y_pred"] == predictions["y_true"]).mean() == 1.0
+    assert predictions["valid"].all()
+    assert set(predictions.columns) >= {"model", "repeat", "row", "y_true", "y_pred", "output"}
+
+
+def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = letter_prompts(6)
+    settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 2}})
+    first = classifier.fine_tune("letters", base, prompts, 3, settings)
+    second = classifier.fine_tune("letters", base, prompts, 3, settings)
+    for key, value in first[0].weights.items():
+        torch.testing.assert_close(value, second[0].weights[key], rtol=0, atol=0)
+    outputs = [
+        classifier.predict("letters", base, adapters, prompts, 3, settings)["output"].tolist()
+        for adapters in (first, second)
+    ]
+    assert outputs[0] == outputs[1]
+
+
+def test_unknown_training_parameter_is_named():
+    from lift.errors import DatasetInputError
+
+    with pytest.raises(DatasetInputError, match=r"`lift.training` has unknown keys \['epoch'\]"):
+        LiftSettings.from_params({"training": {"epoch": 3}})
+
+
+def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
+    # an untrained random model answers gibberish: every answer is invalid, none is dropped
+    base = BaseModel("tiny", tiny_model_dir)
+    model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
+    prompts = letter_prompts(3)
+    texts, labels = classifier.answer(model, tokenizer, prompts, 3, LiftSettings.from_params({}))
+    assert len(texts) == len(labels) == len(prompts)
+    assert np.all((labels == -1) | ((labels >= 0) & (labels < 3)))
