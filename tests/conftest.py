@@ -10,6 +10,18 @@ import pytest
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
+# the columns the metrics table promises (issue "Kedro project foundation", item 6)
+METRICS_COLUMNS = {
+    "dataset",
+    "model",
+    "n_train",
+    "n_test",
+    "accuracy",
+    "accuracy_std",
+    "f1_macro",
+    "repeats",
+}
+
 SMALL_GRIDS = {
     "majority": {},
     "logistic_regression": {"C": [1, 10]},

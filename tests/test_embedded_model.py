@@ -45,7 +45,7 @@ def test_lift_learns_iris_well_above_chance(embedded):
     test = prompts[prompts["split"] == "test"]
     sliced = prompts.loc[train.index.union(validation.index).union(test.index)]
     settings = LiftSettings.from_params(
-        {"training": {"learning_rate": 0.003, "epochs": 4, "batch_size": 8, "seed": 0}}
+        {"training": {"learning_rate": 0.002, "epochs": 5, "batch_size": 8, "seed": 0}}
     )
     adapters = classifier.fine_tune("iris", embedded, sliced, 3, settings)
     predictions = classifier.predict("iris", embedded, adapters, sliced, 3, settings)

@@ -62,7 +62,7 @@ class LoraSettings:
 class TrainingSettings:
     """The optimisation: AdamW, linear warm-up then linear decay, clipping, a seed."""
 
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     epochs: int = 5
     batch_size: int = 8
     warmup_ratio: float = 0.1
