@@ -74,9 +74,13 @@ def comparison_plot(summary: pd.DataFrame, metric: str = "accuracy") -> plt.Figu
                 label="paper",
                 zorder=3,
             )
-        for position, value in zip(positions, part[metric], strict=True):
+        # the value sits right of its bar and of the paper's tick, so neither hides it
+        label_at = (
+            np.fmax(part[metric], part["paper_accuracy"]) if metric == "accuracy" else part[metric]
+        )
+        for position, value, x in zip(positions, part[metric], label_at, strict=True):
             if np.isfinite(value):
-                axis.text(min(value, 1.0) + 0.01, position, f"{value:.3f}", va="center", fontsize=7)
+                axis.text(x + 0.02, position, f"{value:.3f}", va="center", fontsize=7)
         axis.set_yticks(positions, models, fontsize=8)
         axis.invert_yaxis()
         axis.set_xlim(0, 1.15)
