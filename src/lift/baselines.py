@@ -31,6 +31,7 @@ from xgboost import XGBClassifier
 
 from lift.errors import DatasetInputError
 from lift.preprocessing import feature_encoder
+from lift.splits import rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def predict_baselines(
     features, labels = table[schema["features"]], table[schema["target"]].to_numpy()
     parts = []
     for repeat, by_name in models.items():
-        rows = splits[(splits["repeat"] == repeat) & (splits["split"] == "test")]["row"].to_numpy()
+        rows = rows_of(splits, repeat, "test")
         for name, model in by_name.items():
             parts.append(
                 pd.DataFrame(
