@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn import datasets as sklearn_datasets
 
 from lift import synthetic
-from lift.errors import DatasetInputError
+from lift.errors import DatasetInputError, reject_unknown
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,7 @@ class DatasetSpec:
         """Validate the parameters of dataset ``name`` and return them as a spec."""
         params = dict(params or {})
         allowed = [f.name for f in fields(cls) if f.name != "name"]
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise DatasetInputError(
-                f"Dataset '{name}': unknown parameters {unknown}; the known ones are {allowed}."
-            )
+        reject_unknown(params, allowed, f"Dataset '{name}': unknown parameters")
         if "source" not in params:
             raise DatasetInputError(
                 f"Dataset '{name}' has no `source` parameter; add one such as "

@@ -29,7 +29,7 @@ from sklearn.tree import DecisionTreeClassifier
 from tqdm.auto import tqdm
 from xgboost import XGBClassifier
 
-from lift.errors import DatasetInputError
+from lift.errors import reject_unknown
 from lift.preprocessing import feature_encoder
 from lift.splits import rows_of
 
@@ -49,12 +49,7 @@ CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
 
 def check_grids(grids: Mapping[str, Mapping[str, Sequence[Any]] | None]) -> None:
     """Raise ``DatasetInputError`` if ``baselines.models`` names an unknown model."""
-    unknown = sorted(set(grids) - set(CLASSIFIERS))
-    if unknown:
-        raise DatasetInputError(
-            f"Parameter `baselines.models` names unknown models {unknown}; "
-            f"the known ones are {sorted(CLASSIFIERS)}."
-        )
+    reject_unknown(grids, sorted(CLASSIFIERS), "Parameter `baselines.models` names unknown models")
 
 
 def fit_classifier(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lift.errors import DatasetInputError
+from lift.errors import reject_unknown
 from lift.fine_tuning import LoraSettings, TrainedAdapter, TrainingSettings, train_adapter
 from lift.language_model import (
     BaseModel,
@@ -43,17 +43,13 @@ class LiftSettings:
     def from_params(cls, params: dict[str, Any] | None) -> LiftSettings:
         """Validate ``classification.lift`` and return it as settings."""
         params = dict(params or {})
-        sections = {"serialization", "lora", "training", "generation", "device", "dtype"}
+        sections = ["device", "dtype", "generation", "lora", "serialization", "training"]
         generation = dict(params.get("generation") or {})
-        unknown = sorted(set(params) - sections) + [
-            f"generation.{key}"
-            for key in sorted(set(generation) - {"max_new_tokens", "batch_size"})
-        ]
-        if unknown:
-            raise DatasetInputError(
-                f"Parameter `lift` has unknown keys {unknown}; the known ones are "
-                f"{sorted(sections)} and generation.max_new_tokens / generation.batch_size."
-            )
+        reject_unknown(
+            [*params, *(f"generation.{key}" for key in generation)],
+            [*sections, "generation.batch_size", "generation.max_new_tokens"],
+            "Parameter `lift` has unknown keys",
+        )
         return cls(
             lora=LoraSettings.from_params(params.get("lora")),
             training=TrainingSettings.from_params(params.get("training")),

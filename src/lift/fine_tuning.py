@@ -17,19 +17,16 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (torch's convention)
 from tqdm.auto import tqdm
 
-from lift.errors import DatasetInputError
+from lift.errors import DatasetInputError, reject_unknown
 
 IGNORE = -100  # target of positions that carry no loss
 
 
 def _settings(cls: type, section: str, values: dict[str, Any] | None) -> Any:
     values = dict(values or {})
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise DatasetInputError(
-            f"Parameter `lift.{section}` has unknown keys {unknown}; the known ones are {known}."
-        )
+    reject_unknown(
+        values, [f.name for f in fields(cls)], f"Parameter `lift.{section}` has unknown keys"
+    )
     return cls(**values)
 
 
