@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from lift import classifier
+from lift import adapters as lift_adapters
 from lift.acquisition import acquire
-from lift.classifier import LiftSettings
+from lift.adapters import LiftSettings
 from lift.errors import DatasetInputError
 from lift.language_model import MARKER, load_model, prepare_base_model
 from lift.preprocessing import prepare_table
 from lift.serialization import serialize
 from lift.splits import split_rows
+from lift.tasks import Classification
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +42,16 @@ def test_lift_learns_iris_well_above_chance(embedded):
     prompts = serialize(table, schema, split_rows("iris", table["target"]))
     # the training split (96 rows), half the validation rows, the 30 test rows
     train = prompts[prompts["split"] == "train"]
-    validation = prompts[prompts["split"] == "validation"].groupby("label").head(4)
+    validation = prompts[prompts["split"] == "validation"].groupby("target").head(4)
     test = prompts[prompts["split"] == "test"]
     sliced = prompts.loc[train.index.union(validation.index).union(test.index)]
     settings = LiftSettings.from_params(
         {"training": {"learning_rate": 0.002, "epochs": 5, "batch_size": 8, "seed": 0}}
     )
-    adapters = classifier.fine_tune("iris", embedded, sliced, 3, settings)
-    predictions = classifier.predict("iris", embedded, adapters, sliced, 3, settings)
+    adapters = lift_adapters.fine_tune("iris", embedded, sliced, Classification(3), settings)
+    predictions = lift_adapters.predict(
+        "iris", embedded, adapters, sliced, Classification(3), settings
+    )
     accuracy = float(np.mean(predictions["y_pred"] == predictions["y_true"]))
     assert len(predictions) == 30
     assert accuracy >= 0.7, (accuracy, predictions["output"].value_counts().to_dict())

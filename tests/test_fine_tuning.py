@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from lift import classifier
-from lift.classifier import LiftSettings
+from lift import adapters as lift_adapters
+from lift.adapters import LiftSettings
 from lift.fine_tuning import IGNORE, Example, collate, completion_loss, encode
 from lift.language_model import BaseModel, load_model
+from lift.tasks import Classification
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def letter_prompts(n_per_class: int = 12) -> pd.DataFrame:
             share = i / n_per_class
             split = "train" if share < 0.6 else "validation" if share < 0.8 else "test"
             rows.append((0, split, len(rows), f"{letter} {i % 4}###", f" {label}@@@", label))
-    return pd.DataFrame(rows, columns=["repeat", "split", "row", "prompt", "completion", "label"])
+    return pd.DataFrame(rows, columns=["repeat", "split", "row", "prompt", "completion", "target"])
 
 
 FAST = {
@@ -81,13 +82,15 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts()
     settings = LiftSettings.from_params(FAST)
-    adapters = classifier.fine_tune("letters", base, prompts, 3, settings)
+    adapters = lift_adapters.fine_tune("letters", base, prompts, Classification(3), settings)
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
-    predictions = classifier.predict("letters", base, adapters, prompts, 3, settings)
+    predictions = lift_adapters.predict(
+        "letters", base, adapters, prompts, Classification(3), settings
+    )
     assert (predictions["y_pred"] == predictions["y_true"]).mean() == 1.0
     assert predictions["valid"].all()
     assert set(predictions.columns) >= {"model", "repeat", "row", "y_true", "y_pred", "output"}
@@ -97,12 +100,14 @@ def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts(6)
     settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 2}})
-    first = classifier.fine_tune("letters", base, prompts, 3, settings)
-    second = classifier.fine_tune("letters", base, prompts, 3, settings)
+    first = lift_adapters.fine_tune("letters", base, prompts, Classification(3), settings)
+    second = lift_adapters.fine_tune("letters", base, prompts, Classification(3), settings)
     for key, value in first[0].weights.items():
         torch.testing.assert_close(value, second[0].weights[key], rtol=0, atol=0)
     outputs = [
-        classifier.predict("letters", base, adapters, prompts, 3, settings)["output"].tolist()
+        lift_adapters.predict("letters", base, adapters, prompts, Classification(3), settings)[
+            "output"
+        ].tolist()
         for adapters in (first, second)
     ]
     assert outputs[0] == outputs[1]
@@ -120,6 +125,15 @@ def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
     prompts = letter_prompts(3)
-    texts, labels = classifier.answer(model, tokenizer, prompts, 3, LiftSettings.from_params({}))
-    assert len(texts) == len(labels) == len(prompts)
+    texts, labels, valid = lift_adapters.answer(
+        model,
+        tokenizer,
+        prompts["prompt"],
+        prompts["completion"],
+        Classification(3),
+        prompts["target"].to_numpy(),
+        LiftSettings.from_params({}),
+    )
+    assert len(texts) == len(labels) == len(valid) == len(prompts)
     assert np.all((labels == -1) | ((labels >= 0) & (labels < 3)))
+    assert np.array_equal(valid, labels != -1)

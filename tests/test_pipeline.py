@@ -10,7 +10,7 @@ from lift.errors import DatasetInputError
 from lift.pipelines.classification import create_pipeline
 
 DATASETS = {
-    "iris": {"source": {"kind": "sklearn", "name": "iris"}, "paper_accuracy": {"xgboost": 1.0}},
+    "iris": {"source": {"kind": "sklearn", "name": "iris"}, "paper": {"xgboost": 1.0}},
     "moons": {"source": {"kind": "synthetic", "name": "moons", "n_samples": 200, "seed": 123}},
     "mine": {"source": {"kind": "file"}, "target": "kind", "drop_columns": ["noise"]},
 }

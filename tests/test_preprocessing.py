@@ -99,3 +99,32 @@ def test_encoder_standardizes_and_one_hot_encodes_with_train_statistics(mixed_ta
     expected = (test["signal"] - train["signal"].mean()) / train["signal"].std(ddof=0)
     np.testing.assert_allclose(encoded_test[:, 0], expected)
     assert encoded_train.shape[1] == 2 + 3  # two numeric, three colours
+
+
+def test_regression_keeps_a_numeric_target_and_the_split_column():
+    raw = pd.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.0, 4.0],
+            "y": [0.5, 1.5, None, 2.5],
+            "part": ["train", "Test", "train", "validation"],
+        }
+    )
+    table, schema = prepare_table("fn", raw, "y", task="regression", split_column="part")
+    assert schema["task"] == "regression" and "classes" not in schema
+    assert schema["features"] == ["x"] and schema["split_column"] == "part"
+    assert table["y"].tolist() == [0.5, 1.5, 2.5]
+    assert table["part"].tolist() == ["train", "test", "validation"]
+
+
+def test_a_text_regression_target_is_refused_with_its_values():
+    raw = pd.DataFrame({"x": [1.0, 2.0], "y": ["low", "high"]})
+    with pytest.raises(DatasetInputError, match=r"regression needs a numeric target.*'y'.*low"):
+        prepare_table("fn", raw, "y", task="regression")
+
+
+def test_a_bad_split_column_is_named():
+    raw = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "part": ["train", "dev", "x"]})
+    with pytest.raises(DatasetInputError, match=r"split column 'part'.*\['dev', 'x'\].*\['test'\]"):
+        prepare_table("fn", raw, "y", task="regression", split_column="part")
+    with pytest.raises(DatasetInputError, match="has no split column 'fold'"):
+        prepare_table("fn", raw, "y", task="regression", split_column="fold")

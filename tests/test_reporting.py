@@ -5,7 +5,7 @@ from matplotlib.figure import Figure
 
 from conftest import METRICS_COLUMNS
 from lift.metrics import classification_scores, score_predictions
-from lift.reporting import accuracy_table, comparison_plot, summarize
+from lift.reporting import comparison_plot, metric_table, summarize
 
 
 def test_scores_count_every_test_row():
@@ -49,7 +49,50 @@ def test_summary_has_mean_and_std_over_repeats(scores):
 
 def test_accuracy_table_and_plot(scores):
     summary = summarize(scores)
-    assert accuracy_table(summary).loc["toy", "b"] == 50.0
+    assert metric_table(summary).loc["toy", "b"] == 50.0
     figure = comparison_plot(summary)
     assert isinstance(figure, Figure)
     assert figure.axes[0].get_title().startswith("toy")
+
+
+def test_regression_scores_follow_the_papers_rae():
+    from lift.metrics import regression_scores
+
+    y_true, y_pred = np.array([1.0, 2.0, 3.0, 6.0]), np.array([1.0, 3.0, 3.0, 4.0])
+    scores = regression_scores(y_true, y_pred, np.array([True, True, False, True]))
+    # sum |y_hat - y| / sum |mean(y) - y|, mean(y) = 3
+    assert scores["rae"] == pytest.approx(3 / 6)
+    assert scores["rmse"] == pytest.approx(np.sqrt(5 / 4))
+    assert scores["mae"] == pytest.approx(0.75)
+    assert scores["r2"] == pytest.approx(1 - 5 / 14)
+    assert scores["invalid_rate"] == 0.25
+
+
+def test_regression_summary_plot_and_table():
+    from lift.reporting import metric_table
+
+    predictions = pd.DataFrame(
+        {
+            "model": ["lift"] * 4 + ["mean"] * 4,
+            "repeat": [0] * 8,
+            "row": list(range(4)) * 2,
+            "y_true": [1.0, 2.0, 3.0, 6.0] * 2,
+            "y_pred": [1.0, 3.0, 3.0, 4.0] + [3.0] * 4,
+            "valid": [True, False, True, True] + [np.nan] * 4,  # baselines have no `valid`
+        }
+    )
+    splits = pd.DataFrame(
+        {"row": range(6), "repeat": 0, "split": ["test"] * 4 + ["train", "validation"]}
+    )
+    scores = score_predictions("fn", predictions, splits, "regression")
+    summary = summarize(scores, {"fn": {"lift": 0.11}}, "regression")
+    row = summary.set_index("model").loc["lift"]
+    assert row["rae"] == pytest.approx(0.5) and row["invalid_rate"] == 0.25
+    assert row["paper_rae"] == 0.11
+    assert summary.set_index("model").loc["mean", "invalid_rate"] == 0
+    assert {"rae", "rae_std", "rmse", "mae", "r2", "invalid_rate", "repeats"} <= set(
+        summary.columns
+    )
+    assert metric_table(summary).loc["fn", "mean"] == 1.0
+    figure = comparison_plot(summary)
+    assert "RAE" in figure.axes[0].get_xlabel()

@@ -33,7 +33,7 @@ def test_serialize_gives_one_row_per_split_entry():
         }
     )
     prompts = serialize(table, schema, splits)
-    assert list(prompts.columns) == ["repeat", "split", "row", "prompt", "completion", "label"]
+    assert list(prompts.columns) == ["repeat", "split", "row", "prompt", "completion", "target"]
     assert prompts["prompt"].tolist()[2:] == ["When we have x1=2.50, What is this type?###"] * 2
     assert prompts["completion"].tolist() == [" 0@@@", " 1@@@", " 0@@@", " 0@@@"]
 
@@ -55,3 +55,25 @@ def test_serialize_gives_one_row_per_split_entry():
 )
 def test_parsing_rule(text, expected):
     assert parse_label(text, n_classes=3) == expected
+
+
+def test_the_papers_regression_template_exactly():
+    prompt = prompt_for([-3.14159, 0.5], ["a", "b"], decimals=4, task="regression")
+    assert prompt == "When we have x1=-3.1416, x2=0.5000, what should be the y value?###"
+    assert completion_for(2.71828, task="regression") == " 2.718@@@"
+    assert completion_for(-0.0004, task="regression") == " -0.000@@@"
+    named = prompt_for([1.0], ["age"], "feature_names", 4, task="regression", target="progression")
+    assert named == "Given that age is 1.0000, what should be the progression value?###"
+
+
+def test_serialize_a_regression_table():
+    table = pd.DataFrame({"x1": [0.5, -1.25], "y": [1.23456, -7.0]})
+    schema = {"task": "regression", "features": ["x1"], "target": "y"}
+    splits = pd.DataFrame({"row": [0, 1], "repeat": [0, 0], "split": ["train", "test"]})
+    prompts = serialize(table, schema, splits, decimals=4, target_decimals=3)
+    assert prompts["prompt"].tolist() == [
+        "When we have x1=0.5000, what should be the y value?###",
+        "When we have x1=-1.2500, what should be the y value?###",
+    ]
+    assert prompts["completion"].tolist() == [" 1.235@@@", " -7.000@@@"]
+    assert prompts["target"].tolist() == [1.23456, -7.0]

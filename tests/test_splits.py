@@ -49,3 +49,25 @@ def test_a_class_too_rare_to_stratify_names_the_dataset():
 def test_bad_split_parameters_are_named(labels, options, parameter):
     with pytest.raises(DatasetInputError, match=parameter):
         split_rows("toy", labels, **options)
+
+
+def test_regression_splits_are_random_not_stratified():
+    targets = np.linspace(0, 1, 100)
+    splits = split_rows("toy", targets, stratify=False, repeats=2)
+    assert splits.groupby(["repeat", "split"]).size().unstack().loc[0].to_dict() == {
+        "test": 20,
+        "train": 64,
+        "validation": 16,
+    }
+    np.testing.assert_array_equal(rows_of(splits, 0, "test"), rows_of(splits, 1, "test"))
+
+
+def test_a_given_split_fixes_the_test_rows_and_the_first_repeat():
+    given = np.array(["train"] * 20 + ["validation"] * 5 + ["test"] * 10)
+    splits = split_rows("fn", np.zeros(35), stratify=False, repeats=3, given=given)
+    for repeat in range(3):
+        np.testing.assert_array_equal(rows_of(splits, repeat, "test"), np.arange(25, 35))
+        assert len(rows_of(splits, repeat, "validation")) == 5
+        assert len(rows_of(splits, repeat, "train")) == 20
+    np.testing.assert_array_equal(rows_of(splits, 0, "validation"), np.arange(20, 25))
+    assert not np.array_equal(rows_of(splits, 1, "validation"), np.arange(20, 25))

@@ -3,7 +3,8 @@ scikit-learn's bundled datasets, OpenML (through its cache when offline) and a u
 
 A dataset is described by a ``source`` mapping, e.g. ``{kind: sklearn, name: iris}``,
 ``{kind: synthetic, name: moons, n_samples: 2000, seed: 123}``, ``{kind: openml, id: 61}`` or
-``{kind: file}`` (the raw table is then a catalog entry the user declares).
+``{kind: file}`` (the raw table is then a catalog entry the user declares). Synthetic
+regression sources are the paper's functions: ``{kind: synthetic, name: cosine, p: 1}``.
 """
 
 from __future__ import annotations
@@ -32,25 +33,29 @@ SKLEARN_LOADERS: dict[str, Callable[..., Any]] = {
     "wine": sklearn_datasets.load_wine,
     "breast_cancer": sklearn_datasets.load_breast_cancer,
     "digits": sklearn_datasets.load_digits,
+    "diabetes": sklearn_datasets.load_diabetes,  # regression: disease progression after a year
 }
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset's parameters (``classification.datasets.<name>`` in the parameters file).
+    """One dataset's parameters (``<task>.datasets.<name>`` in the parameters files).
 
     ``source`` says where the raw table comes from; ``target`` names the target column (needed
-    for files, optional otherwise); ``drop_columns`` are left out of the features;
-    ``max_categories`` bounds a text column's distinct values; ``paper_accuracy`` holds the
-    accuracies the LIFT paper published for this dataset, by model name, as fractions.
+    for files, optional otherwise); ``split_column`` names a column that fixes each row's split
+    (``train``, ``validation``, ``test``) instead of the random protocol; ``drop_columns`` are
+    left out of the features; ``max_categories`` bounds a text column's distinct values;
+    ``paper`` holds what the LIFT paper published for this dataset by model name (accuracy as a
+    fraction for classification, RAE for regression).
     """
 
     name: str
     source: Mapping[str, Any]
     target: str | None = None
+    split_column: str | None = None
     drop_columns: tuple[str, ...] = ()
     max_categories: int = 50
-    paper_accuracy: Mapping[str, float] = field(default_factory=dict)
+    paper: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, name: str, params: Mapping[str, Any] | None) -> DatasetSpec:
@@ -65,7 +70,7 @@ class DatasetSpec:
             )
         source_kind(name, params["source"])
         params["drop_columns"] = tuple(params.get("drop_columns") or ())
-        params["paper_accuracy"] = dict(params.get("paper_accuracy") or {})
+        params["paper"] = dict(params.get("paper") or {})
         return cls(name=name, **params)
 
     @property
@@ -85,7 +90,8 @@ def source_kind(dataset: str, source: Mapping[str, Any]) -> str:
 
 
 def load_sklearn(name: str) -> pd.DataFrame:
-    """A scikit-learn bundled classification dataset with its class names in column ``target``."""
+    """A scikit-learn bundled dataset, its target in column ``target`` (class names for a
+    classification dataset, numbers for a regression one)."""
     if name not in SKLEARN_LOADERS:
         raise DatasetInputError(
             f"Unknown scikit-learn dataset '{name}'. Choose one of {sorted(SKLEARN_LOADERS)} "
@@ -93,8 +99,9 @@ def load_sklearn(name: str) -> pd.DataFrame:
         )
     bunch = SKLEARN_LOADERS[name](as_frame=True)
     table = bunch.frame.copy()
-    # class names ("setosa"); for digits the names are the digits themselves
-    table[SKLEARN_TARGET] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
+    if "target_names" in bunch:
+        # class names ("setosa"); for digits the names are the digits themselves
+        table[SKLEARN_TARGET] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
     return table
 
 
@@ -167,18 +174,26 @@ def acquire(
     source: Mapping[str, Any],
     target: str | None = None,
     openml_cache: str | Path = "data/01_raw/openml",
+    task: str = "classification",
+    split_column: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The raw table of ``dataset`` described by ``source``, and its ``source_info``.
+    """The raw table of ``dataset`` (for ``task``) described by ``source``, and its
+    ``source_info``.
 
     ``source.kind`` is ``synthetic``, ``sklearn`` or ``openml`` (a ``file`` source has no
     acquisition step: see ``describe_file``). ``target`` overrides the source's own target
-    column. ``source_info`` records where the table came from and which column is the target.
+    column. ``source_info`` records where the table came from, which column is the target and
+    which one fixes the splits, if any (synthetic regression functions fix their test rows).
     """
     kind = source_kind(dataset, source)
     options = {k: v for k, v in source.items() if k not in ("kind", "name", "id", "server")}
     if kind == "synthetic":
-        table = synthetic.generate(source.get("name", ""), **options)
-        default_target = synthetic.SYNTHETIC_TARGET
+        table = synthetic.generate(task, source.get("name", ""), **options)
+        if task == "regression":
+            default_target = synthetic.FUNCTION_TARGET
+            split_column = split_column or synthetic.SPLIT_COLUMN
+        else:
+            default_target = synthetic.SYNTHETIC_TARGET
     elif kind == "sklearn":
         table, default_target = load_sklearn(source.get("name", "")), SKLEARN_TARGET
     elif kind == "openml":
@@ -201,11 +216,15 @@ def acquire(
             "`target` parameter."
         )
     logger.info("Dataset '%s': acquired %d rows x %d columns", dataset, *table.shape)
-    return table, source_info(dataset, source, target, table)
+    return table, source_info(dataset, source, target, table, split_column)
 
 
 def describe_file(
-    dataset: str, source: Mapping[str, Any], target: str | None, table: pd.DataFrame
+    dataset: str,
+    source: Mapping[str, Any],
+    target: str | None,
+    table: pd.DataFrame,
+    split_column: str | None = None,
 ) -> dict[str, Any]:
     """``source_info`` of a table the user declared in the catalog (``source.kind: file``)."""
     if not target:
@@ -213,17 +232,23 @@ def describe_file(
             f"Dataset '{dataset}' is read from a file: name its target column in the "
             f"dataset's `target` parameter (columns are {list(map(str, table.columns))})."
         )
-    return source_info(dataset, source, target, table)
+    return source_info(dataset, source, target, table, split_column)
 
 
 def source_info(
-    dataset: str, source: Mapping[str, Any], target: str, table: pd.DataFrame
+    dataset: str,
+    source: Mapping[str, Any],
+    target: str,
+    table: pd.DataFrame,
+    split_column: str | None = None,
 ) -> dict[str, Any]:
-    """Provenance of a raw table: the dataset, its source, its target column and its shape."""
+    """Provenance of a raw table: the dataset, its source, its target column, the column that
+    fixes the splits (or None) and its shape."""
     return {
         "dataset": dataset,
         "source": dict(source),
         "target": str(target),
+        "split_column": split_column,
         "n_rows": int(table.shape[0]),
         "n_columns": int(table.shape[1]),
         "columns": [str(c) for c in table.columns],

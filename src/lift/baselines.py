@@ -1,9 +1,11 @@
 """The paper's classical baselines (lift-reference.md, "Baselines of the paper and their grids"),
-each an sklearn ``Pipeline`` of the feature encoder and the model, tuned by a cross-validated grid
-search on the training split and answering ``fit`` / ``predict`` / ``predict_proba``.
+each an sklearn ``Pipeline`` of the feature encoder and the model answering ``fit`` /
+``predict`` (and ``predict_proba`` for classifiers). Classifiers are tuned by a cross-validated
+grid search on the training split; regressors, as in the paper, are fitted on the training
+split once per grid point and the point with the lowest validation MSE is kept.
 
-The grids live in ``conf/base/parameters_classification.yml``; this module holds only what the
-paper fixed about each model (architecture, solver limits)."""
+The grids live in ``conf/base/parameters_<task>.yml``; this module holds only what the paper
+fixed about each model (architecture, tree counts, solver limits)."""
 
 from __future__ import annotations
 
@@ -15,15 +17,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import mean_squared_error
+from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import PolynomialFeatures
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from tqdm.auto import tqdm
@@ -47,9 +58,53 @@ CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
 }
 
 
-def check_grids(grids: Mapping[str, Mapping[str, Sequence[Any]] | None]) -> None:
-    """Raise ``DatasetInputError`` if ``baselines.models`` names an unknown model."""
-    reject_unknown(grids, sorted(CLASSIFIERS), "Parameter `baselines.models` names unknown models")
+class PolynomialRegression(RegressorMixin, BaseEstimator):
+    """Least squares on the polynomial features of the inputs up to ``degree``."""
+
+    def __init__(self, degree: int = 3) -> None:
+        self.degree = degree
+
+    def fit(self, features: np.ndarray, targets: np.ndarray) -> PolynomialRegression:
+        self.pipeline_ = make_pipeline(PolynomialFeatures(self.degree), LinearRegression())
+        self.pipeline_.fit(features, targets)
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.pipeline_.predict(features)
+
+
+def _gaussian_process(seed: int) -> GaussianProcessRegressor:
+    # RBF kernel (the paper's), with a learned scale and noise level: the targets are noisy
+    kernel = ConstantKernel() * RBF() + WhiteKernel()
+    return GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=seed)
+
+
+REGRESSORS: dict[str, Callable[[int], RegressorMixin]] = {
+    "mean": lambda seed: DummyRegressor(strategy="mean"),
+    "polynomial": lambda seed: PolynomialRegression(degree=3),
+    "kernel_ridge": lambda seed: KernelRidge(kernel="rbf"),
+    "knn": lambda seed: KNeighborsRegressor(),
+    "mlp": lambda seed: MLPRegressor(
+        hidden_layer_sizes=(50, 50, 50), max_iter=1000, random_state=seed
+    ),
+    "gradient_boosting": lambda seed: GradientBoostingRegressor(
+        n_estimators=500, max_depth=4, random_state=seed
+    ),
+    "random_forest": lambda seed: RandomForestRegressor(
+        n_estimators=500, random_state=seed, n_jobs=1
+    ),
+    "gaussian_process": _gaussian_process,
+}
+MODELS = {"classification": CLASSIFIERS, "regression": REGRESSORS}
+
+
+def check_grids(
+    grids: Mapping[str, Mapping[str, Sequence[Any]] | None], task: str = "classification"
+) -> None:
+    """Raise ``DatasetInputError`` if ``baselines.models`` names a model unknown for ``task``."""
+    reject_unknown(
+        grids, sorted(MODELS[task]), f"Parameter `{task}.baselines.models` names unknown models"
+    )
 
 
 def fit_classifier(
@@ -93,6 +148,37 @@ def fit_classifier(
     return best
 
 
+def fit_regressor(
+    name: str,
+    grid: Mapping[str, Sequence[Any]] | None,
+    schema: Mapping[str, Any],
+    train: tuple[pd.DataFrame, np.ndarray],
+    validation: tuple[pd.DataFrame, np.ndarray],
+    seed: int = 0,
+) -> Pipeline:
+    """Fit baseline ``name`` on the ``train`` (features, targets) once per point of ``grid``
+    and return the pipeline (encoder + model) with the lowest MSE on ``validation``. Its
+    ``best_params_`` and ``validation_mse_`` are set as attributes."""
+    best: Pipeline | None = None
+    for point in ParameterGrid({key: list(values) for key, values in (grid or {}).items()}):
+        pipeline = Pipeline(
+            [("encode", feature_encoder(schema)), ("model", REGRESSORS[name](seed))]
+        )
+        pipeline.set_params(**{f"model__{key}": value for key, value in point.items()})
+        with warnings.catch_warnings():
+            # the paper's fixed budgets do not always converge; the validation loss says how well
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline.fit(*train)
+        pipeline.best_params_ = dict(point)
+        pipeline.validation_mse_ = float(
+            mean_squared_error(validation[1], pipeline.predict(validation[0]))
+        )
+        if best is None or pipeline.validation_mse_ < best.validation_mse_:
+            best = pipeline
+    assert best is not None  # ParameterGrid({}) has one point
+    return best
+
+
 def fit_baselines(
     dataset: str,
     table: pd.DataFrame,
@@ -106,31 +192,45 @@ def fit_baselines(
 ) -> dict[int, dict[str, Pipeline]]:
     """Fit every baseline in ``grids`` for every repeat of ``splits``.
 
-    Each is tuned and fitted on the rows of ``search_splits`` (the training split by default;
-    the original tuned on train + validation). Returns ``{repeat: {model name: pipeline}}``.
+    Classifiers are tuned and fitted on the rows of ``search_splits`` (the training split by
+    default; the original tuned on train + validation). Regressors (``schema["task"]`` is
+    regression) are fitted on the training rows and chosen on the validation rows;
+    ``search_splits``, ``cv_folds`` and ``n_jobs`` do not apply to them. Returns
+    ``{repeat: {model name: pipeline}}``.
     """
-    check_grids(grids)
-    features, labels = table[schema["features"]], table[schema["target"]].to_numpy()
+    task = schema.get("task", "classification")
+    check_grids(grids, task)
+    features, targets = table[schema["features"]], table[schema["target"]].to_numpy()
     repeats = sorted(splits["repeat"].unique())
     models: dict[int, dict[str, Pipeline]] = {}
     progress = tqdm(total=len(repeats) * len(grids), desc=f"{dataset}: baselines", leave=False)
     for repeat in repeats:
         chosen = splits[(splits["repeat"] == repeat) & splits["split"].isin(search_splits)]
         rows = chosen["row"].to_numpy()
+        train, validation = rows_of(splits, repeat, "train"), rows_of(splits, repeat, "validation")
         models[repeat] = {}
         for name, grid in grids.items():
             progress.set_postfix_str(f"repeat {repeat}: {name}")
             started = time.perf_counter()
-            model = fit_classifier(
-                name, grid, schema, features.iloc[rows], labels[rows], cv_folds, seed, n_jobs
-            )
+            if task == "regression":
+                model = fit_regressor(
+                    name,
+                    grid,
+                    schema,
+                    (features.iloc[train], targets[train]),
+                    (features.iloc[validation], targets[validation]),
+                    seed,
+                )
+            else:
+                model = fit_classifier(
+                    name, grid, schema, features.iloc[rows], targets[rows], cv_folds, seed, n_jobs
+                )
             logger.debug(
-                "%s repeat %d %s: %s (cv %.3f) in %.1fs",
+                "%s repeat %d %s: %s in %.1fs",
                 dataset,
                 repeat,
                 name,
                 model.best_params_,
-                model.cv_score_,
                 time.perf_counter() - started,
             )
             models[repeat][name] = model
@@ -148,6 +248,7 @@ def predict_baselines(
     """Test-split predictions of every fitted baseline: one row per (model, repeat, test row)
     with columns ``model, repeat, row, y_true, y_pred``."""
     features, labels = table[schema["features"]], table[schema["target"]].to_numpy()
+    as_type = float if schema.get("task") == "regression" else int
     parts = []
     for repeat, by_name in models.items():
         rows = rows_of(splits, repeat, "test")
@@ -159,7 +260,7 @@ def predict_baselines(
                         "repeat": int(repeat),
                         "row": rows,
                         "y_true": labels[rows],
-                        "y_pred": model.predict(features.iloc[rows]).astype(int),
+                        "y_pred": model.predict(features.iloc[rows]).astype(as_type),
                     }
                 )
             )

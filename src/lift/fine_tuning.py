@@ -3,7 +3,7 @@
 A short loop in the manner of nanoGPT: left-padded batches (so every completion ends at the last
 position and logits are computed only for the completion tokens), AdamW with linear warm-up and
 decay, gradient clipping, validation after each epoch, and the epoch with the best validation
-accuracy kept (ties: lower validation loss)."""
+score kept (accuracy for classification, RMSE for regression; ties: lower validation loss)."""
 
 from __future__ import annotations
 
@@ -180,17 +180,21 @@ def train_adapter(
     tokenizer: Any,
     train: tuple[Sequence[str], Sequence[str]],
     validation: tuple[Sequence[str], Sequence[str]],
-    validation_accuracy: Callable[[Any], tuple[float, float]],
+    validate: Callable[[Any], dict[str, float]],
     lora: LoraSettings,
     training: TrainingSettings,
+    select_on: str = "accuracy",
+    maximize: bool = True,
     description: str = "fine-tune",
 ) -> TrainedAdapter:
     """Fine-tune a LoRA adapter on ``train`` (prompts, completions) and keep the epoch that
     scores best on ``validation``.
 
-    ``validation_accuracy(peft_model)`` returns (accuracy, invalid rate) of the model on the
-    validation rows; it is called after every epoch. ``model`` is changed in place (LoRA layers
-    are injected): pass a freshly loaded one.
+    ``validate(peft_model)`` returns named metrics of the model's answers on the validation
+    rows (e.g. accuracy and invalid rate); it is called after every epoch, and the epoch with
+    the best ``select_on`` (highest if ``maximize``) is kept. The history records each as
+    ``validation_<name>``. ``model`` is changed in place (LoRA layers are injected): pass a
+    freshly loaded one.
     """
     from peft import get_peft_model, get_peft_model_state_dict
     from transformers import get_linear_schedule_with_warmup
@@ -236,18 +240,18 @@ def train_adapter(
             progress.set_postfix(loss=f"{running:.4f}")
         peft_model.eval()
         validation_loss = mean_loss(peft_model, validation_examples, pad_id, training.batch_size)
-        accuracy, invalid_rate = validation_accuracy(peft_model)
+        scores = validate(peft_model)
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": epoch_loss / max(epoch_tokens, 1),
                 "validation_loss": validation_loss,
-                "validation_accuracy": accuracy,
-                "validation_invalid_rate": invalid_rate,
+                **{f"validation_{name}": value for name, value in scores.items()},
                 "seconds": time.perf_counter() - started,
             }
         )
-        key = (accuracy, -validation_loss)
+        score = scores[select_on] if maximize else -scores[select_on]
+        key = (score if math.isfinite(score) else -math.inf, -validation_loss)
         if best is None or key > best[0]:
             weights = {
                 k: v.detach().cpu().clone()

@@ -6,7 +6,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from lift.reporting import accuracy_table
+from lift.reporting import metric_table, primary_metric
 
 
 class ProjectParameters:
@@ -24,14 +24,17 @@ class ProjectParameters:
 
 
 class RunSummary:
-    """Prints each metrics table the run wrote, as accuracy per dataset and model."""
+    """Prints each metrics table the run wrote: its primary metric (accuracy in percent, or
+    RAE) per dataset and model."""
 
     @hook_impl
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
         for name in sorted(pipeline.outputs()):
             if name.endswith(".metrics"):
                 summary = catalog.load(name)
+                metric = primary_metric(summary)
+                what = "accuracy (%)" if metric == "accuracy" else f"{metric.upper()}"
                 print(
-                    f"\n{name}: test accuracy (%), mean over {summary['repeats'].max()} "
-                    f"repeat(s)\n{accuracy_table(summary).to_string()}\n"
+                    f"\n{name}: test {what}, mean over {summary['repeats'].max()} "
+                    f"repeat(s)\n{metric_table(summary).to_string()}\n"
                 )

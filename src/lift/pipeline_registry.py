@@ -10,7 +10,7 @@ from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 
 from lift.hooks import ProjectParameters
-from lift.pipelines import classification
+from lift.pipelines import classification, regression
 
 
 def _parameters() -> dict[str, Any]:
@@ -25,7 +25,11 @@ def _parameters() -> dict[str, Any]:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines: ``classification`` (also the default)."""
+    """Register the project's pipelines: ``classification``, ``regression`` and both together
+    as the default."""
     parameters = _parameters()
-    classification_pipeline = classification.create_pipeline(**parameters.get("classification", {}))
-    return {"classification": classification_pipeline, "__default__": classification_pipeline}
+    pipelines = {
+        "classification": classification.create_pipeline(**parameters.get("classification", {})),
+        "regression": regression.create_pipeline(**parameters.get("regression", {})),
+    }
+    return {**pipelines, "__default__": sum(pipelines.values(), Pipeline([]))}

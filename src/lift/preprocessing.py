@@ -1,8 +1,9 @@
 """From a raw table to the cleaned table both LIFT and the baselines read, following the paper:
 rows without a target are dropped, feature columns with missing values are dropped, raw feature
-values are kept (prompts show them as they are), labels are encoded 0..K-1 with the class names
-kept in the schema. Standardizing and one-hot encoding for the baselines is ``feature_encoder``,
-fitted on the training split only."""
+values are kept (prompts show them as they are); for classification labels are encoded 0..K-1
+with the class names kept in the schema, for regression the target must be numeric.
+Standardizing and one-hot encoding for the baselines is ``feature_encoder``, fitted on the
+training split only."""
 
 from __future__ import annotations
 
@@ -28,27 +29,41 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
+TASKS = ("classification", "regression")
+SPLIT_NAMES = ("train", "validation", "test")
+
+
 def prepare_table(
     dataset: str,
     raw_table: pd.DataFrame,
     target: str,
     drop_columns: Sequence[str] = (),
     max_categories: int = 50,
+    task: str = "classification",
+    split_column: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Clean ``raw_table`` of ``dataset`` for classification on column ``target``.
+    """Clean ``raw_table`` of ``dataset`` for ``task`` on column ``target``.
 
-    Returns the cleaned table (raw feature values, the target encoded 0..K-1 in its own column)
-    and its schema: target, feature lists by kind, class names in label order, and what was
-    dropped and why. Raises ``DatasetInputError`` for a missing target column, an empty table,
-    a single class, no usable feature, or a text column with more than ``max_categories``
-    distinct values (drop it with ``drop_columns``).
+    Returns the cleaned table (raw feature values, the target in its own column: encoded
+    0..K-1 for classification, a float for regression; ``split_column`` kept as it is if
+    given) and its schema: task, target, feature lists by kind, class names in label order
+    (classification), the split column, and what was dropped and why. Raises
+    ``DatasetInputError`` for a missing target or split column, an empty table, a single class,
+    a non-numeric regression target, no usable feature, split names other than train,
+    validation and test, or a text column with more than ``max_categories`` distinct values
+    (drop it with ``drop_columns``).
     """
     raw_table = raw_table.rename(columns=str)
-    if target not in raw_table.columns:
-        raise DatasetInputError(
-            f"Dataset '{dataset}' has no target column '{target}'. Its columns are "
-            f"{list(raw_table.columns)}; set the dataset's `target` parameter to one of them."
-        )
+    for parameter, what, column in (
+        ("target", "target column", target),
+        ("split_column", "split column", split_column),
+    ):
+        if column is not None and column not in raw_table.columns:
+            raise DatasetInputError(
+                f"Dataset '{dataset}' has no {what} '{column}'. Its "
+                f"columns are {list(raw_table.columns)}; set the dataset's `{parameter}` "
+                "parameter to one of them."
+            )
     if raw_table.empty:
         raise DatasetInputError(f"Dataset '{dataset}' is empty: its raw table has no rows.")
     unknown = [c for c in drop_columns if c not in raw_table.columns]
@@ -71,7 +86,7 @@ def prepare_table(
 
     dropped = {c: "user: drop_columns" for c in drop_columns}
     features = []
-    for column in table.columns.drop(target):
+    for column in table.columns.drop([target, *([split_column] if split_column else [])]):
         n_missing = int(table[column].isna().sum())
         if n_missing:
             dropped[column] = f"{n_missing} missing values"
@@ -103,28 +118,70 @@ def prepare_table(
                 "raise its `max_categories`."
             )
 
-    classes = sorted(table[target].unique(), key=lambda v: (str(type(v)), v))
+    schema: dict[str, Any] = {"dataset": dataset, "task": task, "target": target}
+    if task == "classification":
+        table[target], schema["classes"] = _encode_labels(dataset, table[target])
+    elif task == "regression":
+        table[target] = _numeric_target(dataset, table[target])
+    else:
+        raise DatasetInputError(f"Dataset '{dataset}': unknown task {task!r}; use one of {TASKS}.")
+    if split_column:
+        table[split_column] = _split_names(dataset, table[split_column])
+    table = table[[*features, target, *([split_column] if split_column else [])]]
+
+    schema.update(
+        {
+            "features": features,
+            "numeric_features": numeric,
+            "categorical_features": categorical,
+            "split_column": split_column,
+            "dropped_columns": dropped,
+            "n_rows": len(table),
+            "n_dropped_rows": int(missing_target.sum()),
+        }
+    )
+    return table, schema
+
+
+def _encode_labels(dataset: str, values: pd.Series) -> tuple[pd.Series, list[Any]]:
+    """Labels 0..K-1 in the sorted order of the class values, and the class values."""
+    classes = sorted(values.unique(), key=lambda v: (str(type(v)), v))
     if len(classes) < 2:
         raise DatasetInputError(
             f"Dataset '{dataset}' has a single class ({_native(classes[0])!r}) in target column "
-            f"'{target}'; classification needs at least two. Check the `target` parameter."
+            f"'{values.name}'; classification needs at least two. Check the `target` parameter."
         )
     label_of = {value: label for label, value in enumerate(classes)}
-    table[target] = table[target].map(label_of).astype(int)
-    table = table[[*features, target]]
+    return values.map(label_of).astype(int), [_native(c) for c in classes]
 
-    schema = {
-        "dataset": dataset,
-        "target": target,
-        "features": features,
-        "numeric_features": numeric,
-        "categorical_features": categorical,
-        "classes": [_native(c) for c in classes],
-        "dropped_columns": dropped,
-        "n_rows": len(table),
-        "n_dropped_rows": int(missing_target.sum()),
-    }
-    return table, schema
+
+def _numeric_target(dataset: str, values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    if not _is_numeric(values) and numbers.isna().any():
+        examples = values[numbers.isna()].astype(str).unique()[:3].tolist()
+        raise DatasetInputError(
+            f"Dataset '{dataset}': regression needs a numeric target, but column "
+            f"'{values.name}' holds {examples}. Choose a numeric `target` column, or use the "
+            "classification pipeline for categories."
+        )
+    if numbers.nunique() < 2:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': target column '{values.name}' has a single value; there is "
+            "nothing to regress. Check the `target` parameter."
+        )
+    return numbers.astype(float)
+
+
+def _split_names(dataset: str, values: pd.Series) -> pd.Series:
+    names = values.astype(str).str.strip().str.lower()
+    unknown = sorted(set(names) - set(SPLIT_NAMES))
+    missing = [s for s in ("train", "test") if s not in set(names)]
+    if unknown or missing:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': split column '{values.name}' must hold {list(SPLIT_NAMES)} "
+            f"(train and test at least); it has unknown values {unknown} and lacks {missing}."
+        )
+    return names
 
 
 def feature_encoder(schema: Mapping[str, Any]) -> ColumnTransformer:

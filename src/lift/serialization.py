@@ -1,8 +1,11 @@
 """Rows as sentences (lift-reference.md, "Serialization used by the paper").
 
-``paper``: ``When we have x1=5.10, x2=3.50, What is this type?###`` -> `` 0@@@``
+``paper``, classification: ``When we have x1=5.10, x2=3.50, What is this type?###`` -> `` 0@@@``
+``paper``, regression: ``When we have x1=-3.1416, what should be the y value?###`` -> `` 2.718@@@``
 ``feature_names``: ``Given that sepal length (cm) is 5.10, ..., What is the category?###``
-The completion is the integer class index; training appends the tokenizer's EOS to it."""
+(regression: ``..., what should be the <target> value?###``).
+A classification completion is the integer class index, a regression one the target written
+with ``target_decimals`` decimals; training appends the tokenizer's EOS to it."""
 
 from __future__ import annotations
 
@@ -13,7 +16,14 @@ import pandas as pd
 
 from lift.errors import DatasetInputError
 
-TEMPLATES = ("paper", "feature_names")
+QUESTIONS = {
+    "paper": {"classification": "What is this type?", "regression": "what should be the y value?"},
+    "feature_names": {
+        "classification": "What is the category?",
+        "regression": "what should be the {target} value?",
+    },
+}
+TEMPLATES = tuple(QUESTIONS)
 
 
 def _value(value: Any, decimals: int) -> str:
@@ -28,24 +38,51 @@ def prompt_for(
     template: str = "paper",
     decimals: int = 2,
     prompt_suffix: str = "###",
+    task: str = "classification",
+    target: str = "y",
 ) -> str:
-    """The prompt of one row: its feature ``values`` (named ``names``) in ``template``."""
+    """The prompt of one row: its feature ``values`` (named ``names``) in ``template``, asking
+    the question of ``task`` (about column ``target``, in the feature-name template)."""
+    if template not in QUESTIONS:
+        raise DatasetInputError(
+            f"Parameter `lift.serialization.template` is {template!r}; choose one of "
+            f"{list(TEMPLATES)}."
+        )
+    question = QUESTIONS[template][task].format(target=target)
     if template == "paper":
         pairs = ", ".join(f"x{i + 1}={_value(v, decimals)}" for i, v in enumerate(values))
-        return f"When we have {pairs}, What is this type?{prompt_suffix}"
-    if template == "feature_names":
-        pairs = ", ".join(
-            f"{n} is {_value(v, decimals)}" for n, v in zip(names, values, strict=True)
-        )
-        return f"Given that {pairs}, What is the category?{prompt_suffix}"
-    raise DatasetInputError(
-        f"Parameter `lift.serialization.template` is {template!r}; choose one of {list(TEMPLATES)}."
-    )
+        return f"When we have {pairs}, {question}{prompt_suffix}"
+    pairs = ", ".join(f"{n} is {_value(v, decimals)}" for n, v in zip(names, values, strict=True))
+    return f"Given that {pairs}, {question}{prompt_suffix}"
 
 
-def completion_for(label: int, completion_suffix: str = "@@@") -> str:
-    """The completion of a row of class ``label``: a space, the class index, the suffix."""
-    return f" {int(label)}{completion_suffix}"
+def completion_for(
+    value: Any,
+    task: str = "classification",
+    target_decimals: int = 3,
+    completion_suffix: str = "@@@",
+) -> str:
+    """The completion of a row whose target is ``value``: a space, the class index (or the
+    number with ``target_decimals`` decimals), the suffix."""
+    if task == "regression":
+        return f" {float(value):.{int(target_decimals)}f}{completion_suffix}"
+    return f" {int(value)}{completion_suffix}"
+
+
+def prompts_of(
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    template: str = "paper",
+    decimals: int = 2,
+    prompt_suffix: str = "###",
+) -> list[str]:
+    """The prompt of every row of ``table`` (its features as ``schema`` lists them), in order."""
+    features = list(schema["features"])
+    task = schema.get("task", "classification")
+    return [
+        prompt_for(values, features, template, int(decimals), prompt_suffix, task, schema["target"])
+        for values in table[features].itertuples(index=False, name=None)
+    ]
 
 
 def serialize(
@@ -54,20 +91,19 @@ def serialize(
     splits: pd.DataFrame,
     template: str = "paper",
     decimals: int = 2,
+    target_decimals: int = 3,
     prompt_suffix: str = "###",
     completion_suffix: str = "@@@",
 ) -> pd.DataFrame:
     """Prompts and completions of every row in every split and repeat.
 
-    Returns one row per entry of ``splits``: ``repeat, split, row, prompt, completion, label``.
-    Features are written as raw values (numbers with ``decimals`` decimals, text as it is).
+    Returns one row per entry of ``splits``: ``repeat, split, row, prompt, completion, target``.
+    Features are written as raw values (numbers with ``decimals`` decimals, text as it is); the
+    task (``schema["task"]``) decides the question and the completion.
     """
-    features = list(schema["features"])
-    prompts = [
-        prompt_for(values, features, template, int(decimals), prompt_suffix)
-        for values in table[features].itertuples(index=False, name=None)
-    ]
-    labels = table[schema["target"]].to_numpy()
+    task = schema.get("task", "classification")
+    prompts = prompts_of(table, schema, template, decimals, prompt_suffix)
+    targets = table[schema["target"]].to_numpy()
     rows = splits["row"].to_numpy()
     return pd.DataFrame(
         {
@@ -75,7 +111,9 @@ def serialize(
             "split": splits["split"].to_numpy(),
             "row": rows,
             "prompt": [prompts[r] for r in rows],
-            "completion": [completion_for(labels[r], completion_suffix) for r in rows],
-            "label": labels[rows].astype(int),
+            "completion": [
+                completion_for(targets[r], task, target_decimals, completion_suffix) for r in rows
+            ],
+            "target": targets[rows] if task == "regression" else targets[rows].astype(int),
         }
     )

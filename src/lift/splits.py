@@ -1,10 +1,16 @@
 """The paper's split protocol (lift-reference.md, "Splits"): a stratified test split with one
 seed, shared by every repeat, then a stratified train/validation split of the rest with seeds
-0..R-1. Overall 64/16/20 with the default sizes."""
+0..R-1. Overall 64/16/20 with the default sizes. Regression splits are not stratified.
+
+A table may fix the splits itself (a split column: the synthetic regression functions, whose
+test rows are noiseless, or a user's file): its test rows are then every repeat's test rows,
+repeat 0 is its train/validation split as given, and repeat r > 0 re-draws the train/validation
+split of the same sizes with seed r."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,12 +27,24 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
-def _stratified(
-    dataset: str, rows: np.ndarray, labels: np.ndarray, size: float, seed: int, what: str
+def _split(
+    dataset: str,
+    rows: np.ndarray,
+    labels: np.ndarray | None,
+    size: float | int,
+    seed: int,
+    what: str,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` split in two, the second part of ``size`` (a fraction or a count), stratified
+    by ``labels`` unless they are None."""
     try:
         return train_test_split(rows, test_size=size, stratify=labels, random_state=seed)
     except ValueError as error:
+        if labels is None:
+            raise DatasetInputError(
+                f"Dataset '{dataset}': cannot make the {what} split of {len(rows)} rows "
+                f"({error}). Add rows or change the `split` sizes."
+            ) from error
         counts = pd.Series(labels).value_counts()
         raise DatasetInputError(
             f"Dataset '{dataset}': cannot make the stratified {what} split ({error}). Its "
@@ -37,30 +55,50 @@ def _stratified(
 
 def split_rows(
     dataset: str,
-    labels: Sequence[int] | np.ndarray,
+    targets: Sequence[Any] | np.ndarray,
     test_size: float = 0.2,
     validation_size: float = 0.2,
     test_seed: int = 0,
     repeats: int = 1,
+    stratify: bool = True,
+    given: Sequence[str] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Assign every row to train, validation or test, once per repeat.
 
-    Returns a table with columns ``row`` (position in the cleaned table), ``repeat`` (0..R-1)
-    and ``split``. The test rows are the same in every repeat; repeat ``r`` splits the rest
-    with seed ``r``.
+    ``targets`` are the rows' labels (used to stratify when ``stratify``) or regression
+    targets. ``given``, a split name per row, fixes the test rows and repeat 0's split (see
+    the module's docstring); ``test_size`` is then unused, and ``validation_size`` only if no
+    row is given as validation. Returns a table with columns ``row`` (position in the cleaned
+    table), ``repeat`` (0..R-1) and ``split``. The test rows are the same in every repeat;
+    repeat ``r`` splits the rest with seed ``r``.
     """
     test_size = _check_fraction("test_size", test_size)
     validation_size = _check_fraction("validation_size", validation_size)
     if int(repeats) != repeats or repeats < 1:
         raise DatasetInputError(f"Parameter `split.repeats` is {repeats}; use a whole number >= 1.")
-    labels = np.asarray(labels)
-    rows = np.arange(len(labels))
-    rest, test = _stratified(dataset, rows, labels, test_size, int(test_seed), "test")
+    targets = np.asarray(targets)
+    labels = targets if stratify else None
+    rows = np.arange(len(targets))
+    if given is None:
+        rest, test = _split(dataset, rows, labels, test_size, int(test_seed), "test")
+    else:
+        given = np.asarray(given)
+        rest, test = rows[given != "test"], rows[given == "test"]
+        if np.any(given == "validation"):
+            validation_size = int(np.sum(given == "validation"))
     parts = []
     for repeat in range(int(repeats)):
-        train, validation = _stratified(
-            dataset, rest, labels[rest], validation_size, repeat, "train/validation"
-        )
+        if given is not None and repeat == 0 and np.any(given == "validation"):
+            train, validation = rows[given == "train"], rows[given == "validation"]
+        else:
+            train, validation = _split(
+                dataset,
+                rest,
+                None if labels is None else labels[rest],
+                validation_size,
+                repeat,
+                "train/validation",
+            )
         for split, members in (("train", train), ("validation", validation), ("test", test)):
             parts.append(pd.DataFrame({"row": np.sort(members), "repeat": repeat, "split": split}))
     return pd.concat(parts, ignore_index=True)

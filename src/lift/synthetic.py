@@ -1,10 +1,15 @@
-"""Synthetic classification datasets of the LIFT paper (lift-reference.md, "Synthetic
-classification data"). Every generator is seeded and returns a table with features ``x1, x2``
-and an integer ``label`` column."""
+"""Synthetic datasets of the LIFT paper, seeded.
+
+Classification (lift-reference.md, "Synthetic classification data"): tables with features
+``x1, x2`` and an integer ``label`` column. Regression ("Synthetic regression functions"): six
+functions of ``p`` features, each a per-feature term averaged over the features; tables with
+``x1..xp``, the target ``y`` and a ``split`` column (the noiseless test rows are fixed by the
+generator), plus a noiseless grid for extrapolation."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +18,8 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 from lift.errors import DatasetInputError
 
 SYNTHETIC_TARGET = "label"
+FUNCTION_TARGET = "y"
+SPLIT_COLUMN = "split"
 
 
 def _table(features: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
@@ -75,7 +82,7 @@ def nine_gaussians(
     return _table(features, labels)
 
 
-GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
+CLASSIFICATION_GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
     "blobs": blobs,
     "moons": moons,
     "circles": circles,
@@ -84,15 +91,117 @@ GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
 }
 
 
-def generate(name: str, n_samples: int, seed: int, **options: float) -> pd.DataFrame:
-    """Generate the synthetic dataset ``name`` (one of ``GENERATORS``) with ``n_samples`` rows."""
-    if name not in GENERATORS:
+def _piecewise(x: np.ndarray) -> np.ndarray:
+    flat = np.where(x < -3, x + 6, np.where(x < 3, 0.0, x - 6))
+    return 18 * ((flat + 4) / 8 - 0.5)
+
+
+# the per-feature term of each function; every one maps [-10, 10] onto about [-9, 9]
+FUNCTION_TERMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": lambda x: 0.9 * x,
+    "quadratic": lambda x: (x**2 - 50) * 9 / 50,
+    "exponential": lambda x: 18 * ((np.exp(0.2 * x) - np.exp(-2)) / (np.exp(2) - np.exp(-2)) - 0.5),
+    "cosine": lambda x: 9 * np.cos(0.5 * np.pi * x),
+    "l1norm": lambda x: (np.abs(x) / 10 - 0.5) * 18,
+    "piecewise": _piecewise,
+}
+
+
+def _check_function(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    if name not in FUNCTION_TERMS:
         raise DatasetInputError(
-            f"Unknown synthetic dataset '{name}'. Choose one of {sorted(GENERATORS)} "
-            "in the dataset's `source.name` parameter."
+            f"Unknown synthetic regression function '{name}'. Choose one of "
+            f"{sorted(FUNCTION_TERMS)} in the dataset's `source.name` parameter."
         )
-    if int(n_samples) < 10:
+    return FUNCTION_TERMS[name]
+
+
+def function_value(name: str, features: np.ndarray) -> np.ndarray:
+    """The noiseless value of function ``name`` at each row of ``features`` (n x p): the
+    function's term averaged over the p features."""
+    term = _check_function(name)
+    return term(np.asarray(features, dtype=float)).mean(axis=1)
+
+
+def _function_table(name: str, features: np.ndarray, target: np.ndarray) -> pd.DataFrame:
+    columns = {f"x{i + 1}": features[:, i] for i in range(features.shape[1])}
+    return pd.DataFrame({**columns, FUNCTION_TARGET: target})
+
+
+def function_table(
+    name: str,
+    p: int = 1,
+    n_train: int = 200,
+    n_validation: int = 50,
+    n_test: int = 100,
+    noise: float = 0.1,
+    domain: tuple[float, float] = (-10.0, 10.0),
+    integer: bool = False,
+    positive: bool = False,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Rows of function ``name`` with ``p`` features drawn uniformly from ``domain``.
+
+    ``y = f(x) + N(0, (noise * std f)^2)`` on the train and validation rows; the test rows are
+    noiseless (std f is taken over the train and validation rows). ``integer``: the features
+    are whole numbers; ``positive``: the domain starts at 0 (``[0, domain[1]]``). Returns
+    ``x1..xp, y, split`` with ``n_train`` train, ``n_validation`` validation and ``n_test``
+    test rows, in that order.
+    """
+    _check_function(name)
+    low, high = (float(domain[0]), float(domain[1])) if domain is not None else (-10.0, 10.0)
+    if positive:
+        low = 0.0
+    sizes = {"train": int(n_train), "validation": int(n_validation), "test": int(n_test)}
+    if int(p) < 1 or low >= high or min(sizes.values()) < 1:
         raise DatasetInputError(
-            f"Synthetic dataset '{name}': n_samples={n_samples} is too small; use at least 10."
+            f"Synthetic function '{name}': need p >= 1, a domain [low, high] with low < high "
+            f"and at least one row per split; got p={p}, domain=[{low}, {high}], sizes {sizes}."
         )
-    return GENERATORS[name](n_samples=int(n_samples), seed=int(seed), **options)
+    rng = np.random.default_rng(int(seed))
+    n_rows = sum(sizes.values())
+    if integer:
+        features = rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1, size=(n_rows, int(p)))
+        features = features.astype(float)
+    else:
+        features = rng.uniform(low, high, size=(n_rows, int(p)))
+    target = function_value(name, features)
+    noisy = n_rows - sizes["test"]
+    target[:noisy] += rng.normal(0.0, float(noise) * target[:noisy].std(), size=noisy)
+    table = _function_table(name, features, target)
+    table[SPLIT_COLUMN] = np.repeat(list(sizes), list(sizes.values()))
+    return table
+
+
+def function_grid(
+    name: str, low: float = -20.0, high: float = 20.0, points: int = 81, integer: bool = False
+) -> pd.DataFrame:
+    """The noiseless function ``name`` of one feature on an evenly spaced grid over
+    ``[low, high]`` (whole numbers only if ``integer``): ``x1, y``. The paper's extrapolation
+    grid is [-20, 20], twice the training domain."""
+    grid = np.linspace(float(low), float(high), int(points))
+    if integer:
+        grid = np.unique(np.round(grid))
+    features = grid.reshape(-1, 1)
+    return _function_table(name, features, function_value(name, features))
+
+
+def generate(task: str, name: str, **options: Any) -> pd.DataFrame:
+    """Generate the synthetic dataset ``name`` for ``task``: a classification generator
+    (``n_samples``, ``seed``, ...) or a regression function (see ``function_table``)."""
+    if task == "regression":
+        return function_table(name, **options)
+    if name not in CLASSIFICATION_GENERATORS:
+        raise DatasetInputError(
+            f"Unknown synthetic classification dataset '{name}'. Choose one of "
+            f"{sorted(CLASSIFICATION_GENERATORS)} in the dataset's `source.name` parameter "
+            f"(the regression functions {sorted(FUNCTION_TERMS)} belong to the regression "
+            "pipeline)."
+        )
+    n_samples, seed = options.pop("n_samples", None), options.pop("seed", 0)
+    if n_samples is None or int(n_samples) < 10:
+        raise DatasetInputError(
+            f"Synthetic dataset '{name}' needs `source.n_samples` of at least 10; it is "
+            f"{n_samples}."
+        )
+    return CLASSIFICATION_GENERATORS[name](n_samples=int(n_samples), seed=int(seed), **options)

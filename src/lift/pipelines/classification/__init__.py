@@ -1,5 +1,5 @@
-"""The classification pipeline: acquire -> prepare -> split -> baselines -> evaluate -> report,
-one namespace per dataset under ``classification``."""
+"""The classification pipeline: acquire -> prepare -> split -> {baselines, LIFT} -> evaluate ->
+report, one namespace per dataset under ``classification``."""
 
 from lift.pipelines.classification.pipeline import create_pipeline
 

@@ -1,6 +1,7 @@
-"""Thin Kedro nodes of the classification pipeline: each turns parameters into calls of the
-method library and returns artifacts. ``dataset`` (keyword) is the namespace, bound when the
-pipeline is built."""
+"""Thin Kedro nodes shared by the classification and regression pipelines: each turns
+parameters into calls of the method library and returns artifacts. ``dataset`` (keyword) is the
+namespace and ``task`` the pipeline, both bound when the pipeline is built; the rest follows
+from the table's schema."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sklearn.pipeline import Pipeline as SklearnPipeline
 
 from lift import (
     acquisition,
+    adapters,
     baselines,
-    classifier,
     language_model,
     metrics,
     preprocessing,
@@ -22,20 +23,23 @@ from lift import (
     splits,
 )
 from lift.acquisition import DatasetSpec
-from lift.classifier import LiftSettings
+from lift.adapters import LiftSettings
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 from lift.serialization import serialize as serialize_rows
+from lift.tasks import task_for
 
 logger = logging.getLogger(__name__)
 
 
 def acquire(
-    params: dict[str, Any], openml_cache: str, *, dataset: str
+    params: dict[str, Any], openml_cache: str, *, dataset: str, task: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Raw table and source info of a synthetic, bundled or OpenML dataset."""
     spec = DatasetSpec.from_params(dataset, params)
-    return acquisition.acquire(dataset, spec.source, spec.target, openml_cache)
+    return acquisition.acquire(
+        dataset, spec.source, spec.target, openml_cache, task, spec.split_column
+    )
 
 
 def describe_file(
@@ -43,16 +47,29 @@ def describe_file(
 ) -> dict[str, Any]:
     """Source info of a raw table the user declared in the catalog."""
     spec = DatasetSpec.from_params(dataset, params)
-    return acquisition.describe_file(dataset, spec.source, spec.target, raw_table)
+    return acquisition.describe_file(
+        dataset, spec.source, spec.target, raw_table, spec.split_column
+    )
 
 
 def prepare(
-    raw_table: pd.DataFrame, source_info: dict[str, Any], params: dict[str, Any], *, dataset: str
+    raw_table: pd.DataFrame,
+    source_info: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    dataset: str,
+    task: str,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Cleaned table (raw features, encoded labels) and its schema."""
+    """Cleaned table (raw features, the target encoded for the task) and its schema."""
     spec = DatasetSpec.from_params(dataset, params)
     return preprocessing.prepare_table(
-        dataset, raw_table, source_info["target"], spec.drop_columns, spec.max_categories
+        dataset,
+        raw_table,
+        source_info["target"],
+        spec.drop_columns,
+        spec.max_categories,
+        task,
+        source_info.get("split_column"),
     )
 
 
@@ -60,7 +77,14 @@ def split(
     table: pd.DataFrame, schema: dict[str, Any], split_params: dict[str, Any], *, dataset: str
 ) -> pd.DataFrame:
     """Train/validation/test membership of every row, per repeat."""
-    return splits.split_rows(dataset, table[schema["target"]], **split_params)
+    split_column = schema.get("split_column")
+    return splits.split_rows(
+        dataset,
+        table[schema["target"]],
+        **split_params,
+        stratify=schema.get("task", "classification") == "classification",
+        given=table[split_column] if split_column else None,
+    )
 
 
 def fit_baselines(
@@ -103,6 +127,10 @@ def serialize(
     return serialize_rows(table, schema, row_splits, **lift_params.get("serialization", {}))
 
 
+def _task(schema: dict[str, Any], settings: LiftSettings) -> Any:
+    return task_for(schema, settings.completion_suffix)
+
+
 def fine_tune(
     prompts: pd.DataFrame,
     schema: dict[str, Any],
@@ -111,18 +139,15 @@ def fine_tune(
     *,
     dataset: str,
 ) -> dict[int, TrainedAdapter]:
-    """One LoRA adapter per repeat, the epoch chosen on validation accuracy."""
-    return classifier.fine_tune(
-        dataset,
-        BaseModel.from_dict(base_model),
-        prompts,
-        len(schema["classes"]),
-        LiftSettings.from_params(lift_params),
+    """One LoRA adapter per repeat, the epoch chosen on the validation prompts."""
+    settings = LiftSettings.from_params(lift_params)
+    return adapters.fine_tune(
+        dataset, BaseModel.from_dict(base_model), prompts, _task(schema, settings), settings
     )
 
 
 def predict_lift(
-    adapters: dict[int, TrainedAdapter],
+    trained: dict[int, TrainedAdapter],
     prompts: pd.DataFrame,
     schema: dict[str, Any],
     base_model: dict[str, Any],
@@ -130,31 +155,37 @@ def predict_lift(
     *,
     dataset: str,
 ) -> pd.DataFrame:
-    """Generated answers on the test prompts, parsed into labels (-1: unparsable)."""
-    return classifier.predict(
+    """Generated answers on the test prompts, read back as predictions (``valid`` says which
+    answers parsed)."""
+    settings = LiftSettings.from_params(lift_params)
+    return adapters.predict(
         dataset,
         BaseModel.from_dict(base_model),
-        adapters,
+        trained,
         prompts,
-        len(schema["classes"]),
-        LiftSettings.from_params(lift_params),
+        _task(schema, settings),
+        settings,
     )
 
 
-def evaluate(row_splits: pd.DataFrame, *predictions: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def evaluate(
+    row_splits: pd.DataFrame, *predictions: pd.DataFrame, dataset: str, task: str
+) -> pd.DataFrame:
     """Scores per (model, repeat) of every model's test predictions."""
-    return metrics.score_predictions(dataset, pd.concat(predictions, ignore_index=True), row_splits)
+    return metrics.score_predictions(
+        dataset, pd.concat(predictions, ignore_index=True), row_splits, task
+    )
 
 
 def report(
-    datasets: dict[str, dict[str, Any]], *scores: pd.DataFrame
+    datasets: dict[str, dict[str, Any]], *scores: pd.DataFrame, task: str
 ) -> tuple[pd.DataFrame, Figure]:
     """The metrics table over all datasets (mean and std over repeats) and its plot."""
     published = {
-        name: DatasetSpec.from_params(name, params).paper_accuracy
+        name: DatasetSpec.from_params(name, params).paper
         for name, params in datasets.items()
         if params is not None
     }
-    summary = reporting.summarize(pd.concat(scores, ignore_index=True), published)
+    summary = reporting.summarize(pd.concat(scores, ignore_index=True), published, task)
     logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(published))
     return summary, reporting.comparison_plot(summary)

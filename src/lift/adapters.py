@@ -1,0 +1,253 @@
+"""The LIFT branch of either task: fine-tune one LoRA adapter per repeat on the training
+prompts (choosing the epoch on the validation prompts), then generate answers for the test
+prompts and read them back as predictions. The task (``lift.tasks``) says how answers are read
+and which validation metric chooses the epoch; everything else is shared."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lift.errors import DatasetInputError, reject_unknown
+from lift.fine_tuning import LoraSettings, TrainedAdapter, TrainingSettings, train_adapter
+from lift.language_model import (
+    BaseModel,
+    compute_dtype,
+    configure_threads,
+    load_model,
+    select_device,
+)
+from lift.prediction import generate
+from lift.tasks import Regression, Task
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEYS = ("batch_size", "max_new_tokens", "samples", "temperature")
+
+
+@dataclass(frozen=True)
+class LiftSettings:
+    """Everything the LIFT branch of a task needs besides the data (``<task>.lift``)."""
+
+    lora: LoraSettings
+    training: TrainingSettings
+    max_new_tokens: int | None = None  # None: the longest completion plus a margin
+    generation_batch_size: int = 32
+    samples: int = 1  # answers per prompt: 1 is greedy, k > 1 samples k and aggregates them
+    temperature: float = 1.0  # of sampling
+    completion_suffix: str = "@@@"
+    device: str = "auto"
+    dtype: str = "auto"
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> LiftSettings:
+        """Validate ``<task>.lift`` and return it as settings."""
+        params = dict(params or {})
+        sections = ["device", "dtype", "generation", "lora", "serialization", "training"]
+        generation = dict(params.get("generation") or {})
+        reject_unknown(
+            [*params, *(f"generation.{key}" for key in generation)],
+            [*sections, *(f"generation.{key}" for key in GENERATION_KEYS)],
+            "Parameter `lift` has unknown keys",
+        )
+        samples = int(generation.get("samples", 1))
+        if samples < 1:
+            raise DatasetInputError(
+                f"Parameter `lift.generation.samples` is {samples}; use 1 (greedy) or more."
+            )
+        return cls(
+            lora=LoraSettings.from_params(params.get("lora")),
+            training=TrainingSettings.from_params(params.get("training")),
+            max_new_tokens=generation.get("max_new_tokens"),
+            generation_batch_size=int(generation.get("batch_size", 32)),
+            samples=samples,
+            temperature=float(generation.get("temperature", 1.0)),
+            completion_suffix=(params.get("serialization") or {}).get("completion_suffix", "@@@"),
+            device=params.get("device", "auto"),
+            dtype=params.get("dtype", "auto"),
+        )
+
+
+def _answer_budget(
+    tokenizer: Any, completions: Sequence[str], task: Task, settings: LiftSettings
+) -> int:
+    if settings.max_new_tokens:
+        return int(settings.max_new_tokens)
+    lengths = tokenizer(sorted(set(completions)), add_special_tokens=False).input_ids
+    # the completion and its EOS; numbers get two more digits' room (larger than in training)
+    return max(map(len, lengths)) + (3 if isinstance(task, Regression) else 1)
+
+
+def _load(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
+    configure_threads()
+    device = select_device(settings.device)
+    return load_model(base, device, compute_dtype(device, settings.dtype))
+
+
+def answer(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    task: Task,
+    train_targets: np.ndarray,
+    settings: LiftSettings,
+    description: str | None = None,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The model's answers to ``prompts`` (samples joined by `` | ``), the predictions read
+    from them and which prompts had a valid answer. ``completions`` (of the training rows, say)
+    size the answer budget; ``train_targets`` give regression's fallback, the training mean."""
+    samples = generate(
+        model,
+        tokenizer,
+        list(prompts),
+        _answer_budget(tokenizer, completions, task, settings),
+        settings.generation_batch_size,
+        description,
+        samples=settings.samples,
+        temperature=settings.temperature,
+        seed=settings.training.seed,
+    )
+    predictions, valid = task.read(samples, train_targets)
+    return [" | ".join(s) for s in samples], predictions, valid
+
+
+def _of_repeat(prompts: pd.DataFrame, repeat: int, split: str) -> pd.DataFrame:
+    return prompts[(prompts["repeat"] == repeat) & (prompts["split"] == split)]
+
+
+def _validator(
+    tokenizer: Any,
+    validation: pd.DataFrame,
+    train: pd.DataFrame,
+    task: Task,
+    settings: LiftSettings,
+) -> Callable[[Any], dict[str, float]]:
+    """The task's validation metrics of a model's answers on the validation prompts."""
+    truth, train_targets = validation["target"].to_numpy(), train["target"].to_numpy()
+
+    def validate(model: Any) -> dict[str, float]:
+        _, predictions, valid = answer(
+            model,
+            tokenizer,
+            validation["prompt"],
+            train["completion"],
+            task,
+            train_targets,
+            settings,
+        )
+        return task.validation_metrics(truth, predictions, valid)
+
+    return validate
+
+
+def fine_tune(
+    dataset: str, base: BaseModel, prompts: pd.DataFrame, task: Task, settings: LiftSettings
+) -> dict[int, TrainedAdapter]:
+    """One adapter per repeat of ``prompts``, trained on its train rows and chosen on its
+    validation rows."""
+    adapters = {}
+    for repeat in sorted(prompts["repeat"].unique()):
+        train = _of_repeat(prompts, repeat, "train")
+        validation = _of_repeat(prompts, repeat, "validation")
+        model, tokenizer = _load(base, settings)
+
+        adapter = train_adapter(
+            model,
+            tokenizer,
+            (train["prompt"].tolist(), train["completion"].tolist()),
+            (validation["prompt"].tolist(), validation["completion"].tolist()),
+            _validator(tokenizer, validation, train, task, settings),
+            settings.lora,
+            settings.training,
+            select_on=task.select_on,
+            maximize=task.maximize,
+            description=f"{dataset} repeat {repeat}",
+        )
+        best = adapter.history[adapter.best_epoch - 1]
+        logger.info(
+            "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f)",
+            dataset,
+            repeat,
+            adapter.best_epoch,
+            task.select_on,
+            best[f"validation_{task.select_on}"],
+            best["validation_loss"],
+        )
+        adapters[int(repeat)] = adapter
+        del model
+    return adapters
+
+
+def answer_prompts(
+    base: BaseModel,
+    adapter: TrainedAdapter,
+    prompts: Sequence[str],
+    train: pd.DataFrame,
+    task: Task,
+    settings: LiftSettings,
+    description: str | None = None,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``answer`` with the base model and ``adapter``, loaded for the call; ``train`` is the
+    adapter's training prompts (their completions and targets)."""
+    model, tokenizer = _load(base, settings)
+    try:
+        return answer(
+            adapter.attach(model),
+            tokenizer,
+            prompts,
+            train["completion"],
+            task,
+            train["target"].to_numpy(),
+            settings,
+            description,
+        )
+    finally:
+        del model
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def predict(
+    dataset: str,
+    base: BaseModel,
+    adapters: dict[int, TrainedAdapter],
+    prompts: pd.DataFrame,
+    task: Task,
+    settings: LiftSettings,
+) -> pd.DataFrame:
+    """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
+    output, valid`` (``y_pred`` is -1 for an invalid classification answer and the training
+    mean for an invalid regression answer)."""
+    parts = []
+    for repeat, adapter in sorted(adapters.items()):
+        test = _of_repeat(prompts, repeat, "test")
+        texts, predictions, valid = answer_prompts(
+            base,
+            adapter,
+            test["prompt"],
+            _of_repeat(prompts, repeat, "train"),
+            task,
+            settings,
+            description=f"{dataset} repeat {repeat}: predict",
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "model": "lift",
+                    "repeat": int(repeat),
+                    "row": test["row"].to_numpy(),
+                    "y_true": test["target"].to_numpy(),
+                    "y_pred": predictions,
+                    "output": texts,
+                    "valid": valid,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)

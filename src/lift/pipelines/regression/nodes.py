@@ -1,0 +1,129 @@
+"""Thin Kedro nodes of the regression pipeline's own steps: how LIFT and two baselines
+extrapolate a one-feature synthetic function beyond the domain they were trained on. The
+shared steps are in ``pipelines/tabular/nodes.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.pipeline import Pipeline as SklearnPipeline
+
+from lift import adapters, reporting, synthetic
+from lift.acquisition import DatasetSpec
+from lift.adapters import LiftSettings
+from lift.errors import DatasetInputError, reject_unknown
+from lift.fine_tuning import TrainedAdapter
+from lift.language_model import BaseModel
+from lift.serialization import serialize
+from lift.tasks import task_for
+
+EXTRAPOLATION_KEYS = ("low", "high", "points", "baselines")
+
+
+def _settings(extrapolation: dict[str, Any]) -> dict[str, Any]:
+    reject_unknown(
+        extrapolation, EXTRAPOLATION_KEYS, "Parameter `regression.extrapolation` has unknown keys"
+    )
+    return {"low": -20.0, "high": 20.0, "points": 81, "baselines": [], **extrapolation}
+
+
+def extrapolation_grid(
+    params: dict[str, Any], extrapolation: dict[str, Any], *, dataset: str
+) -> pd.DataFrame:
+    """The dataset's function, noiseless, on the extrapolation grid: ``x1, y``."""
+    source = DatasetSpec.from_params(dataset, params).source
+    grid = _settings(extrapolation)
+    return synthetic.function_grid(
+        source["name"], grid["low"], grid["high"], grid["points"], bool(source.get("integer"))
+    )
+
+
+def extrapolate(
+    grid: pd.DataFrame,
+    schema: dict[str, Any],
+    prompts: pd.DataFrame,
+    trained: dict[int, TrainedAdapter],
+    baseline_models: dict[int, dict[str, SklearnPipeline]],
+    base_model: dict[str, Any],
+    lift_params: dict[str, Any],
+    extrapolation: dict[str, Any],
+    *,
+    dataset: str,
+) -> pd.DataFrame:
+    """The first repeat's LIFT adapter and chosen baselines on the grid, with the truth:
+    ``x, model, y, valid`` (``valid`` is False where LIFT's answer did not parse)."""
+    settings = LiftSettings.from_params(lift_params)
+    repeat = min(trained)
+    chosen = _settings(extrapolation)["baselines"]
+    missing = [name for name in chosen if name not in baseline_models[repeat]]
+    if missing:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': parameter `regression.extrapolation.baselines` names "
+            f"{missing}, which are not among the fitted baselines "
+            f"{sorted(baseline_models[repeat])}; add them to `regression.baselines.models`."
+        )
+    grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
+    grid_prompts = serialize(grid, schema, grid_splits, **lift_params.get("serialization", {}))
+    train = prompts[(prompts["repeat"] == repeat) & (prompts["split"] == "train")]
+    _, lift_values, valid = adapters.answer_prompts(
+        BaseModel.from_dict(base_model),
+        trained[repeat],
+        grid_prompts["prompt"],
+        train,
+        task_for(schema, settings.completion_suffix),
+        settings,
+        description=f"{dataset}: extrapolate",
+    )
+    x = grid["x1"].to_numpy()
+    curves = {"truth": grid[schema["target"]].to_numpy(), "lift": lift_values}
+    for name in chosen:
+        curves[name] = baseline_models[repeat][name].predict(grid[schema["features"]])
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "x": x,
+                    "model": model,
+                    "y": values,
+                    "valid": valid if model == "lift" else np.ones(len(x), dtype=bool),
+                }
+            )
+            for model, values in curves.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def plot_extrapolation(
+    curves: pd.DataFrame,
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    params: dict[str, Any],
+    *,
+    dataset: str,
+) -> Figure:
+    """The extrapolation curves against the truth, with the first repeat's training points."""
+    repeat = row_splits["repeat"].min()
+    train_rows = row_splits.loc[
+        (row_splits["repeat"] == repeat) & (row_splits["split"] == "train"), "row"
+    ]
+    training = pd.DataFrame(
+        {
+            "x": table["x1"].to_numpy()[train_rows],
+            "y": table[schema["target"]].to_numpy()[train_rows],
+        }
+    )
+    source = DatasetSpec.from_params(dataset, params).source
+    invalid = int((~curves.loc[curves["model"] == "lift", "valid"]).sum())
+    title = (
+        f"{dataset}: {source['name']} function, trained on [{training['x'].min():.0f}, "
+        f"{training['x'].max():.0f}]"
+        + (f"; {invalid} LIFT answers invalid (training mean shown)" if invalid else "")
+    )
+    return reporting.extrapolation_plot(
+        curves, training, (training["x"].min(), training["x"].max()), title
+    )

@@ -1,0 +1,67 @@
+"""The numeric answer parser: the documented rule at examples, and as properties (hypothesis)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lift.parsing import INVALID, parse_number, read_labels, read_numbers
+from lift.serialization import completion_for
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" 2.718@@@", 2.718),
+        (" -3.142@@@", -3.142),
+        (" \u22123.5@@@", -3.5),  # the Unicode minus
+        (" +2@@@", 2.0),
+        (" 1.5e-3", 0.0015),
+        (" 2E+2@@@", 200.0),
+        (" -.5", -0.5),
+        (" 7.", 7.0),
+        ("y = 4.2 units", 4.2),
+        (" about 7, maybe 8", 7.0),
+        (" 3.1@@@ 9.9", 3.1),  # after the suffix nothing counts
+        (" 12\n34", 12.0),
+        (" seven", math.nan),
+        ("", math.nan),
+        (" @@@ 5", math.nan),
+        (" 1e999", math.nan),  # not finite
+        (" -", math.nan),
+    ],
+)
+def test_numeric_parsing_rule(text, expected):
+    value = parse_number(text)
+    assert (math.isnan(value) and math.isnan(expected)) or value == pytest.approx(expected)
+
+
+@given(st.text())
+def test_the_number_parser_never_raises(text):
+    value = parse_number(text)
+    assert isinstance(value, float)
+    assert math.isnan(value) or math.isfinite(value)
+
+
+@given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False))
+def test_the_number_parser_reads_back_every_serialized_target(value):
+    completion = completion_for(value, task="regression", target_decimals=3)
+    assert parse_number(completion) == float(f"{value:.3f}")
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.text(alphabet=" =:y"))
+def test_a_number_after_words_is_read(value, words):
+    assert parse_number(f"{words}{value:.4f}") == float(f"{value:.4f}")
+
+
+def test_several_answers_aggregate_to_the_median_or_the_fallback():
+    values, valid = read_numbers([[" 1.0", " 5.0", " 2.0"], [" x", " 4.0"], [" ?", ""]], 9.5)
+    np.testing.assert_array_equal(values, [2.0, 4.0, 9.5])
+    np.testing.assert_array_equal(valid, [True, True, False])
+
+
+def test_several_labels_vote():
+    labels = read_labels([[" 1", " 2", " 2"], [" 0", " 1"], [" 7", " x"]], n_classes=3)
+    np.testing.assert_array_equal(labels, [2, 0, INVALID])
