@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test lint viz clean-venv
+.PHONY: setup run run-regression test lint viz clean-venv
 
 setup: $(STAMP)
 
@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/kedro run --pipelines=classification
+
+run-regression: setup
+	$(BIN)/kedro run --pipelines=regression
 
 test: setup
 	$(BIN)/python -m pytest

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DataCatalog
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
@@ -93,3 +94,17 @@ def build_tiny_model(folder) -> str:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+def catalog_for(task: str, parameters: dict, model_dir: str, raw_tables: dict) -> DataCatalog:
+    """The catalog a pipeline of ``task`` reads in memory: its parameters as Kedro names them,
+    the base model's, and the raw tables of file datasets (dataset name -> table)."""
+    catalog = DataCatalog()
+    catalog["params:lift.model"] = {"name": model_dir}
+    for key, value in parameters.items():
+        catalog[f"params:{task}.{key}"] = value
+    for name, params in parameters["datasets"].items():
+        catalog[f"params:{task}.datasets.{name}"] = params
+    for name, table in raw_tables.items():
+        catalog[f"{task}.{name}.raw_table"] = table
+    return catalog

@@ -96,6 +96,21 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     assert set(predictions.columns) >= {"model", "repeat", "row", "y_true", "y_pred", "output"}
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_training_learns_in_float32_and_in_cpu_bfloat16(tiny_model_dir, monkeypatch, bf16):
+    # bf16 autocast is on where the CPU multiplies bf16 natively; both precisions must learn
+    # (a cached bf16 copy of the LoRA weights would freeze them for the whole run)
+    from lift import language_model
+
+    monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: bf16)
+    base = BaseModel("tiny", tiny_model_dir)
+    settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 3}})
+    history = lift_adapters.fine_tune(
+        "letters", base, letter_prompts(), Classification(3), settings
+    )[0].history
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
+
+
 def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts(6)
@@ -137,3 +152,17 @@ def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     assert len(texts) == len(labels) == len(valid) == len(prompts)
     assert np.all((labels == -1) | ((labels >= 0) & (labels < 3)))
     assert np.array_equal(valid, labels != -1)
+
+
+def test_sampling_gives_k_seeded_answers_per_prompt(tiny):
+    from lift.prediction import generate
+
+    model, tokenizer = tiny
+    prompts = ["a 1###", "bb 22###", "c###"]
+    first = generate(model, tokenizer, prompts, max_new_tokens=4, samples=3, seed=5)
+    assert [len(answers) for answers in first] == [3, 3, 3]
+    assert first == generate(model, tokenizer, prompts, max_new_tokens=4, samples=3, seed=5)
+    # a random model's sampled answers differ from one another
+    assert any(len(set(answers)) > 1 for answers in first)
+    greedy = generate(model, tokenizer, prompts, max_new_tokens=4)
+    assert [len(answers) for answers in greedy] == [1, 1, 1]

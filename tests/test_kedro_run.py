@@ -48,6 +48,22 @@ def project(tmp_path_factory) -> Path:
     parameters["classification"]["lift"]["training"].update(learning_rate=0.03, epochs=2)
     parameters["classification"]["lift"]["lora"].update(rank=4, alpha=8)
     parameters_file.write_text(yaml.safe_dump(parameters))
+    regression_file = root / "conf/base/parameters_regression.yml"
+    regression = yaml.safe_load(regression_file.read_text())["regression"]
+    small = {"n_train": 40, "n_validation": 10, "n_test": 20}
+    regression["datasets"] = {
+        "linear_p1": {"source": {"kind": "synthetic", "name": "linear", "p": 1, **small}},
+        "diabetes": regression["datasets"]["diabetes"],
+        "mine": {"source": {"kind": "file"}, "target": "signal", "drop_columns": ["kind"]},
+    }
+    regression["lift"]["training"].update(learning_rate=0.03, epochs=2)
+    regression["lift"]["lora"].update(rank=4, alpha=8)
+    regression["extrapolation"]["points"] = 9
+    regression["baselines"]["models"] = {
+        name: regression["baselines"]["models"][name]
+        for name in ("mean", "polynomial", "knn", "gaussian_process")
+    }
+    regression_file.write_text(yaml.safe_dump({"regression": regression}))
     # a tiny model instead of the embedded one: the real model has its own end-to-end test
     model_dir = build_tiny_model(root / "tiny_model")
     lift_file = root / "conf/base/parameters_lift.yml"
@@ -59,6 +75,8 @@ def project(tmp_path_factory) -> Path:
     with (root / "conf/base/catalog.yml").open("a") as catalog:
         catalog.write(
             "\nclassification.mine.raw_table:\n  type: pandas.CSVDataset\n"
+            "  filepath: data/01_raw/mine.csv\n"
+            "\nregression.mine.raw_table:\n  type: pandas.CSVDataset\n"
             "  filepath: data/01_raw/mine.csv\n"
         )
     return root
@@ -107,6 +125,30 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     # the printed summary at the end of the run
     assert "classification.metrics: test accuracy (%)" in result.stdout
     assert "logistic_regression" in result.stdout
+
+
+def test_kedro_run_regression_writes_rae_metrics_and_the_extrapolation_plot(project):
+    result = kedro(project, "run", "--pipelines=regression")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    reporting = project / "data/08_reporting/regression"
+    (metrics_version,) = versions(reporting / "metrics.csv")
+    metrics = pd.read_csv(metrics_version / "metrics.csv")
+    assert {"dataset", "model", "rae", "rae_std", "rmse", "r2", "invalid_rate", "repeats"} <= set(
+        metrics.columns
+    )
+    assert set(metrics["dataset"]) == {"linear_p1", "diabetes", "mine"}
+    assert len(metrics) == 3 * 5  # four baselines and lift
+    by_key = metrics.set_index(["dataset", "model"])
+    assert by_key.loc[("linear_p1", "polynomial"), "rae"] < 0.1
+    assert by_key.loc[("diabetes", "gaussian_process"), "rae"] < 0.9
+    (plot,) = versions(reporting / "linear_p1/extrapolation.png")
+    assert (plot / "extrapolation.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (reporting / "diabetes/extrapolation.png").exists()  # ten features: no plot
+    (grid,) = versions(
+        project / "data/05_model_input/regression/linear_p1/extrapolation_grid.parquet"
+    )
+    assert len(pd.read_parquet(grid / "extrapolation_grid.parquet")) == 9
+    assert "regression.metrics: test RAE" in result.stdout
 
 
 def test_a_second_run_adds_versions_and_keeps_the_first(project):

@@ -1,11 +1,11 @@
 """The classification pipeline run with Kedro's SequentialRunner on small data in memory."""
 
 import pytest
-from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from conftest import SMALL_GRIDS
+from conftest import catalog_for as shared_catalog_for
 from lift.errors import DatasetInputError
 from lift.pipelines.classification import create_pipeline
 
@@ -40,15 +40,7 @@ def parameters(tmp_path):
 
 
 def catalog_for(parameters, mixed_table, model_dir):
-    catalog = DataCatalog()
-    catalog["params:lift.model"] = {"name": model_dir}
-    catalog["params:classification.datasets"] = parameters["datasets"]
-    for key in ("openml_cache", "split", "baselines", "lift"):
-        catalog[f"params:classification.{key}"] = parameters[key]
-    for name, params in parameters["datasets"].items():
-        catalog[f"params:classification.datasets.{name}"] = params
-    catalog["classification.mine.raw_table"] = mixed_table
-    return catalog
+    return shared_catalog_for("classification", parameters, model_dir, {"mine": mixed_table})
 
 
 def test_pipeline_has_one_namespace_per_dataset(parameters):
@@ -64,6 +56,7 @@ def test_pipeline_has_one_namespace_per_dataset(parameters):
             "split",
             "fit_baselines",
             "predict_baselines",
+            "lift_settings",
             "serialize",
             "fine_tune",
             "predict_lift",

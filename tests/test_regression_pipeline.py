@@ -3,10 +3,10 @@ tiny model built in the test."""
 
 import numpy as np
 import pytest
-from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from conftest import catalog_for as shared_catalog_for
 from lift.errors import DatasetInputError
 from lift.pipelines.regression import create_pipeline
 
@@ -40,15 +40,7 @@ def parameters(tmp_path):
 
 
 def catalog_for(parameters, mixed_table, model_dir):
-    catalog = DataCatalog()
-    catalog["params:lift.model"] = {"name": model_dir}
-    catalog["params:regression.datasets"] = parameters["datasets"]
-    for key in ("openml_cache", "split", "baselines", "lift", "extrapolation"):
-        catalog[f"params:regression.{key}"] = parameters[key]
-    for name, params in parameters["datasets"].items():
-        catalog[f"params:regression.datasets.{name}"] = params
-    catalog["regression.mine.raw_table"] = mixed_table
-    return catalog
+    return shared_catalog_for("regression", parameters, model_dir, {"mine": mixed_table})
 
 
 def test_one_namespace_per_dataset_and_extrapolation_for_one_feature_functions(parameters):
@@ -130,3 +122,16 @@ def test_a_text_target_fails_with_the_dataset_and_column(parameters, mixed_table
 def test_no_datasets_is_an_error():
     with pytest.raises(DatasetInputError, match="`regression.datasets` is empty"):
         create_pipeline(datasets={"diabetes": None})
+
+
+def test_a_dataset_overrides_the_tasks_lift_settings(parameters):
+    from lift.pipelines.tabular.nodes import lift_settings
+
+    params = {**DATASETS["linear_p1"], "lift": {"training": {"epochs": 7}}}
+    settings = lift_settings(parameters["lift"], params, dataset="linear_p1")
+    assert settings["training"] == {**parameters["lift"]["training"], "epochs": 7}
+    assert settings["lora"] == parameters["lift"]["lora"]
+    assert parameters["lift"]["training"]["epochs"] == 2  # the task's settings are untouched
+    params["lift"] = {"training": {"epoch": 7}}
+    with pytest.raises(DatasetInputError, match=r"Dataset 'linear_p1': .*unknown keys \['epoch'\]"):
+        lift_settings(parameters["lift"], params, dataset="linear_p1")

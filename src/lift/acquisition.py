@@ -46,7 +46,8 @@ class DatasetSpec:
     (``train``, ``validation``, ``test``) instead of the random protocol; ``drop_columns`` are
     left out of the features; ``max_categories`` bounds a text column's distinct values;
     ``paper`` holds what the LIFT paper published for this dataset by model name (accuracy as a
-    fraction for classification, RAE for regression).
+    fraction for classification, RAE for regression); ``lift`` overrides keys of the task's
+    ``lift`` parameters for this dataset only (e.g. ``{training: {epochs: 2}}``).
     """
 
     name: str
@@ -56,6 +57,7 @@ class DatasetSpec:
     drop_columns: tuple[str, ...] = ()
     max_categories: int = 50
     paper: Mapping[str, float] = field(default_factory=dict)
+    lift: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, name: str, params: Mapping[str, Any] | None) -> DatasetSpec:
@@ -71,6 +73,7 @@ class DatasetSpec:
         source_kind(name, params["source"])
         params["drop_columns"] = tuple(params.get("drop_columns") or ())
         params["paper"] = dict(params.get("paper") or {})
+        params["lift"] = dict(params.get("lift") or {})
         return cls(name=name, **params)
 
     @property

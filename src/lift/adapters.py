@@ -6,7 +6,7 @@ and which validation metric chooses the epoch; everything else is shared."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,17 +18,30 @@ from lift.errors import DatasetInputError, reject_unknown
 from lift.fine_tuning import LoraSettings, TrainedAdapter, TrainingSettings, train_adapter
 from lift.language_model import (
     BaseModel,
+    autocast,
     compute_dtype,
     configure_threads,
     load_model,
     select_device,
 )
 from lift.prediction import generate
-from lift.tasks import Regression, Task
+from lift.tasks import Task
 
 logger = logging.getLogger(__name__)
 
 GENERATION_KEYS = ("batch_size", "max_new_tokens", "samples", "temperature")
+
+
+def with_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with ``overrides`` merged in, section by section (a dataset's own ``lift``
+    keys over the task's)."""
+    merged = dict(params)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = with_overrides(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,17 @@ def _answer_budget(
     if settings.max_new_tokens:
         return int(settings.max_new_tokens)
     lengths = tokenizer(sorted(set(completions)), add_special_tokens=False).input_ids
-    # the completion and its EOS; numbers get two more digits' room (larger than in training)
-    return max(map(len, lengths)) + (3 if isinstance(task, Regression) else 1)
+    return max(map(len, lengths)) + task.answer_margin
 
 
 def _load(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
     configure_threads()
     device = select_device(settings.device)
     return load_model(base, device, compute_dtype(device, settings.dtype))
+
+
+def _precision(settings: LiftSettings) -> Any:
+    return autocast(select_device(settings.device), settings.dtype)
 
 
 def answer(
@@ -157,19 +173,19 @@ def fine_tune(
         train = _of_repeat(prompts, repeat, "train")
         validation = _of_repeat(prompts, repeat, "validation")
         model, tokenizer = _load(base, settings)
-
-        adapter = train_adapter(
-            model,
-            tokenizer,
-            (train["prompt"].tolist(), train["completion"].tolist()),
-            (validation["prompt"].tolist(), validation["completion"].tolist()),
-            _validator(tokenizer, validation, train, task, settings),
-            settings.lora,
-            settings.training,
-            select_on=task.select_on,
-            maximize=task.maximize,
-            description=f"{dataset} repeat {repeat}",
-        )
+        with _precision(settings):
+            adapter = train_adapter(
+                model,
+                tokenizer,
+                (train["prompt"].tolist(), train["completion"].tolist()),
+                (validation["prompt"].tolist(), validation["completion"].tolist()),
+                _validator(tokenizer, validation, train, task, settings),
+                settings.lora,
+                settings.training,
+                select_on=task.select_on,
+                maximize=task.maximize,
+                description=f"{dataset} repeat {repeat}",
+            )
         best = adapter.history[adapter.best_epoch - 1]
         logger.info(
             "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f)",
@@ -198,16 +214,17 @@ def answer_prompts(
     adapter's training prompts (their completions and targets)."""
     model, tokenizer = _load(base, settings)
     try:
-        return answer(
-            adapter.attach(model),
-            tokenizer,
-            prompts,
-            train["completion"],
-            task,
-            train["target"].to_numpy(),
-            settings,
-            description,
-        )
+        with _precision(settings):
+            return answer(
+                adapter.attach(model),
+                tokenizer,
+                prompts,
+                train["completion"],
+                task,
+                train["target"].to_numpy(),
+                settings,
+                description,
+            )
     finally:
         del model
         if torch.cuda.is_available():

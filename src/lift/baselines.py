@@ -13,6 +13,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -205,26 +206,30 @@ def fit_baselines(
     models: dict[int, dict[str, Pipeline]] = {}
     progress = tqdm(total=len(repeats) * len(grids), desc=f"{dataset}: baselines", leave=False)
     for repeat in repeats:
-        chosen = splits[(splits["repeat"] == repeat) & splits["split"].isin(search_splits)]
-        rows = chosen["row"].to_numpy()
-        train, validation = rows_of(splits, repeat, "train"), rows_of(splits, repeat, "validation")
+        if task == "regression":
+            train, validation = (rows_of(splits, repeat, s) for s in ("train", "validation"))
+            fit = partial(
+                fit_regressor,
+                train=(features.iloc[train], targets[train]),
+                validation=(features.iloc[validation], targets[validation]),
+                seed=seed,
+            )
+        else:
+            chosen = splits[(splits["repeat"] == repeat) & splits["split"].isin(search_splits)]
+            rows = chosen["row"].to_numpy()
+            fit = partial(
+                fit_classifier,
+                features=features.iloc[rows],
+                labels=targets[rows],
+                cv_folds=cv_folds,
+                seed=seed,
+                n_jobs=n_jobs,
+            )
         models[repeat] = {}
         for name, grid in grids.items():
             progress.set_postfix_str(f"repeat {repeat}: {name}")
             started = time.perf_counter()
-            if task == "regression":
-                model = fit_regressor(
-                    name,
-                    grid,
-                    schema,
-                    (features.iloc[train], targets[train]),
-                    (features.iloc[validation], targets[validation]),
-                    seed,
-                )
-            else:
-                model = fit_classifier(
-                    name, grid, schema, features.iloc[rows], targets[rows], cv_folds, seed, n_jobs
-                )
+            model = fit(name, grid, schema)
             logger.debug(
                 "%s repeat %d %s: %s in %.1fs",
                 dataset,

@@ -21,6 +21,8 @@ class Classification:
     completion_suffix: str = "@@@"
     select_on: ClassVar[str] = "accuracy"
     maximize: ClassVar[bool] = True
+    # generated tokens allowed beyond the longest training completion: its EOS
+    answer_margin: ClassVar[int] = 1
 
     def read(
         self, samples: Sequence[Sequence[str]], train_targets: np.ndarray
@@ -46,6 +48,8 @@ class Regression:
     completion_suffix: str = "@@@"
     select_on: ClassVar[str] = "rmse"
     maximize: ClassVar[bool] = False
+    # the EOS and two more digits: a number may be larger than any seen in training
+    answer_margin: ClassVar[int] = 3
 
     def read(
         self, samples: Sequence[Sequence[str]], train_targets: np.ndarray

@@ -40,7 +40,7 @@ def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
                 "adapters",
                 "baseline_models",
                 BASE_MODEL,
-                "params:lift",
+                "lift_settings",
                 "params:extrapolation",
             ],
             "extrapolation",

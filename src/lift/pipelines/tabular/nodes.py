@@ -24,6 +24,7 @@ from lift import (
 )
 from lift.acquisition import DatasetSpec
 from lift.adapters import LiftSettings
+from lift.errors import DatasetInputError
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 from lift.serialization import serialize as serialize_rows
@@ -102,19 +103,22 @@ def fit_baselines(
     )
 
 
-def predict_baselines(
-    models: dict[int, dict[str, SklearnPipeline]],
-    table: pd.DataFrame,
-    schema: dict[str, Any],
-    row_splits: pd.DataFrame,
-) -> pd.DataFrame:
-    """Test-split predictions of every fitted baseline."""
-    return baselines.predict_baselines(models, table, schema, row_splits)
-
-
 def prepare_base_model(model_params: dict[str, Any]) -> dict[str, Any]:
     """The base model of the run, converted once to safetensors if it is the embedded one."""
     return language_model.prepare_base_model(**model_params).to_dict()
+
+
+def lift_settings(
+    lift_params: dict[str, Any], params: dict[str, Any], *, dataset: str
+) -> dict[str, Any]:
+    """The LIFT settings of this dataset: the task's, with the dataset's own ``lift`` keys over
+    them; checked here, so that a typo stops the run before any training."""
+    settings = adapters.with_overrides(lift_params, DatasetSpec.from_params(dataset, params).lift)
+    try:
+        LiftSettings.from_params(settings)
+    except DatasetInputError as error:
+        raise DatasetInputError(f"Dataset '{dataset}': {error}") from error
+    return settings
 
 
 def serialize(

@@ -2,6 +2,7 @@
 
     acquire (or describe_file) -> prepare -> split
         split -> serialize -> fine_tune -> predict_lift ---> evaluate
+                 (lift_settings: the task's, with the dataset's overrides)
         split -> fit_baselines -> predict_baselines -------> evaluate
 
 once for the run: prepare_base_model, and over all datasets: report. A task adds its own
@@ -15,6 +16,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
+from lift import baselines
 from lift.acquisition import DatasetSpec
 from lift.errors import DatasetInputError
 from lift.pipelines.tabular import nodes
@@ -70,26 +72,32 @@ def dataset_pipeline(
                 name="fit_baselines",
             ),
             node(
-                nodes.predict_baselines,
+                baselines.predict_baselines,
                 ["baseline_models", "table", "schema", "splits"],
                 "baseline_predictions",
                 name="predict_baselines",
             ),
             node(
+                bind(nodes.lift_settings, dataset=name),
+                ["params:lift", "params:dataset"],
+                "lift_settings",
+                name="lift_settings",
+            ),
+            node(
                 nodes.serialize,
-                ["table", "schema", "splits", "params:lift"],
+                ["table", "schema", "splits", "lift_settings"],
                 "prompts",
                 name="serialize",
             ),
             node(
                 bind(nodes.fine_tune, dataset=name),
-                ["prompts", "schema", BASE_MODEL, "params:lift"],
+                ["prompts", "schema", BASE_MODEL, "lift_settings"],
                 "adapters",
                 name="fine_tune",
             ),
             node(
                 bind(nodes.predict_lift, dataset=name),
-                ["adapters", "prompts", "schema", BASE_MODEL, "params:lift"],
+                ["adapters", "prompts", "schema", BASE_MODEL, "lift_settings"],
                 "lift_predictions",
                 name="predict_lift",
             ),
