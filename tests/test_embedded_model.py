@@ -17,6 +17,12 @@ from lift.serialization import serialize
 from lift.splits import split_rows
 from lift.tasks import Classification
 
+# small enough for the test suite on a CPU (about a minute), large enough to learn the line:
+# measured RAE 0.081 with CPU bf16 products, 0.092 in float32
+REGRESSION_ROWS = 96
+REGRESSION_TRAINING = {"learning_rate": 0.002, "epochs": 5, "batch_size": 8, "seed": 0}
+REGRESSION_RAE = 0.25
+
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
@@ -56,6 +62,26 @@ def test_lift_learns_iris_well_above_chance(embedded):
     assert len(predictions) == 30
     assert accuracy >= 0.7, (accuracy, predictions["output"].value_counts().to_dict())
     assert predictions["output"].str.contains("@@@").mean() > 0.9  # it learned the format
+
+
+def test_lift_learns_a_linear_function_better_than_its_mean(embedded):
+    from lift.metrics import regression_scores
+    from lift.synthetic import function_table
+    from lift.tasks import Regression
+
+    raw = function_table("linear", p=1, n_train=REGRESSION_ROWS, n_validation=16, n_test=40)
+    table, schema = prepare_table("linear", raw, "y", task="regression", split_column="split")
+    splits = split_rows("linear", table["y"], stratify=False, given=table["split"])
+    prompts = serialize(table, schema, splits, decimals=4, target_decimals=3)
+    settings = LiftSettings.from_params({"training": REGRESSION_TRAINING})
+    adapters = lift_adapters.fine_tune("linear", embedded, prompts, Regression(), settings)
+    predictions = lift_adapters.predict(
+        "linear", embedded, adapters, prompts, Regression(), settings
+    )
+    scores = regression_scores(predictions["y_true"], predictions["y_pred"], predictions["valid"])
+    assert len(predictions) == 40 and scores["invalid_rate"] <= 0.05
+    # predicting the mean scores 1; the paper's LIFT/GPT-J reaches 0.08 with 200 rows
+    assert scores["rae"] < REGRESSION_RAE, (scores, predictions["output"].head(10).tolist())
 
 
 def test_a_model_that_cannot_be_had_offline_gets_a_clear_error(monkeypatch):
