@@ -25,6 +25,7 @@ from lift.language_model import (
     select_device,
 )
 from lift.prediction import generate
+from lift.splits import of_split
 from lift.tasks import Task
 
 logger = logging.getLogger(__name__)
@@ -134,10 +135,6 @@ def answer(
     return [" | ".join(s) for s in samples], predictions, valid
 
 
-def _of_repeat(prompts: pd.DataFrame, repeat: int, split: str) -> pd.DataFrame:
-    return prompts[(prompts["repeat"] == repeat) & (prompts["split"] == split)]
-
-
 def _validator(
     tokenizer: Any,
     validation: pd.DataFrame,
@@ -170,8 +167,8 @@ def fine_tune(
     validation rows."""
     adapters = {}
     for repeat in sorted(prompts["repeat"].unique()):
-        train = _of_repeat(prompts, repeat, "train")
-        validation = _of_repeat(prompts, repeat, "validation")
+        train = of_split(prompts, repeat, "train")
+        validation = of_split(prompts, repeat, "validation")
         model, tokenizer = _load(base, settings)
         with _precision(settings):
             adapter = train_adapter(
@@ -244,12 +241,12 @@ def predict(
     mean for an invalid regression answer)."""
     parts = []
     for repeat, adapter in sorted(adapters.items()):
-        test = _of_repeat(prompts, repeat, "test")
+        test = of_split(prompts, repeat, "test")
         texts, predictions, valid = answer_prompts(
             base,
             adapter,
             test["prompt"],
-            _of_repeat(prompts, repeat, "train"),
+            of_split(prompts, repeat, "train"),
             task,
             settings,
             description=f"{dataset} repeat {repeat}: predict",

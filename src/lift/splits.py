@@ -104,7 +104,12 @@ def split_rows(
     return pd.concat(parts, ignore_index=True)
 
 
+def of_split(table: pd.DataFrame, repeat: int, split: str) -> pd.DataFrame:
+    """The entries of one split in one repeat of a table with ``repeat`` and ``split`` columns
+    (the splits themselves, or the prompts)."""
+    return table[(table["repeat"] == repeat) & (table["split"] == split)]
+
+
 def rows_of(splits: pd.DataFrame, repeat: int, split: str) -> np.ndarray:
     """Row positions of one split in one repeat."""
-    chosen = splits[(splits["repeat"] == repeat) & (splits["split"] == split)]
-    return chosen["row"].to_numpy()
+    return of_split(splits, repeat, split)["row"].to_numpy()

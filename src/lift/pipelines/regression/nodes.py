@@ -18,6 +18,7 @@ from lift.errors import DatasetInputError, reject_unknown
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 from lift.serialization import serialize
+from lift.splits import of_split, rows_of
 from lift.tasks import task_for
 
 EXTRAPOLATION_KEYS = ("low", "high", "points", "baselines")
@@ -27,7 +28,7 @@ def _settings(extrapolation: dict[str, Any]) -> dict[str, Any]:
     reject_unknown(
         extrapolation, EXTRAPOLATION_KEYS, "Parameter `regression.extrapolation` has unknown keys"
     )
-    return {"low": -20.0, "high": 20.0, "points": 81, "baselines": [], **extrapolation}
+    return {"baselines": [], **extrapolation}
 
 
 def extrapolation_grid(
@@ -35,10 +36,8 @@ def extrapolation_grid(
 ) -> pd.DataFrame:
     """The dataset's function, noiseless, on the extrapolation grid: ``x1, y``."""
     source = DatasetSpec.from_params(dataset, params).source
-    grid = _settings(extrapolation)
-    return synthetic.function_grid(
-        source["name"], grid["low"], grid["high"], grid["points"], bool(source.get("integer"))
-    )
+    grid = {key: value for key, value in _settings(extrapolation).items() if key != "baselines"}
+    return synthetic.function_grid(source["name"], integer=bool(source.get("integer")), **grid)
 
 
 def extrapolate(
@@ -67,7 +66,7 @@ def extrapolate(
         )
     grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
     grid_prompts = serialize(grid, schema, grid_splits, **lift_params.get("serialization", {}))
-    train = prompts[(prompts["repeat"] == repeat) & (prompts["split"] == "train")]
+    train = of_split(prompts, repeat, "train")
     _, lift_values, valid = adapters.answer_prompts(
         BaseModel.from_dict(base_model),
         trained[repeat],
@@ -107,10 +106,7 @@ def plot_extrapolation(
     dataset: str,
 ) -> Figure:
     """The extrapolation curves against the truth, with the first repeat's training points."""
-    repeat = row_splits["repeat"].min()
-    train_rows = row_splits.loc[
-        (row_splits["repeat"] == repeat) & (row_splits["split"] == "train"), "row"
-    ]
+    train_rows = rows_of(row_splits, row_splits["repeat"].min(), "train")
     training = pd.DataFrame(
         {
             "x": table["x1"].to_numpy()[train_rows],
