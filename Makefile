@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run run-regression test lint viz clean-venv
+.PHONY: setup run run-regression test bench lint viz clean-venv
 
 setup: $(STAMP)
 
@@ -31,9 +31,13 @@ run-regression: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# docs/performance.md and .json: throughput, MFU, prediction modes, the default run's phases
+bench: setup
+	$(BIN)/python benchmarks/performance.py
+
 lint: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 viz: setup
 	$(BIN)/kedro viz run --host 127.0.0.1

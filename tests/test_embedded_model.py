@@ -3,6 +3,8 @@ once to safetensors, LoRA fine-tuning on iris, generation and parsing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -51,8 +53,12 @@ def test_lift_learns_iris_well_above_chance(embedded):
     validation = prompts[prompts["split"] == "validation"].groupby("target").head(4)
     test = prompts[prompts["split"] == "test"]
     sliced = prompts.loc[train.index.union(validation.index).union(test.index)]
+    # the default run's settings for iris: 4 epochs at 2e-3, batch 8, class scoring
     settings = LiftSettings.from_params(
-        {"training": {"learning_rate": 0.002, "epochs": 5, "batch_size": 8, "seed": 0}}
+        {
+            "training": {"learning_rate": 0.002, "epochs": 4, "batch_size": 8, "seed": 0},
+            "generation": {"mode": "score"},
+        }
     )
     adapters = lift_adapters.fine_tune("iris", embedded, sliced, Classification(3), settings)
     predictions = lift_adapters.predict(
@@ -60,8 +66,16 @@ def test_lift_learns_iris_well_above_chance(embedded):
     )
     accuracy = float(np.mean(predictions["y_pred"] == predictions["y_true"]))
     assert len(predictions) == 30
-    assert accuracy >= 0.7, (accuracy, predictions["output"].value_counts().to_dict())
-    assert predictions["output"].str.contains("@@@").mean() > 0.9  # it learned the format
+    assert accuracy >= 0.7, (accuracy, predictions["y_pred"].value_counts().to_dict())
+    probabilities = predictions[["proba_0", "proba_1", "proba_2"]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1)
+    assert (probabilities.argmax(axis=1) == predictions["y_pred"]).all()
+    # the same adapter generating: it learned the answer's format, not only the classes' order
+    generated = lift_adapters.predict(
+        "iris", embedded, adapters, sliced, Classification(3), replace(settings, mode="generate")
+    )
+    assert generated["output"].str.contains("@@@").mean() > 0.9
+    assert np.mean(generated["y_pred"] == generated["y_true"]) >= 0.7
 
 
 def test_lift_learns_a_linear_function_better_than_its_mean(embedded):

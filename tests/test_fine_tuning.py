@@ -140,7 +140,7 @@ def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
     prompts = letter_prompts(3)
-    texts, labels, valid = lift_adapters.answer(
+    answers = lift_adapters.answer(
         model,
         tokenizer,
         prompts["prompt"],
@@ -149,7 +149,8 @@ def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
         prompts["target"].to_numpy(),
         LiftSettings.from_params({}),
     )
-    assert len(texts) == len(labels) == len(valid) == len(prompts)
+    labels, valid = answers.predictions, answers.valid
+    assert len(answers.texts) == len(labels) == len(valid) == len(prompts)
     assert np.all((labels == -1) | ((labels >= 0) & (labels < 3)))
     assert np.array_equal(valid, labels != -1)
 
@@ -166,3 +167,31 @@ def test_sampling_gives_k_seeded_answers_per_prompt(tiny):
     assert any(len(set(answers)) > 1 for answers in first)
     greedy = generate(model, tokenizer, prompts, max_new_tokens=4)
     assert [len(answers) for answers in greedy] == [1, 1, 1]
+
+
+def test_class_scores_are_the_completion_log_probabilities_of_training(tiny):
+    # scoring with a shared key/value cache gives what the training loss gives, per completion
+    from lift.fine_tuning import collate, completion_loss, encode
+    from lift.prediction import score_completions
+
+    model, tokenizer = tiny
+    prompts = ["a 1###", "bb 22 ccc###", "c###"]
+    completions = [" 0@@@", " 1@@@", " 12@@@"]  # shared " ", tails of different lengths
+    scores = score_completions(model, tokenizer, prompts, completions, batch_size=2)
+    with torch.no_grad():
+        for i, prompt in enumerate(prompts):
+            for k, completion in enumerate(completions):
+                batch = collate(encode(tokenizer, [prompt], [completion]), tokenizer.pad_token_id)
+                loss, _ = completion_loss(model, batch)
+                assert scores[i, k] == pytest.approx(-float(loss), abs=1e-4)
+
+
+def test_length_grouped_batches_cover_every_example_once_with_little_padding():
+    from lift.fine_tuning import length_grouped
+
+    lengths = [3, 30, 4, 31, 5, 29, 3, 32] * 4
+    batches = length_grouped(lengths, 4, torch.Generator().manual_seed(0), window=8)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) <= 3 for b in batches)
+    again = length_grouped(lengths, 4, torch.Generator().manual_seed(0), window=8)
+    assert batches == again

@@ -3,10 +3,12 @@ datasets: one bundled, one synthetic and one CSV file declared in the catalog.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -122,8 +124,12 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     assert "tiny_model" in (base_model / "base_model.json").read_text()
     (adapters,) = versions(project / "data/06_models/classification/iris/adapters")
     assert (adapters / "adapters/repeat_0/adapter_model.safetensors").is_file()
+    (timings,) = versions(project / "data/08_reporting/run_timings.json")
+    phases = json.loads((timings / "run_timings.json").read_text())["phases"]
+    assert phases["training"] > 0 and phases["prediction"] > 0 and phases["baselines"] > 0
     # the printed summary at the end of the run
     assert "classification.metrics: test accuracy (%)" in result.stdout
+    assert "Run time by phase" in result.stdout
     assert "logistic_regression" in result.stdout
 
 
@@ -149,6 +155,142 @@ def test_kedro_run_regression_writes_rae_metrics_and_the_extrapolation_plot(proj
     )
     assert len(pd.read_parquet(grid / "extrapolation_grid.parquet")) == 9
     assert "regression.metrics: test RAE" in result.stdout
+
+
+def test_the_notebook_runs_on_the_artifacts_of_a_run(project, monkeypatch):
+    # executed as a user opens it: a kernel in notebooks/, artifacts through Kedro's extension
+    import nbformat
+    from nbclient import NotebookClient
+
+    shutil.copytree(PROJECT / "notebooks", project / "notebooks", dirs_exist_ok=True)
+    path = project / "notebooks/lift_results.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+    client = NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) >= 3  # comparison, calibration and timings plots
+    tables = " ".join(output.get("data", {}).get("text/html", "") for output in outputs)
+    assert "logistic_regression" in tables and "lift" in tables and "proba_0" in tables
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def free_port() -> int:
+    """A free port below 49152 (kedro-viz refuses the ephemeral range)."""
+    import random
+    import socket
+
+    for port in random.Random().sample(range(20000, 40000), 50):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 40000")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them with apt-get)",
+)
+def test_kedro_viz_shows_the_classification_pipeline_in_a_browser(project, tmp_path):
+    import urllib.request
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # the static site, offline
+    built = kedro(project, "viz", "build")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert (project / "build/index.html").is_file()
+    static = json.loads((project / "build/api/main").read_text())
+    assert any(node["name"] == "fine_tune" for node in static["nodes"])
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "viz.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kedro",
+            "viz",
+            "run",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--no-browser",
+        ],
+        cwd=project,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    driver = None
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, (tmp_path / "viz.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/api/main", timeout=5) as response:
+                    graph = json.load(response)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "kedro viz did not answer in 240 s"
+                time.sleep(2)
+        # the API: every dataset's nodes in its namespace, layers from the catalog metadata
+        names = {node["name"] for node in graph["nodes"]}
+        assert {"fine_tune", "predict_lift", "classification.iris"} <= names
+        assert {"model_input", "reporting"} <= set(graph["layers"])
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1600,1000",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver.get(f"{url}/?pipeline_id=classification&expandAllPipelines=true")
+        WebDriverWait(driver, 120).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, ".pipeline-node")) > 10
+        )
+        time.sleep(2)  # the layout settles
+        labels = {
+            node.text.lower().replace(" ", "_")
+            for node in driver.find_elements(By.CSS_SELECTOR, ".pipeline-node")
+        }
+        # every dataset's namespace expanded: its LIFT nodes and artifacts
+        assert {"fine_tune", "predict_lift", "serialize", "report"} <= labels, labels
+        assert "classification.iris.adapters" in labels, labels
+        screenshots = Path(os.environ.get("LIFT_SCREENSHOTS", tmp_path))
+        screenshots.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(screenshots / "kedro-viz.png"))
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 def test_a_second_run_adds_versions_and_keeps_the_first(project):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lift.parsing import INVALID, parse_number, read_labels, read_numbers
+from lift.parsing import INVALID, parse_number, read_numbers
 from lift.serialization import completion_for
 
 
@@ -62,6 +62,23 @@ def test_several_answers_aggregate_to_the_median_or_the_fallback():
     np.testing.assert_array_equal(valid, [True, True, False])
 
 
-def test_several_labels_vote():
-    labels = read_labels([[" 1", " 2", " 2"], [" 0", " 1"], [" 7", " x"]], n_classes=3)
-    np.testing.assert_array_equal(labels, [2, 0, INVALID])
+def test_several_labels_vote_and_their_shares_are_the_probabilities():
+    from lift.tasks import Classification
+
+    answers = Classification(3).read([[" 1", " 2", " 2"], [" 0", " 1"], [" 7", " x"]], None)
+    np.testing.assert_array_equal(answers.predictions, [2, 0, INVALID])
+    np.testing.assert_array_equal(answers.valid, [True, True, False])
+    # shares of the valid answers; no valid answer says nothing: uniform
+    np.testing.assert_allclose(
+        answers.probabilities, [[0, 1 / 3, 2 / 3], [0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3]]
+    )
+
+
+def test_scored_completions_become_probabilities_and_valid_labels():
+    from lift.tasks import Classification
+
+    answers = Classification(3).read_scores(np.log([[0.1, 0.6, 0.1], [0.5, 0.25, 0.25]]))
+    np.testing.assert_array_equal(answers.predictions, [1, 0])
+    assert answers.valid.all()
+    np.testing.assert_allclose(answers.probabilities, [[0.125, 0.75, 0.125], [0.5, 0.25, 0.25]])
+    assert answers.texts == [" 1@@@", " 0@@@"]

@@ -1,7 +1,8 @@
 """The LIFT branch of either task: fine-tune one LoRA adapter per repeat on the training
-prompts (choosing the epoch on the validation prompts), then generate answers for the test
-prompts and read them back as predictions. The task (``lift.tasks``) says how answers are read
-and which validation metric chooses the epoch; everything else is shared."""
+prompts (choosing the epoch on the validation prompts), then answer the test prompts: score
+each class's completion (``generation.mode: score``, classification) or generate text and read
+it back (``generate``). The task (``lift.tasks``) says how answers are read and which
+validation metric chooses the epoch; everything else is shared."""
 
 from __future__ import annotations
 
@@ -24,13 +25,15 @@ from lift.language_model import (
     load_model,
     select_device,
 )
-from lift.prediction import generate
+from lift.metrics import probability_columns
+from lift.prediction import generate, score_completions
 from lift.splits import of_split
-from lift.tasks import Task
+from lift.tasks import Answers, Classification, Task
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEYS = ("batch_size", "max_new_tokens", "samples", "temperature")
+GENERATION_KEYS = ("batch_size", "max_new_tokens", "mode", "samples", "temperature")
+MODES = ("score", "generate")
 
 
 def with_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +54,7 @@ class LiftSettings:
 
     lora: LoraSettings
     training: TrainingSettings
+    mode: str = "generate"  # score: each class's completion scored (classification only)
     max_new_tokens: int | None = None  # None: the longest completion plus a margin
     generation_batch_size: int = 32
     samples: int = 1  # answers per prompt: 1 is greedy, k > 1 samples k and aggregates them
@@ -75,7 +79,14 @@ class LiftSettings:
             raise DatasetInputError(
                 f"Parameter `lift.generation.samples` is {samples}; use 1 (greedy) or more."
             )
+        mode = generation.get("mode", "generate")
+        if mode not in MODES:
+            raise DatasetInputError(
+                f"Parameter `lift.generation.mode` is {mode!r}; use `score` (score each class's "
+                "completion, classification) or `generate` (generate and parse text)."
+            )
         return cls(
+            mode=mode,
             lora=LoraSettings.from_params(params.get("lora")),
             training=TrainingSettings.from_params(params.get("training")),
             max_new_tokens=generation.get("max_new_tokens"),
@@ -116,10 +127,20 @@ def answer(
     train_targets: np.ndarray,
     settings: LiftSettings,
     description: str | None = None,
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The model's answers to ``prompts`` (samples joined by `` | ``), the predictions read
-    from them and which prompts had a valid answer. ``completions`` (of the training rows, say)
-    size the answer budget; ``train_targets`` give regression's fallback, the training mean."""
+) -> Answers:
+    """The model's answers to ``prompts``, read as the task's predictions. ``completions`` (of
+    the training rows, say) size the generation budget; ``train_targets`` give regression's
+    fallback, the training mean."""
+    if settings.mode == "score":
+        scores = score_completions(
+            model,
+            tokenizer,
+            list(prompts),
+            task.completions,
+            settings.generation_batch_size,
+            description,
+        )
+        return task.read_scores(scores)
     samples = generate(
         model,
         tokenizer,
@@ -131,8 +152,16 @@ def answer(
         temperature=settings.temperature,
         seed=settings.training.seed,
     )
-    predictions, valid = task.read(samples, train_targets)
-    return [" | ".join(s) for s in samples], predictions, valid
+    return task.read(samples, train_targets)
+
+
+def check_mode(dataset: str, task: Task, settings: LiftSettings) -> None:
+    """Class scoring needs classes: a clear error before any training otherwise."""
+    if settings.mode == "score" and not isinstance(task, Classification):
+        raise DatasetInputError(
+            f"Dataset '{dataset}': `lift.generation.mode: score` scores each class's completion, "
+            "and a regression target has no classes; use `mode: generate`."
+        )
 
 
 def _validator(
@@ -146,7 +175,7 @@ def _validator(
     truth, train_targets = validation["target"].to_numpy(), train["target"].to_numpy()
 
     def validate(model: Any) -> dict[str, float]:
-        _, predictions, valid = answer(
+        answers = answer(
             model,
             tokenizer,
             validation["prompt"],
@@ -155,7 +184,7 @@ def _validator(
             train_targets,
             settings,
         )
-        return task.validation_metrics(truth, predictions, valid)
+        return task.validation_metrics(truth, answers.predictions, answers.valid)
 
     return validate
 
@@ -165,6 +194,7 @@ def fine_tune(
 ) -> dict[int, TrainedAdapter]:
     """One adapter per repeat of ``prompts``, trained on its train rows and chosen on its
     validation rows."""
+    check_mode(dataset, task, settings)
     adapters = {}
     for repeat in sorted(prompts["repeat"].unique()):
         train = of_split(prompts, repeat, "train")
@@ -206,14 +236,15 @@ def answer_prompts(
     task: Task,
     settings: LiftSettings,
     description: str | None = None,
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``answer`` with the base model and ``adapter``, loaded for the call; ``train`` is the
-    adapter's training prompts (their completions and targets)."""
+) -> Answers:
+    """``answer`` with the base model and ``adapter`` merged into its weights (as fast as
+    the base model); ``train`` is the adapter's training prompts (their completions and
+    targets)."""
     model, tokenizer = _load(base, settings)
     try:
         with _precision(settings):
             return answer(
-                adapter.attach(model),
+                adapter.attach(model).merge_and_unload(),
                 tokenizer,
                 prompts,
                 train["completion"],
@@ -237,12 +268,13 @@ def predict(
     settings: LiftSettings,
 ) -> pd.DataFrame:
     """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
-    output, valid`` (``y_pred`` is -1 for an invalid classification answer and the training
-    mean for an invalid regression answer)."""
+    output, valid`` and, for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
+    classification answer and the training mean for an invalid regression answer)."""
+    check_mode(dataset, task, settings)
     parts = []
     for repeat, adapter in sorted(adapters.items()):
         test = of_split(prompts, repeat, "test")
-        texts, predictions, valid = answer_prompts(
+        answers = answer_prompts(
             base,
             adapter,
             test["prompt"],
@@ -258,9 +290,10 @@ def predict(
                     "repeat": int(repeat),
                     "row": test["row"].to_numpy(),
                     "y_true": test["target"].to_numpy(),
-                    "y_pred": predictions,
-                    "output": texts,
-                    "valid": valid,
+                    "y_pred": answers.predictions,
+                    "output": answers.texts,
+                    "valid": answers.valid,
+                    **probability_columns(answers.probabilities),
                 }
             )
         )

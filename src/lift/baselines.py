@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     GradientBoostingRegressor,
@@ -42,17 +43,43 @@ from tqdm.auto import tqdm
 from xgboost import XGBClassifier
 
 from lift.errors import reject_unknown
+from lift.metrics import probability_columns
 from lift.preprocessing import feature_encoder
 from lift.splits import rows_of
 
 logger = logging.getLogger(__name__)
+
+
+class PlattSVC(ClassifierMixin, BaseEstimator):
+    """The paper's SVM, predicting as an SVM does, with class probabilities by Platt scaling
+    (a sigmoid fitted on cross-validated decision values): sklearn's ``SVC`` with what its
+    deprecated ``probability=True`` did."""
+
+    def __init__(self, kernel: str = "rbf", C: float = 1.0, random_state: int | None = None):  # noqa: N803
+        self.kernel, self.C, self.random_state = kernel, C, random_state
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> PlattSVC:
+        svm = SVC(kernel=self.kernel, C=self.C, random_state=self.random_state)
+        self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", ensemble=False)
+        self.calibrated_.fit(features, labels)
+        # with ensemble=False, the one underlying SVM is fitted on all the rows
+        self.svm_ = self.calibrated_.calibrated_classifiers_[0].estimator
+        self.classes_ = self.calibrated_.classes_
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.svm_.predict(features)
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        return self.calibrated_.predict_proba(features)
+
 
 CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
     "majority": lambda seed: DummyClassifier(strategy="most_frequent"),
     "logistic_regression": lambda seed: LogisticRegression(max_iter=1000),
     "knn": lambda seed: KNeighborsClassifier(),
     "decision_tree": lambda seed: DecisionTreeClassifier(random_state=seed),
-    "svm": lambda seed: SVC(random_state=seed),
+    "svm": lambda seed: PlattSVC(random_state=seed),
     "random_forest": lambda seed: RandomForestClassifier(random_state=seed),
     "xgboost": lambda seed: XGBClassifier(random_state=seed, n_jobs=1, tree_method="hist"),
     "mlp": lambda seed: MLPClassifier(hidden_layer_sizes=(100, 100), random_state=seed),
@@ -251,13 +278,14 @@ def predict_baselines(
     splits: pd.DataFrame,
 ) -> pd.DataFrame:
     """Test-split predictions of every fitted baseline: one row per (model, repeat, test row)
-    with columns ``model, repeat, row, y_true, y_pred``."""
+    with columns ``model, repeat, row, y_true, y_pred`` and, for classifiers, ``proba_<k>``."""
     features, labels = table[schema["features"]], table[schema["target"]].to_numpy()
-    as_type = float if schema.get("task") == "regression" else int
+    regression = schema.get("task") == "regression"
     parts = []
     for repeat, by_name in models.items():
         rows = rows_of(splits, repeat, "test")
         for name, model in by_name.items():
+            test = features.iloc[rows]
             parts.append(
                 pd.DataFrame(
                     {
@@ -265,8 +293,20 @@ def predict_baselines(
                         "repeat": int(repeat),
                         "row": rows,
                         "y_true": labels[rows],
-                        "y_pred": model.predict(features.iloc[rows]).astype(as_type),
+                        "y_pred": model.predict(test).astype(float if regression else int),
+                        **({} if regression else _probabilities(model, test, schema)),
                     }
                 )
             )
     return pd.concat(parts, ignore_index=True)
+
+
+def _probabilities(
+    model: Pipeline, features: pd.DataFrame, schema: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    """A classifier's ``proba_<k>`` columns for every class of the schema (0 for a class its
+    training rows lacked)."""
+    known = model.predict_proba(features)
+    probabilities = np.zeros((len(features), len(schema["classes"])))
+    probabilities[:, np.asarray(model.classes_, dtype=int)] = known
+    return probability_columns(probabilities)

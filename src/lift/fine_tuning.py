@@ -1,9 +1,10 @@
 """LoRA fine-tuning on prompt -> completion pairs with the loss on the completion only.
 
-A short loop in the manner of nanoGPT: left-padded batches (so every completion ends at the last
-position and logits are computed only for the completion tokens), AdamW with linear warm-up and
-decay, gradient clipping, validation after each epoch, and the epoch with the best validation
-score kept (accuracy for classification, RMSE for regression; ties: lower validation loss)."""
+A short loop in the manner of nanoGPT: batches of similar lengths in random order, left-padded
+(so every completion ends at the last position and logits are computed only for the completion
+tokens), AdamW with linear warm-up and decay, gradient clipping, validation after each epoch,
+and the epoch with the best validation score kept (accuracy for classification, RMSE for
+regression; ties: lower validation loss)."""
 
 from __future__ import annotations
 
@@ -114,20 +115,32 @@ def encode(tokenizer: Any, prompts: Sequence[str], completions: Sequence[str]) -
     return [Example(p, [*c, eos]) for p, c in zip(prompt_ids, completion_ids, strict=True)]
 
 
-def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
-    """A left-padded batch: ``input_ids``, ``attention_mask``, ``position_ids`` (counting real
-    tokens only), ``targets`` (the token where the loss applies, ``IGNORE`` elsewhere) and
-    ``completion_length``, the longest completion (the positions that need logits)."""
-    sequences = [e.prompt_ids + e.completion_ids for e in examples]
+def left_pad(
+    sequences: Sequence[Sequence[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token sequences as one left-padded batch (every sequence ends at the last position):
+    ``input_ids``, ``attention_mask`` and ``position_ids`` (counting real tokens only)."""
     length = max(map(len, sequences))
-    input_ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(examples), length), dtype=torch.long)
-    targets = torch.full((len(examples), length), IGNORE, dtype=torch.long)
-    for i, (example, sequence) in enumerate(zip(examples, sequences, strict=True)):
-        input_ids[i, length - len(sequence) :] = torch.tensor(sequence)
+    input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)
+    for i, sequence in enumerate(sequences):
+        input_ids[i, length - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
         attention_mask[i, length - len(sequence) :] = 1
-        targets[i, length - len(example.completion_ids) :] = torch.tensor(example.completion_ids)
-    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+    return input_ids, attention_mask, (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+
+
+def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
+    """A left-padded batch: ``input_ids``, ``attention_mask``, ``position_ids``, ``targets``
+    (the token where the loss applies, ``IGNORE`` elsewhere) and ``completion_length``, the
+    longest completion (the positions that need logits)."""
+    input_ids, attention_mask, position_ids = left_pad(
+        [e.prompt_ids + e.completion_ids for e in examples], pad_id
+    )
+    targets = torch.full_like(input_ids, IGNORE)
+    for i, example in enumerate(examples):
+        targets[i, input_ids.shape[1] - len(example.completion_ids) :] = torch.tensor(
+            example.completion_ids
+        )
     return {
         "input_ids": input_ids,
         "attention_mask": attention_mask,
@@ -165,11 +178,29 @@ def _batches(examples: list[Example], size: int, order: Sequence[int]) -> list[l
     return [[examples[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
 
 
+def length_grouped(
+    lengths: Sequence[int], size: int, generator: torch.Generator, window: int = 32
+) -> list[list[int]]:
+    """Batches of example indices with little padding, in random order: the examples are
+    shuffled, sorted by length within windows of ``window`` batches, cut into batches of
+    ``size``, and the batches shuffled (every example once, as in a shuffled epoch)."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    span = size * window
+    grouped = [
+        i
+        for start in range(0, len(order), span)
+        for i in sorted(order[start : start + span], key=lambda i: lengths[i])
+    ]
+    batches = [grouped[s : s + size] for s in range(0, len(grouped), size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 @torch.no_grad()
 def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int) -> float:
     """Mean per-token completion loss of ``examples`` (no gradients)."""
     total, count = 0.0, 0
-    for batch in _batches(examples, batch_size, range(len(examples))):
+    by_length = sorted(range(len(examples)), key=lambda i: len(examples[i].prompt_ids))
+    for batch in _batches(examples, batch_size, by_length):
         loss, n = completion_loss(model, collate(batch, pad_id))
         total, count = total + float(loss), count + n
     return total / max(count, 1)
@@ -193,8 +224,9 @@ def train_adapter(
     ``validate(peft_model)`` returns named metrics of the model's answers on the validation
     rows (e.g. accuracy and invalid rate); it is called after every epoch, and the epoch with
     the best ``select_on`` (highest if ``maximize``) is kept. The history records each as
-    ``validation_<name>``. ``model`` is changed in place (LoRA layers are injected): pass a
-    freshly loaded one.
+    ``validation_<name>``, with the epoch's training tokens (prompt and completion, no padding)
+    and seconds. ``model`` is changed in place (LoRA layers are injected): pass a freshly
+    loaded one.
     """
     from peft import get_peft_model, get_peft_model_state_dict
     from transformers import get_linear_schedule_with_warmup
@@ -203,6 +235,7 @@ def train_adapter(
     peft_model = get_peft_model(model, lora.peft_config())
     pad_id = tokenizer.pad_token_id
     train_examples = encode(tokenizer, *train)
+    lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in train_examples]
     validation_examples = encode(tokenizer, *validation)
     parameters = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -219,14 +252,15 @@ def train_adapter(
     for epoch in range(1, training.epochs + 1):
         started = time.perf_counter()
         peft_model.train()
-        order = torch.randperm(len(train_examples), generator=generator).tolist()
         progress = tqdm(
-            _batches(train_examples, training.batch_size, order),
+            length_grouped(lengths, training.batch_size, generator),
             desc=f"{description} epoch {epoch}/{training.epochs}",
             leave=False,
         )
-        running, epoch_loss, epoch_tokens = None, 0.0, 0
-        for batch in progress:
+        running, epoch_loss, epoch_tokens, seen = None, 0.0, 0, 0
+        for indices in progress:
+            batch = [train_examples[i] for i in indices]
+            seen += sum(lengths[i] for i in indices)
             loss_sum, n_tokens = completion_loss(peft_model, collate(batch, pad_id))
             (loss_sum / n_tokens).backward()
             torch.nn.utils.clip_grad_norm_(parameters, training.max_grad_norm)
@@ -238,8 +272,12 @@ def train_adapter(
             running = loss if running is None else 0.9 * running + 0.1 * loss
             epoch_loss, epoch_tokens = epoch_loss + summed, epoch_tokens + n_tokens
             progress.set_postfix(loss=f"{running:.4f}")
+        train_seconds = time.perf_counter() - started
         peft_model.eval()
-        validation_loss = mean_loss(peft_model, validation_examples, pad_id, training.batch_size)
+        # no gradients: larger batches than training's
+        validation_loss = mean_loss(
+            peft_model, validation_examples, pad_id, 4 * training.batch_size
+        )
         scores = validate(peft_model)
         history.append(
             {
@@ -247,6 +285,8 @@ def train_adapter(
                 "train_loss": epoch_loss / max(epoch_tokens, 1),
                 "validation_loss": validation_loss,
                 **{f"validation_{name}": value for name, value in scores.items()},
+                "train_tokens": seen,
+                "train_seconds": train_seconds,
                 "seconds": time.perf_counter() - started,
             }
         )

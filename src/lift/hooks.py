@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import pandas as pd
 from kedro.framework.hooks import hook_impl
 
+from lift.language_model import load_seconds
+from lift.pipelines.tabular.pipeline import PHASES
 from lift.reporting import metric_table, primary_metric
+
+logger = logging.getLogger(__name__)
+
+RUN_TIMINGS = "run_timings"  # the catalog entry the timings of every run are saved to
 
 
 class ProjectParameters:
@@ -24,8 +33,46 @@ class ProjectParameters:
 
 
 class RunSummary:
-    """Prints each metrics table the run wrote: its primary metric (accuracy in percent, or
-    RAE) per dataset and model."""
+    """Times every node by its phase tag and, at the end of a run, prints each metrics table
+    the run wrote (its primary metric per dataset and model) and the seconds per phase, and
+    saves the timings as the versioned ``run_timings`` artifact."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self._node_start: dict[str, tuple[float, float]] = {}
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        self.started, self.nodes = time.perf_counter(), {}
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._node_start[node.name] = (time.perf_counter(), load_seconds())
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        started, loaded = self._node_start.pop(node.name)
+        phase = next((tag for tag in PHASES if tag in node.tags), "other")
+        self.nodes[node.name] = {
+            "phase": phase,
+            "seconds": time.perf_counter() - started,
+            # the base model is read from disk inside the first node that needs it
+            "model_load_seconds": load_seconds() - loaded,
+        }
+
+    def timings(self) -> dict[str, Any]:
+        """Seconds of the run in all, per phase and per node."""
+        phases = dict.fromkeys(PHASES, 0.0)
+        for entry in self.nodes.values():
+            phases[entry["phase"]] = phases.get(entry["phase"], 0.0) + entry["seconds"]
+            phases[entry["phase"]] -= entry["model_load_seconds"]
+            phases["model_load"] += entry["model_load_seconds"]
+        return {
+            "total_seconds": time.perf_counter() - self.started,
+            "phases": phases,
+            "nodes": self.nodes,
+        }
 
     @hook_impl
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
@@ -38,3 +85,9 @@ class RunSummary:
                     f"\n{name}: test {what}, mean over {summary['repeats'].max()} "
                     f"repeat(s)\n{metric_table(summary).to_string()}\n"
                 )
+        timings = self.timings()
+        table = pd.Series(timings["phases"], name="seconds").round(1)
+        print(f"Run time by phase ({timings['total_seconds']:.0f} s in all)")
+        print(table[table > 0].to_frame().T.to_string(index=False) + "\n")
+        if RUN_TIMINGS in catalog:
+            catalog.save(RUN_TIMINGS, timings)

@@ -10,23 +10,89 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, r2_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    r2_score,
+)
 
 from lift.parsing import INVALID
 
-CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "invalid_rate")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "f1_macro",
+    "balanced_accuracy",
+    "log_loss",
+    "ece",
+    "invalid_rate",
+)
 REGRESSION_METRICS = ("rae", "rmse", "mae", "r2", "invalid_rate")
 # each task's metrics, its primary one first
 METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
 
 
-def classification_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro-F1, balanced accuracy and the share of invalid predictions.
+PROBABILITY = "proba_"  # prefix of the column of each class's predicted probability
+CALIBRATION_BINS = 10
+
+
+def probability_columns(probabilities: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``proba_<k>``: the predicted probability of class ``k`` per row (none for regression)."""
+    if probabilities is None:
+        return {}
+    return {f"{PROBABILITY}{k}": probabilities[:, k] for k in range(probabilities.shape[1])}
+
+
+def probabilities_of(predictions: pd.DataFrame) -> np.ndarray | None:
+    """The class probabilities of prediction rows, or None where a model gave none."""
+    columns = sorted(
+        (c for c in predictions.columns if c.startswith(PROBABILITY)),
+        key=lambda c: int(c[len(PROBABILITY) :]),
+    )
+    if not columns or predictions[columns].isna().any(axis=None):
+        return None
+    return predictions[columns].to_numpy(dtype=float)
+
+
+def calibration_bins(
+    y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+) -> pd.DataFrame:
+    """The rows binned by confidence (the highest class probability) into ``bins`` equal
+    widths: per non-empty bin its ``confidence`` (mean), ``accuracy`` and share of ``rows``."""
+    confidence = probabilities.max(axis=1)
+    frame = pd.DataFrame(
+        {
+            "bin": np.minimum((confidence * bins).astype(int), bins - 1),
+            "confidence": confidence,
+            "accuracy": (probabilities.argmax(axis=1) == np.asarray(y_true)).astype(float),
+        }
+    )
+    grouped = frame.groupby("bin")
+    return grouped[["confidence", "accuracy"]].mean().assign(rows=grouped.size() / len(frame))
+
+
+def expected_calibration_error(
+    y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float:
+    """ECE: the mean over confidence bins, weighted by their rows, of |accuracy - confidence|."""
+    binned = calibration_bins(y_true, probabilities, bins)
+    return float(((binned["accuracy"] - binned["confidence"]).abs() * binned["rows"]).sum())
+
+
+def classification_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray | None = None
+) -> dict[str, float]:
+    """Accuracy, macro-F1, balanced accuracy, log-loss and expected calibration error (of
+    ``probabilities``, one column per class; NaN without them) and the share of invalid
+    predictions.
 
     An invalid prediction (``INVALID``, an unparsable answer) counts as wrong for its row's
     class and is not a class of its own in the macro average.
     """
     classes = np.union1d(y_true, y_pred[y_pred != INVALID])
+    if probabilities is not None:  # float32 probabilities (xgboost's) sum to 1 only roughly
+        probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # INVALID is "a class not in y_true"
         balanced = balanced_accuracy_score(y_true, y_pred)
@@ -36,6 +102,16 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, f
             f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)
         ),
         "balanced_accuracy": float(balanced),
+        "log_loss": (
+            float(log_loss(y_true, probabilities, labels=range(probabilities.shape[1])))
+            if probabilities is not None
+            else float("nan")
+        ),
+        "ece": (
+            expected_calibration_error(y_true, probabilities)
+            if probabilities is not None
+            else float("nan")
+        ),
         "invalid_rate": float(np.mean(y_pred == INVALID)),
     }
 
@@ -62,8 +138,8 @@ def score_predictions(
 ) -> pd.DataFrame:
     """One row per (model, repeat): the dataset, split sizes and the scores of ``task``.
 
-    ``predictions`` has columns ``model, repeat, y_true, y_pred`` and, for models whose answers
-    can be invalid, ``valid``; ``splits`` gives the sizes.
+    ``predictions`` has columns ``model, repeat, y_true, y_pred``, for models whose answers
+    can be invalid ``valid``, and for classifiers ``proba_<k>``; ``splits`` gives the sizes.
     """
     sizes = splits.groupby(["repeat", "split"]).size().unstack(fill_value=0)
     rows = []
@@ -88,4 +164,4 @@ def _scores(task: str, predictions: pd.DataFrame) -> dict[str, float]:
         # a baseline's answers are always valid: no `valid` column, or NaN after concatenation
         valid = predictions.get("valid", pd.Series(True, index=predictions.index))
         return regression_scores(y_true, y_pred, valid.fillna(True).to_numpy(dtype=bool))
-    return classification_scores(y_true, y_pred)
+    return classification_scores(y_true, y_pred, probabilities_of(predictions))

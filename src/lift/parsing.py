@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,19 +50,6 @@ def parse_number(text: str, completion_suffix: str = "@@@") -> float:
         return math.nan
     value = float(match.group(0))
     return value if math.isfinite(value) else math.nan
-
-
-def read_labels(
-    samples: Sequence[Sequence[str]], n_classes: int, completion_suffix: str = "@@@"
-) -> np.ndarray:
-    """One label per prompt from its sampled answers: the most frequent valid label (ties: the
-    smallest), ``INVALID`` if none is valid."""
-    labels = []
-    for answers in samples:
-        parsed = (parse_label(a, n_classes, completion_suffix) for a in answers)
-        counts = Counter(v for v in parsed if v != INVALID)
-        labels.append(min(counts, key=lambda v: (-counts[v], v)) if counts else INVALID)
-    return np.array(labels, dtype=int)
 
 
 def read_numbers(

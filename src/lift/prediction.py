@@ -1,13 +1,17 @@
-"""Batched generation after the prompts: what the fine-tuned model answers. Greedy by default;
-several sampled answers per prompt (seeded) when asked."""
+"""What the fine-tuned model answers: generated text after the prompts (greedy by default,
+several seeded samples per prompt when asked), or the log-probability of each of a few given
+completions (the classes) after every prompt."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from lift.fine_tuning import left_pad
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
@@ -55,11 +59,10 @@ def generate(
         torch.manual_seed(int(seed))
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers: list[list[str]] = [[] for _ in prompts]
-    starts = range(0, len(order), int(batch_size))
-    for start in tqdm(starts, desc=description or "generate", leave=False, disable=not description):
-        chosen = order[start : start + int(batch_size)]
+    batches = _length_batches(prompts, batch_size)
+    progress = tqdm(batches, desc=description or "generate", leave=False, disable=not description)
+    for chosen in progress:
         encoded = tokenizer([prompts[i] for i in chosen], return_tensors="pt", padding=True)
         encoded = encoded.to(device)
         output = model.generate(**encoded, generation_config=config)
@@ -70,3 +73,82 @@ def generate(
         for k, text in enumerate(texts):
             answers[chosen[k // int(samples)]].append(text)
     return answers
+
+
+def _length_batches(prompts: Sequence[str], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    return [order[s : s + int(batch_size)] for s in range(0, len(order), int(batch_size))]
+
+
+@torch.inference_mode()
+def score_completions(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    batch_size: int = 32,
+    description: str | None = None,
+) -> np.ndarray:
+    """``log P(completion + EOS | prompt)`` for every prompt (rows) and completion (columns),
+    the completions tokenized as in training.
+
+    One forward pass over each batch of prompts, extended by the tokens all completions share,
+    fills the key/value cache; the completions' remaining tokens then go through the model
+    together, each prompt's cache repeated once per completion. The cost is about one forward
+    pass over the prompts, whatever the number of completions.
+    """
+    eos = tokenizer.eos_token_id
+    encoded = tokenizer(list(completions), add_special_tokens=False).input_ids
+    tails = [[*ids, eos] for ids in encoded]
+    shared = 0
+    while all(len(t) > shared + 1 and t[shared] == tails[0][shared] for t in tails):
+        shared += 1
+    prefix, tails = tails[0][:shared], [t[shared:] for t in tails]
+    n_tails, width = len(tails), max(map(len, tails))
+    tail_ids = torch.full((n_tails, width), tokenizer.pad_token_id, dtype=torch.long)
+    tail_mask = torch.zeros((n_tails, width), dtype=torch.long)
+    for k, tail in enumerate(tails):
+        tail_ids[k, : len(tail)], tail_mask[k, : len(tail)] = torch.tensor(tail), 1
+    device = next(model.parameters()).device
+    tail_ids, tail_mask = tail_ids.to(device), tail_mask.to(device)
+    scores = np.zeros((len(prompts), n_tails))
+    batches = _length_batches(prompts, batch_size)
+    progress = tqdm(batches, desc=description or "score", leave=False, disable=not description)
+    for chosen in progress:
+        input_ids, mask, positions = left_pad(
+            [tokenizer(prompts[i]).input_ids + prefix for i in chosen], tokenizer.pad_token_id
+        )
+        input_ids, mask, positions = input_ids.to(device), mask.to(device), positions.to(device)
+        out = model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=len(prefix) + 1,
+        )
+        logp = torch.log_softmax(out.logits.float(), dim=-1)  # predicts the prefix, then a tail
+        shared_ids = input_ids[:, input_ids.shape[1] - len(prefix) :, None]
+        shared_logp = logp[:, :-1].gather(-1, shared_ids).sum((1, 2))
+        first = logp[:, -1, tail_ids[:, 0]] + shared_logp[:, None]
+        scores[chosen] = first.cpu().numpy()
+        if width == 1:  # every completion is one token (after the shared ones)
+            continue
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(n_tails)
+        after = model(
+            input_ids=tail_ids[:, :-1].repeat(len(chosen), 1),
+            attention_mask=torch.cat(
+                [mask.repeat_interleave(n_tails, dim=0), tail_mask[:, :-1].repeat(len(chosen), 1)],
+                dim=1,
+            ),
+            position_ids=positions[:, -1:].repeat_interleave(n_tails, dim=0)
+            + torch.arange(1, width, device=device),
+            past_key_values=cache,
+            use_cache=False,
+        )
+        rest = torch.log_softmax(after.logits.float(), dim=-1)
+        targets = tail_ids[:, 1:].repeat(len(chosen), 1)
+        picked = rest.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        picked = (picked * tail_mask[:, 1:].repeat(len(chosen), 1)).sum(dim=1)
+        scores[chosen] += picked.reshape(len(chosen), n_tails).cpu().numpy()
+    return scores

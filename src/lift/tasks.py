@@ -1,5 +1,6 @@
 """What differs between the two LIFT tasks once a model has answered: how the answers are read
-back into predictions, and which validation metric chooses the training epoch."""
+back into predictions (and, for classes, probabilities), and which validation metric chooses
+the training epoch."""
 
 from __future__ import annotations
 
@@ -10,7 +11,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lift.metrics import regression_scores
-from lift.parsing import INVALID, read_labels, read_numbers
+from lift.parsing import INVALID, parse_label, read_numbers
+from lift.serialization import completion_for
+
+
+@dataclass(frozen=True)
+class Answers:
+    """A model's answers to some prompts: the text of each (samples joined by `` | ``), the
+    prediction read from it, whether it was valid and, for classes, the probability of each
+    class (rows sum to 1)."""
+
+    texts: list[str]
+    predictions: np.ndarray
+    valid: np.ndarray
+    probabilities: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -24,12 +38,40 @@ class Classification:
     # generated tokens allowed beyond the longest training completion: its EOS
     answer_margin: ClassVar[int] = 1
 
-    def read(
-        self, samples: Sequence[Sequence[str]], train_targets: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Labels (``INVALID`` where no answer parsed) and which prompts had a valid answer."""
-        labels = read_labels(samples, self.n_classes, self.completion_suffix)
-        return labels, labels != INVALID
+    @property
+    def completions(self) -> list[str]:
+        """The completion of each class, as in training."""
+        return [
+            completion_for(k, "classification", completion_suffix=self.completion_suffix)
+            for k in range(self.n_classes)
+        ]
+
+    def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
+        """Generated answers: each prompt's label is its most frequent valid answer (ties: the
+        smallest; ``INVALID`` if none is valid) and its class probabilities the shares of its
+        valid answers (uniform if none is valid: the answers said nothing)."""
+        votes = np.zeros((len(samples), self.n_classes))
+        for row, answers in enumerate(samples):
+            for answer in answers:
+                label = parse_label(answer, self.n_classes, self.completion_suffix)
+                if label != INVALID:
+                    votes[row, label] += 1
+        valid = votes.sum(axis=1) > 0
+        labels = np.where(valid, votes.argmax(axis=1), INVALID)
+        probabilities = np.where(valid[:, None], votes, 1.0)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        texts = [" | ".join(answers) for answers in samples]
+        return Answers(texts, labels, valid, probabilities)
+
+    def read_scores(self, log_probabilities: np.ndarray) -> Answers:
+        """Scored completions (``log P(class completion | prompt)``, one column per class):
+        the probabilities are their softmax over the classes, the label the likeliest class,
+        every answer valid."""
+        shifted = np.exp(log_probabilities - log_probabilities.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        labels = probabilities.argmax(axis=1)
+        texts = [self.completions[label] for label in labels]
+        return Answers(texts, labels, np.ones(len(labels), dtype=bool), probabilities)
 
     def validation_metrics(
         self, y_true: np.ndarray, y_pred: np.ndarray, valid: np.ndarray
@@ -51,12 +93,12 @@ class Regression:
     # the EOS and two more digits: a number may be larger than any seen in training
     answer_margin: ClassVar[int] = 3
 
-    def read(
-        self, samples: Sequence[Sequence[str]], train_targets: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
         """Numbers (the median of each prompt's valid answers, else the training mean) and
         which prompts had a valid answer."""
-        return read_numbers(samples, float(np.mean(train_targets)), self.completion_suffix)
+        fallback = float(np.mean(train_targets))
+        numbers, valid = read_numbers(samples, fallback, self.completion_suffix)
+        return Answers([" | ".join(answers) for answers in samples], numbers, valid)
 
     def validation_metrics(
         self, y_true: np.ndarray, y_pred: np.ndarray, valid: np.ndarray

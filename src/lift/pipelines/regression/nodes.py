@@ -67,7 +67,7 @@ def extrapolate(
     grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
     grid_prompts = serialize(grid, schema, grid_splits, **lift_params.get("serialization", {}))
     train = of_split(prompts, repeat, "train")
-    _, lift_values, valid = adapters.answer_prompts(
+    answers = adapters.answer_prompts(
         BaseModel.from_dict(base_model),
         trained[repeat],
         grid_prompts["prompt"],
@@ -76,8 +76,8 @@ def extrapolate(
         settings,
         description=f"{dataset}: extrapolate",
     )
-    x = grid["x1"].to_numpy()
-    curves = {"truth": grid[schema["target"]].to_numpy(), "lift": lift_values}
+    x, valid = grid["x1"].to_numpy(), answers.valid
+    curves = {"truth": grid[schema["target"]].to_numpy(), "lift": answers.predictions}
     for name in chosen:
         curves[name] = baseline_models[repeat][name].predict(grid[schema["features"]])
     return pd.concat(

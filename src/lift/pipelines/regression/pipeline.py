@@ -30,6 +30,7 @@ def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
             ["params:dataset", "params:extrapolation"],
             "extrapolation_grid",
             name="extrapolation_grid",
+            tags="data",
         ),
         node(
             bind(nodes.extrapolate, dataset=spec.name),
@@ -45,12 +46,14 @@ def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
             ],
             "extrapolation",
             name="extrapolate",
+            tags="prediction",
         ),
         node(
             bind(nodes.plot_extrapolation, dataset=spec.name),
             ["extrapolation", "table", "schema", "splits", "params:dataset"],
             "extrapolation_plot",
             name="plot_extrapolation",
+            tags="reporting",
         ),
     ]
 

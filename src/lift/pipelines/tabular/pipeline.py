@@ -21,6 +21,11 @@ from lift.acquisition import DatasetSpec
 from lift.errors import DatasetInputError
 from lift.pipelines.tabular import nodes
 
+# The phases of a run, one tag per node: the end-of-run summary times them, and
+# `kedro run --tags=<phase>` runs one (the model's reading from disk, which happens inside the
+# first node that needs it, counts as model_load).
+PHASES = ("data", "model_load", "serialization", "training", "prediction", "baselines", "reporting")
+
 # parameters every dataset of a task shares; they keep their names inside each namespace
 SHARED_PARAMETERS = {"openml_cache", "split", "baselines", "lift", "extrapolation"}
 BASE_MODEL = "base_model"  # shared by every dataset and task
@@ -42,6 +47,7 @@ def dataset_pipeline(
             ["raw_table", "params:dataset"],
             "source_info",
             name="describe_file",
+            tags="data",
         )
     else:
         intake = node(
@@ -49,6 +55,7 @@ def dataset_pipeline(
             ["params:dataset", "params:openml_cache"],
             ["raw_table", "source_info"],
             name="acquire",
+            tags="data",
         )
     steps = Pipeline(
         [
@@ -58,54 +65,63 @@ def dataset_pipeline(
                 ["raw_table", "source_info", "params:dataset"],
                 ["table", "schema"],
                 name="prepare",
+                tags="data",
             ),
             node(
                 bind(nodes.split, dataset=name),
                 ["table", "schema", "params:split"],
                 "splits",
                 name="split",
+                tags="data",
             ),
             node(
                 bind(nodes.fit_baselines, dataset=name),
                 ["table", "schema", "splits", "params:baselines"],
                 "baseline_models",
                 name="fit_baselines",
+                tags="baselines",
             ),
             node(
                 baselines.predict_baselines,
                 ["baseline_models", "table", "schema", "splits"],
                 "baseline_predictions",
                 name="predict_baselines",
+                tags="baselines",
             ),
             node(
                 bind(nodes.lift_settings, dataset=name),
                 ["params:lift", "params:dataset"],
                 "lift_settings",
                 name="lift_settings",
+                tags="serialization",
             ),
             node(
                 nodes.serialize,
                 ["table", "schema", "splits", "lift_settings"],
                 "prompts",
                 name="serialize",
+                tags="serialization",
             ),
             node(
                 bind(nodes.fine_tune, dataset=name),
                 ["prompts", "schema", BASE_MODEL, "lift_settings"],
                 "adapters",
                 name="fine_tune",
+                tags="training",
             ),
             node(
                 bind(nodes.predict_lift, dataset=name),
                 ["adapters", "prompts", "schema", BASE_MODEL, "lift_settings"],
                 "lift_predictions",
                 name="predict_lift",
+                tags="prediction",
             ),
             node(
                 bind(nodes.evaluate, dataset=name, task=task),
                 ["splits", "baseline_predictions", "lift_predictions"],
                 "scores",
                 name="evaluate",
+                tags="reporting",
             ),
             *(extra(spec) if extra else []),
         ]
@@ -143,6 +159,7 @@ def create_pipeline(
         [f"params:{task}.datasets", *[f"{task}.{spec.name}.scores" for spec in specs]],
         [f"{task}.metrics", f"{task}.metrics_plot"],
         name="report",
+        tags="reporting",
         namespace=task,
     )
     base_model = node(
@@ -150,5 +167,6 @@ def create_pipeline(
         "params:lift.model",
         BASE_MODEL,
         name="prepare_base_model",
+        tags="model_load",
     )
     return Pipeline([base_model, *(dataset_pipeline(spec, task, extra) for spec in specs), report])

@@ -1,0 +1,610 @@
+"""`make bench`: how fast and how calibrated this project's LIFT is, on the machine it runs on.
+
+Writes docs/performance.md and docs/performance.json from one run:
+
+1. the float32 and bfloat16 matrix-multiply peaks of this machine (the MFU denominators);
+2. the default run (`kedro run --pipelines=classification`, what `make run` runs): its wall
+   time and its time by phase (the versioned `run_timings` artifact of that run);
+3. training throughput of the project's trainer against a naive reference written here (LIFT's
+   original loop: every sequence padded to the longest of the dataset, logits over the whole
+   vocabulary at every position, loss by the model's `labels`), on the default run's training
+   prompts, and the model-FLOPs utilization of the project's trainer;
+4. test-set prediction with the default run's adapters: class scoring and greedy generation
+   against LIFT-original-style generation (batches of 10, sampling, 10 new tokens, no stop),
+   with accuracy, invalid rate, log-loss and ECE of each;
+5. regression: the median of k sampled answers against one greedy answer (RAE and time), with
+   the adapter of a `quadratic_p1` run.
+
+Run from the project root: `make bench` (or `.venv/bin/python benchmarks/performance.py`).
+A GPU, when there is one, is used as the project uses it; the figures say which device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+DATASETS = ("iris", "moons")  # the default run's
+NAIVE_BATCH = 8  # the project's default training batch size, for both trainers
+ORIGINAL_BATCH = 10  # LIFT's original generation batch
+ORIGINAL_NEW_TOKENS = 10
+REGRESSION_DATASET = "quadratic_p1"
+REGRESSION_SAMPLES = 5
+TARGETS = {
+    "train_speedup": 1.5,
+    "train_mfu": 0.6,
+    "predict_speedup": 10.0,
+    "default_run_seconds": 300.0,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------- machine
+
+
+def matmul_peak(dtype: torch.dtype, device: torch.device) -> float:
+    """The best FLOP/s of square matrix products (1024 to 4096) in ``dtype`` on ``device``."""
+    best = 0.0
+    for size in (1024, 2048, 3072, 4096):
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        a @ b  # warm-up
+        repeats = 3 if device.type == "cpu" else 50
+        for _ in range(3):
+            _sync(device)
+            started = time.perf_counter()
+            for _ in range(repeats):
+                a @ b
+            _sync(device)
+            best = max(best, repeats * 2 * size**3 / (time.perf_counter() - started))
+    return best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def machine() -> dict[str, Any]:
+    from lift.language_model import cpu_has_bf16, select_device
+
+    device = select_device()
+    info = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "cpu": platform.processor() or platform.machine(),
+        "cores": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_native_bf16": cpu_has_bf16(),
+        "torch": torch.__version__,
+    }
+    log("measuring the matrix-multiply peaks")
+    info["fp32_peak_flops"] = matmul_peak(torch.float32, device)
+    info["bf16_peak_flops"] = matmul_peak(torch.bfloat16, device)
+    return info
+
+
+# ------------------------------------------------------------------------------ default run
+
+
+def default_run() -> dict[str, Any]:
+    """`kedro run --pipelines=classification` in a fresh process: wall time and phases."""
+    log("the default run: kedro run --pipelines=classification")
+    started = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "kedro"), "run", "--pipelines=classification"],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+    )
+    wall = time.perf_counter() - started
+    catalog = project_catalog()
+    timings = catalog.load("run_timings")
+    log(f"default run: {wall:.0f} s")
+    return {"wall_seconds": wall, **timings}
+
+
+def project_catalog() -> Any:
+    """The project's catalog (the latest version of every artifact)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(ROOT)
+    with KedroSession.create(project_path=ROOT) as session:
+        return session.load_context().catalog
+
+
+# --------------------------------------------------------------------------------- training
+
+
+def linear_parameters(model: Any) -> int:
+    """Weights of the transformer blocks' linear layers (what every token multiplies by)."""
+    layers = model.get_decoder().layers
+    return sum(m.weight.numel() for m in layers.modules() if isinstance(m, torch.nn.Linear))
+
+
+def training_flops(model: Any, examples: Sequence[Any]) -> float:
+    """Model FLOPs of one LoRA training step over ``examples``: twice the forward pass (the
+    backward pass computes input gradients; the frozen weights need none), the forward pass
+    being the linear layers on every token, attention over the sequence and the LM head on the
+    completion tokens. LoRA's own small products are not counted."""
+    config = model.config
+    linear = linear_parameters(model)
+    attention_width = config.num_attention_heads * (
+        getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    )
+    total = 0.0
+    for example in examples:
+        tokens = len(example.prompt_ids) + len(example.completion_ids)
+        forward = 2 * linear * tokens
+        forward += 4 * config.num_hidden_layers * tokens**2 * attention_width
+        forward += 2 * config.hidden_size * config.vocab_size * len(example.completion_ids)
+        total += 2 * forward
+    return total
+
+
+def naive_epoch(
+    model: Any, tokenizer: Any, prompts: list[str], completions: list[str], seed: int
+) -> tuple[int, float]:
+    """LIFT's original training loop, one epoch: the whole dataset tokenized with padding to
+    its longest sequence, the model's own loss (logits over the vocabulary at every position)
+    with the prompt and padding masked, AdamW with warm-up, float32. Returns the non-padding
+    tokens and the seconds."""
+    from peft import get_peft_model
+    from transformers import get_linear_schedule_with_warmup
+
+    from lift.fine_tuning import LoraSettings
+
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraSettings().peft_config())
+    peft_model.train()
+    eos = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    texts = [p + c + eos for p, c in zip(prompts, completions, strict=True)]
+    encoded = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+    completion_lengths = [
+        len(tokenizer(c + eos, add_special_tokens=False).input_ids) for c in completions
+    ]
+    labels = encoded.input_ids.clone()
+    for i, n in enumerate(completion_lengths):
+        labels[i, :-n] = -100
+    parameters = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=2e-3)
+    steps = math.ceil(len(texts) / NAIVE_BATCH)
+    scheduler = get_linear_schedule_with_warmup(optimizer, steps // 10, steps)
+    device = next(peft_model.parameters()).device
+    order = torch.randperm(len(texts)).tolist()
+
+    def step(rows: list[int]) -> None:
+        loss = peft_model(
+            input_ids=encoded.input_ids[rows].to(device),
+            attention_mask=encoded.attention_mask[rows].to(device),
+            labels=labels[rows].to(device),
+        ).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+
+    batches = [order[s : s + NAIVE_BATCH] for s in range(0, len(order), NAIVE_BATCH)]
+    for rows in batches[:3]:  # warm-up, as for the project's trainer
+        step(rows)
+    _sync(device)
+    started = time.perf_counter()
+    for rows in batches:
+        step(rows)
+    _sync(device)
+    return int(encoded.attention_mask.sum()), time.perf_counter() - started
+
+
+def project_epoch(
+    base: Any,
+    settings: Any,
+    train: tuple[list[str], list[str]],
+    validation: tuple[list[str], list[str]],
+) -> dict[str, float]:
+    """One epoch of the project's trainer with the run's settings: its history entry."""
+    from dataclasses import replace
+
+    from lift.adapters import _load, _precision
+    from lift.fine_tuning import train_adapter
+
+    model, tokenizer = _load(base, settings)
+    with _precision(settings):
+        adapter = train_adapter(
+            model,
+            tokenizer,
+            train,
+            validation,
+            lambda _: {"accuracy": 0.0},
+            settings.lora,
+            replace(settings.training, epochs=1),
+            description="bench: project trainer",
+        )
+    return adapter.history[0]
+
+
+def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
+    """The project's trainer against the naive loop on the default run's training prompts."""
+    from lift.adapters import LiftSettings, _load
+    from lift.fine_tuning import encode
+    from lift.language_model import BaseModel
+    from lift.splits import of_split
+
+    base = BaseModel.from_dict(catalog.load("base_model"))
+    results: dict[str, Any] = {"datasets": {}}
+    totals = {"ours_tokens": 0, "ours_seconds": 0.0, "naive_tokens": 0, "naive_seconds": 0.0}
+    flops = 0.0
+    for name in DATASETS:
+        prompts = catalog.load(f"classification.{name}.prompts")
+        settings = LiftSettings.from_params(catalog.load(f"classification.{name}.lift_settings"))
+        train = of_split(prompts, 0, "train")
+        pairs = (train["prompt"].tolist(), train["completion"].tolist())
+        validation = of_split(prompts, 0, "validation").head(8)
+
+        log(f"training throughput, {name}: the project's trainer")
+        validation_pairs = (validation["prompt"].tolist(), validation["completion"].tolist())
+        warm_up = 3 * settings.training.batch_size
+        project_epoch(base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs)
+        ours = project_epoch(base, settings, pairs, validation_pairs)
+        log(f"training throughput, {name}: the naive loop")
+        model, tokenizer = _load(base, LiftSettings.from_params({}))
+        naive_tokens, naive_seconds = naive_epoch(model, tokenizer, *pairs, seed=0)
+        model, tokenizer = _load(base, settings)
+        flops += training_flops(model, encode(tokenizer, *pairs))
+        results["datasets"][name] = {
+            "examples": len(train),
+            "tokens": naive_tokens,
+            "ours_seconds": ours["train_seconds"],
+            "naive_seconds": naive_seconds,
+            "ours_tokens_per_second": ours["train_tokens"] / ours["train_seconds"],
+            "naive_tokens_per_second": naive_tokens / naive_seconds,
+            "ours_examples_per_second": len(train) / ours["train_seconds"],
+            "naive_examples_per_second": len(train) / naive_seconds,
+        }
+        totals["ours_tokens"] += ours["train_tokens"]
+        totals["ours_seconds"] += ours["train_seconds"]
+        totals["naive_tokens"] += naive_tokens
+        totals["naive_seconds"] += naive_seconds
+    examples = sum(d["examples"] for d in results["datasets"].values())
+    results.update(
+        ours_tokens_per_second=totals["ours_tokens"] / totals["ours_seconds"],
+        naive_tokens_per_second=totals["naive_tokens"] / totals["naive_seconds"],
+        ours_examples_per_second=examples / totals["ours_seconds"],
+        naive_examples_per_second=examples / totals["naive_seconds"],
+        train_speedup=totals["naive_seconds"] / totals["ours_seconds"],
+        model_flops_per_second=flops / totals["ours_seconds"],
+    )
+    results["train_mfu"] = results["model_flops_per_second"] / peaks["fp32_peak_flops"]
+    results["train_mfu_bf16"] = results["model_flops_per_second"] / peaks["bf16_peak_flops"]
+    return results
+
+
+# ------------------------------------------------------------------------------- prediction
+
+
+def original_generation(model: Any, tokenizer: Any, prompts: list[str], seed: int) -> list[str]:
+    """LIFT's original generation: prompts in order, batches of 10, left padding, sampling at
+    temperature 1, 10 new tokens whatever they are (no stop criterion), adapter unmerged,
+    float32."""
+    from transformers import GenerationConfig
+
+    torch.manual_seed(seed)
+    tokenizer.padding_side = "left"
+    config = GenerationConfig(
+        max_new_tokens=ORIGINAL_NEW_TOKENS,
+        min_new_tokens=ORIGINAL_NEW_TOKENS,
+        do_sample=True,
+        top_k=None,
+        top_p=None,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    device = next(model.parameters()).device
+    texts = []
+    with torch.inference_mode():
+        for start in range(0, len(prompts), ORIGINAL_BATCH):
+            encoded = tokenizer(
+                prompts[start : start + ORIGINAL_BATCH], return_tensors="pt", padding=True
+            ).to(device)
+            output = model.generate(**encoded, generation_config=config)
+            texts += tokenizer.batch_decode(
+                output[:, encoded.input_ids.shape[1] :], skip_special_tokens=True
+            )
+    return texts
+
+
+class Timer:
+    """Seconds of a block, the device synchronized at both ends."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.seconds = device, 0.0
+
+    def __enter__(self) -> Timer:
+        _sync(self.device)
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        _sync(self.device)
+        self.seconds = time.perf_counter() - self.started
+
+
+def prediction_benchmark(catalog: Any) -> dict[str, Any]:
+    """Class scoring, greedy generation and LIFT-original generation on the default run's
+    test prompts, each with the same (repeat 0) adapter."""
+    from dataclasses import replace
+
+    from lift.adapters import LiftSettings, _load, answer_prompts
+    from lift.language_model import BaseModel, select_device
+    from lift.metrics import classification_scores
+    from lift.splits import of_split
+    from lift.tasks import task_for
+
+    base = BaseModel.from_dict(catalog.load("base_model"))
+    device = select_device()
+    modes: dict[str, dict[str, Any]] = {"score": {}, "generate": {}, "original": {}}
+    for name in DATASETS:
+        prompts = catalog.load(f"classification.{name}.prompts")
+        settings = LiftSettings.from_params(catalog.load(f"classification.{name}.lift_settings"))
+        adapter = catalog.load(f"classification.{name}.adapters")[0]
+        task = task_for(catalog.load(f"classification.{name}.schema"), settings.completion_suffix)
+        test, train = of_split(prompts, 0, "test"), of_split(prompts, 0, "train")
+        truth = test["target"].to_numpy()
+        answer_prompts(base, adapter, test["prompt"].head(4), train, task, settings)  # warm-up
+        for mode in ("score", "generate"):
+            log(f"prediction, {name}: {mode}")
+            with Timer(device) as timer:
+                answers = answer_prompts(
+                    base, adapter, test["prompt"], train, task, replace(settings, mode=mode)
+                )
+            scores = classification_scores(truth, answers.predictions, answers.probabilities)
+            modes[mode][name] = {"seconds": timer.seconds, "rows": len(test), **scores}
+        log(f"prediction, {name}: LIFT-original generation")
+        model, tokenizer = _load(base, LiftSettings.from_params({}))
+        model = adapter.attach(model)
+        with Timer(device) as timer:
+            texts = original_generation(model, tokenizer, test["prompt"].tolist(), seed=0)
+        answers = task.read([[t] for t in texts], train["target"].to_numpy())
+        scores = classification_scores(truth, answers.predictions, answers.probabilities)
+        modes["original"][name] = {"seconds": timer.seconds, "rows": len(test), **scores}
+    summary: dict[str, Any] = {"modes": modes}
+    for mode, by_dataset in modes.items():
+        rows = sum(d["rows"] for d in by_dataset.values())
+        seconds = sum(d["seconds"] for d in by_dataset.values())
+        summary[f"{mode}_rows_per_second"] = rows / seconds
+    for mode in ("score", "generate"):
+        summary[f"{mode}_speedup"] = (
+            summary[f"{mode}_rows_per_second"] / summary["original_rows_per_second"]
+        )
+    return summary
+
+
+# ------------------------------------------------------------------------------- regression
+
+
+def regression_benchmark() -> dict[str, Any]:
+    """Greedy against the median of k samples, with the adapter of a quadratic_p1 run."""
+    from dataclasses import replace
+
+    from lift.adapters import LiftSettings, answer_prompts
+    from lift.language_model import BaseModel, select_device
+    from lift.metrics import regression_scores
+    from lift.splits import of_split
+    from lift.tasks import task_for
+
+    log(
+        f"regression: kedro run --pipelines=regression --namespaces=regression.{REGRESSION_DATASET}"
+    )
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "kedro"),
+            "run",
+            "--pipelines=regression",
+            f"--namespaces=regression.{REGRESSION_DATASET}",
+        ],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+    )
+    catalog = project_catalog()
+    prefix = f"regression.{REGRESSION_DATASET}"
+    base = BaseModel.from_dict(catalog.load("base_model"))
+    settings = LiftSettings.from_params(catalog.load(f"{prefix}.lift_settings"))
+    prompts = catalog.load(f"{prefix}.prompts")
+    adapter = catalog.load(f"{prefix}.adapters")[0]
+    task = task_for(catalog.load(f"{prefix}.schema"), settings.completion_suffix)
+    test, train = of_split(prompts, 0, "test"), of_split(prompts, 0, "train")
+    results = {}
+    for label, samples in (("greedy", 1), (f"median_of_{REGRESSION_SAMPLES}", REGRESSION_SAMPLES)):
+        log(f"regression: {label}")
+        with Timer(select_device()) as timer:
+            answers = answer_prompts(
+                base, adapter, test["prompt"], train, task, replace(settings, samples=samples)
+            )
+        scores = regression_scores(test["target"].to_numpy(), answers.predictions, answers.valid)
+        results[label] = {"seconds": timer.seconds, "rows": len(test), **scores}
+    return results
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def render(results: dict[str, Any]) -> str:
+    m, run, train, predict = (
+        results["machine"],
+        results["default_run"],
+        results["training"],
+        results["prediction"],
+    )
+    headline = results["headline"]
+    lines = [
+        "# Performance",
+        "",
+        f"Written by `make bench` on {results['date']} ({m['device']}, {m['cores']} cores, "
+        f"torch {m['torch']}, {m['torch_threads']} threads, native CPU bf16: "
+        f"{m['cpu_native_bf16']}). Every figure below comes from that one run; "
+        "`docs/performance.json` holds them all.",
+        "",
+        "## Headline",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+    ]
+    for key, target in TARGETS.items():
+        better = "<=" if key == "default_run_seconds" else ">="
+        lines.append(f"| `{key}` | {headline[key]:.2f} | {better} {target} |")
+    lines += [
+        "",
+        f"Matrix-multiply peaks measured in this run: float32 {m['fp32_peak_flops'] / 1e9:.0f} "
+        f"GFLOP/s, bfloat16 {m['bf16_peak_flops'] / 1e9:.0f} GFLOP/s.",
+        "",
+        "## The default run (`make run`)",
+        "",
+        f"`kedro run --pipelines=classification` (iris and moons-400): **{run['wall_seconds']:.0f}"
+        f" s** wall, process start included; the `run_timings` artifact of that run:",
+        "",
+        "| phase | seconds |",
+        "|---|---|",
+        *(f"| {phase} | {seconds:.1f} |" for phase, seconds in run["phases"].items()),
+        f"| (run, as the hook saw it) | {run['total_seconds']:.1f} |",
+        "",
+        "## Training",
+        "",
+        "One epoch over each default dataset's training prompts (after a 3-batch warm-up), batch "
+        f"{NAIVE_BATCH}, LoRA rank 16 on every linear layer. *Naive*: LIFT's original loop "
+        "(padding to the dataset's longest sequence, the model's `labels` loss: logits over the "
+        "whole vocabulary at every position, float32; the same loaded model). *Project*: "
+        "`lift.fine_tuning.train_adapter` with the run's settings (length-grouped left-padded "
+        "batches, logits only at completion positions, bf16 products where the CPU has them, "
+        "eager attention on a CPU).",
+        "",
+        "| dataset | examples | tokens | naive tok/s | project tok/s | naive ex/s | project ex/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, d in train["datasets"].items():
+        lines.append(
+            f"| {name} | {d['examples']} | {d['tokens']} | {d['naive_tokens_per_second']:.0f} | "
+            f"{d['ours_tokens_per_second']:.0f} | {d['naive_examples_per_second']:.2f} | "
+            f"{d['ours_examples_per_second']:.2f} |"
+        )
+    lines += [
+        "",
+        f"`train_speedup` = {train['train_speedup']:.2f} (time of the naive epochs over the "
+        f"project's). Model FLOPs: {train['model_flops_per_second'] / 1e9:.0f} GFLOP/s, "
+        f"`train_mfu` = {train['train_mfu']:.2f} of the float32 peak "
+        f"({train['train_mfu_bf16']:.2f} of the bfloat16 peak). FLOPs counted per sequence of "
+        "T tokens with C completion tokens: 2 x (2·P·T + 4·L·T²·d_attn + 2·d·V·C), P the "
+        "transformer blocks' linear weights, the factor 2 for the backward pass (input "
+        "gradients only: the base weights are frozen); LoRA's own products not counted.",
+        "",
+        "## Prediction",
+        "",
+        "The test prompts of each default dataset, with its run's adapter (repeat 0). *score*: "
+        "each class's completion scored after one forward pass per prompt batch (key/value "
+        "cache shared by the classes), adapter merged; *generate*: greedy decoding that stops "
+        "at EOS or a newline; *original*: LIFT's original generation (batches of 10, sampling "
+        "at temperature 1, 10 new tokens, no stop, float32, adapter unmerged). Invalid answers "
+        "count as wrong; log-loss and ECE use the class probabilities (score: softmax over the "
+        "classes' completion log-probabilities; generated answers: one-hot, uniform if invalid).",
+        "",
+        "| mode | dataset | rows | seconds | rows/s | accuracy | invalid | log-loss | ECE |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for mode, by_dataset in predict["modes"].items():
+        for name, d in by_dataset.items():
+            lines.append(
+                f"| {mode} | {name} | {d['rows']} | {d['seconds']:.2f} | "
+                f"{d['rows'] / d['seconds']:.1f} | {d['accuracy']:.4f} | "
+                f"{d['invalid_rate']:.3f} | {d['log_loss']:.3f} | {d['ece']:.3f} |"
+            )
+    lines += [
+        "",
+        f"`predict_speedup` (score over original) = {predict['score_speedup']:.1f}; greedy "
+        f"generation over original = {predict['generate_speedup']:.1f}.",
+        "",
+    ]
+    if results.get("regression"):
+        lines += [
+            "## Regression: greedy or the median of samples",
+            "",
+            f"The test prompts of `{REGRESSION_DATASET}` with the adapter of a regression run of "
+            f"it; the median of {REGRESSION_SAMPLES} answers sampled at temperature 1 against "
+            "one greedy answer.",
+            "",
+            "| answers | seconds | RAE | RMSE | invalid |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {label} | {d['seconds']:.1f} | {d['rae']:.4f} | {d['rmse']:.4f} | "
+                f"{d['invalid_rate']:.3f} |"
+                for label, d in results["regression"].items()
+            ),
+            "",
+        ]
+    lines += [
+        "## GPU",
+        "",
+        results.get("gpu_note", "No GPU in this run: the GPU figures are not measured here."),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--skip-run",
+        action="store_true",
+        help="reuse the latest default run's artifacts and timings instead of running it",
+    )
+    parser.add_argument("--skip-regression", action="store_true")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT / "src"))
+    from lift.language_model import configure_threads
+
+    configure_threads()
+    results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    results["machine"] = machine()
+    if args.skip_run:
+        previous = json.loads((DOCS / "performance.json").read_text())
+        results["default_run"] = previous["default_run"]
+    else:
+        results["default_run"] = default_run()
+    catalog = project_catalog()
+    results["training"] = training_benchmark(catalog, results["machine"])
+    results["prediction"] = prediction_benchmark(catalog)
+    if not args.skip_regression:
+        results["regression"] = regression_benchmark()
+    results["headline"] = {
+        "train_speedup": results["training"]["train_speedup"],
+        "train_mfu": results["training"]["train_mfu"],
+        "predict_speedup": results["prediction"]["score_speedup"],
+        "default_run_seconds": results["default_run"]["wall_seconds"],
+    }
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "performance.json").write_text(json.dumps(results, indent=2, default=float))
+    (DOCS / "performance.md").write_text(render(results))
+    log("wrote docs/performance.md and docs/performance.json")
+    print(pd.Series(results["headline"]).to_string())
+
+
+if __name__ == "__main__":
+    main()
