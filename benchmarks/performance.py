@@ -224,11 +224,11 @@ def project_epoch(
     """One epoch of the project's trainer with the run's settings: its history entry."""
     from dataclasses import replace
 
-    from lift.adapters import _load, _precision
+    from lift.adapters import load_base, precision
     from lift.fine_tuning import train_adapter
 
-    model, tokenizer = _load(base, settings)
-    with _precision(settings):
+    model, tokenizer = load_base(base, settings)
+    with precision(settings):
         adapter = train_adapter(
             model,
             tokenizer,
@@ -244,7 +244,7 @@ def project_epoch(
 
 def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
     """The project's trainer against the naive loop on the default run's training prompts."""
-    from lift.adapters import LiftSettings, _load
+    from lift.adapters import LiftSettings, load_base
     from lift.fine_tuning import encode
     from lift.language_model import BaseModel
     from lift.splits import of_split
@@ -266,9 +266,9 @@ def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
         project_epoch(base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs)
         ours = project_epoch(base, settings, pairs, validation_pairs)
         log(f"training throughput, {name}: the naive loop")
-        model, tokenizer = _load(base, LiftSettings.from_params({}))
+        model, tokenizer = load_base(base, LiftSettings.from_params({}))
         naive_tokens, naive_seconds = naive_epoch(model, tokenizer, *pairs, seed=0)
-        model, tokenizer = _load(base, settings)
+        model, tokenizer = load_base(base, settings)
         flops += training_flops(model, encode(tokenizer, *pairs))
         results["datasets"][name] = {
             "examples": len(train),
@@ -352,7 +352,7 @@ def prediction_benchmark(catalog: Any) -> dict[str, Any]:
     test prompts, each with the same (repeat 0) adapter."""
     from dataclasses import replace
 
-    from lift.adapters import LiftSettings, _load, answer_prompts
+    from lift.adapters import LiftSettings, answer_prompts, load_base
     from lift.language_model import BaseModel, select_device
     from lift.metrics import classification_scores
     from lift.splits import of_split
@@ -378,7 +378,7 @@ def prediction_benchmark(catalog: Any) -> dict[str, Any]:
             scores = classification_scores(truth, answers.predictions, answers.probabilities)
             modes[mode][name] = {"seconds": timer.seconds, "rows": len(test), **scores}
         log(f"prediction, {name}: LIFT-original generation")
-        model, tokenizer = _load(base, LiftSettings.from_params({}))
+        model, tokenizer = load_base(base, LiftSettings.from_params({}))
         model = adapter.attach(model)
         with Timer(device) as timer:
             texts = original_generation(model, tokenizer, test["prompt"].tolist(), seed=0)

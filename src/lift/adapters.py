@@ -108,13 +108,16 @@ def _answer_budget(
     return max(map(len, lengths)) + task.answer_margin
 
 
-def _load(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
+def load_base(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
+    """A fresh copy of the base model, on the settings' device and in their dtype, and its
+    tokenizer."""
     configure_threads()
     device = select_device(settings.device)
     return load_model(base, device, compute_dtype(device, settings.dtype))
 
 
-def _precision(settings: LiftSettings) -> Any:
+def precision(settings: LiftSettings) -> Any:
+    """The mixed-precision context the settings ask for (``language_model.autocast``)."""
     return autocast(select_device(settings.device), settings.dtype)
 
 
@@ -199,8 +202,8 @@ def fine_tune(
     for repeat in sorted(prompts["repeat"].unique()):
         train = of_split(prompts, repeat, "train")
         validation = of_split(prompts, repeat, "validation")
-        model, tokenizer = _load(base, settings)
-        with _precision(settings):
+        model, tokenizer = load_base(base, settings)
+        with precision(settings):
             adapter = train_adapter(
                 model,
                 tokenizer,
@@ -240,9 +243,9 @@ def answer_prompts(
     """``answer`` with the base model and ``adapter`` merged into its weights (as fast as
     the base model); ``train`` is the adapter's training prompts (their completions and
     targets)."""
-    model, tokenizer = _load(base, settings)
+    model, tokenizer = load_base(base, settings)
     try:
-        with _precision(settings):
+        with precision(settings):
             return answer(
                 adapter.attach(model).merge_and_unload(),
                 tokenizer,
