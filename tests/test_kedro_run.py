@@ -32,6 +32,13 @@ def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def kedro_ok(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro *args``, which must succeed (its output's tail is the failure message)."""
+    result = kedro(project, *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
@@ -88,13 +95,17 @@ def versions(path: Path) -> list[Path]:
     return sorted(path.iterdir()) if path.exists() else []
 
 
+def only_metrics(project: Path, task: str) -> pd.DataFrame:
+    """The metrics table of ``task``'s one run so far."""
+    (version,) = versions(project / f"data/08_reporting/{task}/metrics.csv")
+    return pd.read_csv(version / "metrics.csv")
+
+
 def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
-    result = kedro(project, "run", "--pipelines=classification")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = kedro_ok(project, "run", "--pipelines=classification")
 
     reporting = project / "data/08_reporting/classification"
-    (metrics_version,) = versions(reporting / "metrics.csv")
-    metrics = pd.read_csv(metrics_version / "metrics.csv")
+    metrics = only_metrics(project, "classification")
     assert METRICS_COLUMNS | {"balanced_accuracy", "invalid_rate"} <= set(metrics.columns)
     assert set(metrics["dataset"]) == {"iris", "moons", "mine"}
     assert len(metrics) == 3 * 9  # the eight baselines of the default configuration, and lift
@@ -134,11 +145,9 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
 
 
 def test_kedro_run_regression_writes_rae_metrics_and_the_extrapolation_plot(project):
-    result = kedro(project, "run", "--pipelines=regression")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = kedro_ok(project, "run", "--pipelines=regression")
     reporting = project / "data/08_reporting/regression"
-    (metrics_version,) = versions(reporting / "metrics.csv")
-    metrics = pd.read_csv(metrics_version / "metrics.csv")
+    metrics = only_metrics(project, "regression")
     assert {"dataset", "model", "rae", "rae_std", "rmse", "r2", "invalid_rate", "repeats"} <= set(
         metrics.columns
     )
@@ -211,8 +220,7 @@ def test_kedro_viz_shows_the_classification_pipeline_in_a_browser(project, tmp_p
     from selenium.webdriver.support.ui import WebDriverWait
 
     # the static site, offline
-    built = kedro(project, "viz", "build")
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    kedro_ok(project, "viz", "build")
     assert (project / "build/index.html").is_file()
     static = json.loads((project / "build/api/main").read_text())
     assert any(node["name"] == "fine_tune" for node in static["nodes"])
@@ -298,8 +306,7 @@ def test_a_second_run_adds_versions_and_keeps_the_first(project):
     (first,) = versions(metrics_dir)
     first_content = (first / "metrics.csv").read_text()
     # the spelling users already know still works
-    result = kedro(project, "run", "--pipeline=classification")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    kedro_ok(project, "run", "--pipeline=classification")
     assert len(versions(metrics_dir)) == 2
     assert (first / "metrics.csv").read_text() == first_content
     # same seeds, same data: the same results
@@ -318,8 +325,7 @@ def test_an_environment_adds_datasets_and_switches_others_off(project):
         "    small_blobs:\n"
         "      source: {kind: synthetic, name: blobs, n_samples: 200, seed: 1}\n"
     )
-    result = kedro(project, "run", "--pipelines=classification", "--env=extra")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    kedro_ok(project, "run", "--pipelines=classification", "--env=extra")
     latest = versions(project / "data/08_reporting/classification/metrics.csv")[-1]
     assert set(pd.read_csv(latest / "metrics.csv")["dataset"]) == {"iris", "small_blobs"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -12,8 +11,6 @@ from kedro.framework.hooks import hook_impl
 from lift.language_model import load_seconds
 from lift.pipelines.tabular.pipeline import PHASES
 from lift.reporting import metric_table, primary_metric
-
-logger = logging.getLogger(__name__)
 
 RUN_TIMINGS = "run_timings"  # the catalog entry the timings of every run are saved to
 

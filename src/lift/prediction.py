@@ -111,12 +111,13 @@ def score_completions(
         tail_ids[k, : len(tail)], tail_mask[k, : len(tail)] = torch.tensor(tail), 1
     device = next(model.parameters()).device
     tail_ids, tail_mask = tail_ids.to(device), tail_mask.to(device)
+    prompt_ids = tokenizer(list(prompts)).input_ids
     scores = np.zeros((len(prompts), n_tails))
     batches = _length_batches(prompts, batch_size)
     progress = tqdm(batches, desc=description or "score", leave=False, disable=not description)
     for chosen in progress:
         input_ids, mask, positions = left_pad(
-            [tokenizer(prompts[i]).input_ids + prefix for i in chosen], tokenizer.pad_token_id
+            [prompt_ids[i] + prefix for i in chosen], tokenizer.pad_token_id
         )
         input_ids, mask, positions = input_ids.to(device), mask.to(device), positions.to(device)
         out = model(
