@@ -36,21 +36,30 @@ from typing import Any
 
 import pandas as pd
 import torch
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from peft import get_peft_model
+from performance_report import (
+    NAIVE_BATCH,
+    ORIGINAL_BATCH,
+    ORIGINAL_NEW_TOKENS,
+    REGRESSION_DATASET,
+    REGRESSION_SAMPLES,
+    render,
+)
+from transformers import GenerationConfig, get_linear_schedule_with_warmup
+
+from lift.fine_tuning import encode, train_adapter
+from lift.language_model import BaseModel, configure_threads, cpu_has_bf16, select_device
+from lift.lift_model import answer_prompts, load_base, precision
+from lift.lift_settings import LiftSettings, LoraSettings
+from lift.metrics import classification_scores, regression_scores
+from lift.splits import of_split
+from lift.tasks import task_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 DATASETS = ("iris", "moons")  # the default run's
-NAIVE_BATCH = 8  # the project's default training batch size, for both trainers
-ORIGINAL_BATCH = 10  # LIFT's original generation batch
-ORIGINAL_NEW_TOKENS = 10
-REGRESSION_DATASET = "quadratic_p1"
-REGRESSION_SAMPLES = 5
-TARGETS = {
-    "train_speedup": 1.5,
-    "train_mfu": 0.6,
-    "predict_speedup": 10.0,
-    "default_run_seconds": 300.0,
-}
 
 
 def log(message: str) -> None:
@@ -84,7 +93,6 @@ def _sync(device: torch.device) -> None:
 
 
 def machine() -> dict[str, Any]:
-    from lift.language_model import cpu_has_bf16, select_device
 
     device = select_device()
     info = {
@@ -123,9 +131,6 @@ def default_run() -> dict[str, Any]:
 
 def project_catalog() -> Any:
     """The project's catalog (the latest version of every artifact)."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
     bootstrap_project(ROOT)
     with KedroSession.create(project_path=ROOT) as session:
         return session.load_context().catalog
@@ -167,10 +172,6 @@ def naive_epoch(
     its longest sequence, the model's own loss (logits over the vocabulary at every position)
     with the prompt and padding masked, AdamW with warm-up, float32. Returns the non-padding
     tokens and the seconds."""
-    from peft import get_peft_model
-    from transformers import get_linear_schedule_with_warmup
-
-    from lift.fine_tuning import LoraSettings
 
     torch.manual_seed(seed)
     peft_model = get_peft_model(model, LoraSettings().peft_config())
@@ -222,10 +223,6 @@ def project_epoch(
     validation: tuple[list[str], list[str]],
 ) -> dict[str, float]:
     """One epoch of the project's trainer with the run's settings: its history entry."""
-    from dataclasses import replace
-
-    from lift.adapters import load_base, precision
-    from lift.fine_tuning import train_adapter
 
     model, tokenizer = load_base(base, settings)
     with precision(settings):
@@ -236,7 +233,7 @@ def project_epoch(
             validation,
             lambda _: {"accuracy": 0.0},
             settings.lora,
-            replace(settings.training, epochs=1),
+            settings.overridden({"training": {"epochs": 1}}).training,
             description="bench: project trainer",
         )
     return adapter.history[0]
@@ -244,18 +241,13 @@ def project_epoch(
 
 def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
     """The project's trainer against the naive loop on the default run's training prompts."""
-    from lift.adapters import LiftSettings, load_base
-    from lift.fine_tuning import encode
-    from lift.language_model import BaseModel
-    from lift.splits import of_split
-
     base = BaseModel.from_dict(catalog.load("base_model"))
     results: dict[str, Any] = {"datasets": {}}
     totals = {"ours_tokens": 0, "ours_seconds": 0.0, "naive_tokens": 0, "naive_seconds": 0.0}
     flops = 0.0
     for name in DATASETS:
         prompts = catalog.load(f"classification.{name}.prompts")
-        settings = LiftSettings.from_params(catalog.load(f"classification.{name}.lift_settings"))
+        settings = catalog.load(f"classification.{name}.settings").lift
         train = of_split(prompts, 0, "train")
         pairs = (train["prompt"].tolist(), train["completion"].tolist())
         validation = of_split(prompts, 0, "validation").head(8)
@@ -266,7 +258,7 @@ def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
         project_epoch(base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs)
         ours = project_epoch(base, settings, pairs, validation_pairs)
         log(f"training throughput, {name}: the naive loop")
-        model, tokenizer = load_base(base, LiftSettings.from_params({}))
+        model, tokenizer = load_base(base, LiftSettings())
         naive_tokens, naive_seconds = naive_epoch(model, tokenizer, *pairs, seed=0)
         model, tokenizer = load_base(base, settings)
         flops += training_flops(model, encode(tokenizer, *pairs))
@@ -305,8 +297,6 @@ def original_generation(model: Any, tokenizer: Any, prompts: list[str], seed: in
     """LIFT's original generation: prompts in order, batches of 10, left padding, sampling at
     temperature 1, 10 new tokens whatever they are (no stop criterion), adapter unmerged,
     float32."""
-    from transformers import GenerationConfig
-
     torch.manual_seed(seed)
     tokenizer.padding_side = "left"
     config = GenerationConfig(
@@ -350,22 +340,16 @@ class Timer:
 def prediction_benchmark(catalog: Any) -> dict[str, Any]:
     """Class scoring, greedy generation and LIFT-original generation on the default run's
     test prompts, each with the same (repeat 0) adapter."""
-    from dataclasses import replace
-
-    from lift.adapters import LiftSettings, answer_prompts, load_base
-    from lift.language_model import BaseModel, select_device
-    from lift.metrics import classification_scores
-    from lift.splits import of_split
-    from lift.tasks import task_for
 
     base = BaseModel.from_dict(catalog.load("base_model"))
     device = select_device()
     modes: dict[str, dict[str, Any]] = {"score": {}, "generate": {}, "original": {}}
     for name in DATASETS:
         prompts = catalog.load(f"classification.{name}.prompts")
-        settings = LiftSettings.from_params(catalog.load(f"classification.{name}.lift_settings"))
+        settings = catalog.load(f"classification.{name}.settings").lift
         adapter = catalog.load(f"classification.{name}.adapters")[0]
-        task = task_for(catalog.load(f"classification.{name}.schema"), settings.completion_suffix)
+        schema = catalog.load(f"classification.{name}.schema")
+        task = task_for(schema, settings.serialization.completion_suffix)
         test, train = of_split(prompts, 0, "test"), of_split(prompts, 0, "train")
         truth = test["target"].to_numpy()
         answer_prompts(base, adapter, test["prompt"].head(4), train, task, settings)  # warm-up
@@ -373,12 +357,17 @@ def prediction_benchmark(catalog: Any) -> dict[str, Any]:
             log(f"prediction, {name}: {mode}")
             with Timer(device) as timer:
                 answers = answer_prompts(
-                    base, adapter, test["prompt"], train, task, replace(settings, mode=mode)
+                    base,
+                    adapter,
+                    test["prompt"],
+                    train,
+                    task,
+                    settings.overridden({"generation": {"mode": mode}}),
                 )
             scores = classification_scores(truth, answers.predictions, answers.probabilities)
             modes[mode][name] = {"seconds": timer.seconds, "rows": len(test), **scores}
         log(f"prediction, {name}: LIFT-original generation")
-        model, tokenizer = load_base(base, LiftSettings.from_params({}))
+        model, tokenizer = load_base(base, LiftSettings())
         model = adapter.attach(model)
         with Timer(device) as timer:
             texts = original_generation(model, tokenizer, test["prompt"].tolist(), seed=0)
@@ -402,13 +391,6 @@ def prediction_benchmark(catalog: Any) -> dict[str, Any]:
 
 def regression_benchmark() -> dict[str, Any]:
     """Greedy against the median of k samples, with the adapter of a quadratic_p1 run."""
-    from dataclasses import replace
-
-    from lift.adapters import LiftSettings, answer_prompts
-    from lift.language_model import BaseModel, select_device
-    from lift.metrics import regression_scores
-    from lift.splits import of_split
-    from lift.tasks import task_for
 
     log(
         f"regression: kedro run --pipelines=regression --namespaces=regression.{REGRESSION_DATASET}"
@@ -427,144 +409,26 @@ def regression_benchmark() -> dict[str, Any]:
     catalog = project_catalog()
     prefix = f"regression.{REGRESSION_DATASET}"
     base = BaseModel.from_dict(catalog.load("base_model"))
-    settings = LiftSettings.from_params(catalog.load(f"{prefix}.lift_settings"))
+    settings = catalog.load(f"{prefix}.settings").lift
     prompts = catalog.load(f"{prefix}.prompts")
     adapter = catalog.load(f"{prefix}.adapters")[0]
-    task = task_for(catalog.load(f"{prefix}.schema"), settings.completion_suffix)
+    task = task_for(catalog.load(f"{prefix}.schema"), settings.serialization.completion_suffix)
     test, train = of_split(prompts, 0, "test"), of_split(prompts, 0, "train")
     results = {}
     for label, samples in (("greedy", 1), (f"median_of_{REGRESSION_SAMPLES}", REGRESSION_SAMPLES)):
         log(f"regression: {label}")
         with Timer(select_device()) as timer:
             answers = answer_prompts(
-                base, adapter, test["prompt"], train, task, replace(settings, samples=samples)
+                base,
+                adapter,
+                test["prompt"],
+                train,
+                task,
+                settings.overridden({"generation": {"samples": samples}}),
             )
         scores = regression_scores(test["target"].to_numpy(), answers.predictions, answers.valid)
         results[label] = {"seconds": timer.seconds, "rows": len(test), **scores}
     return results
-
-
-# ----------------------------------------------------------------------------------- report
-
-
-def render(results: dict[str, Any]) -> str:
-    m, run, train, predict = (
-        results["machine"],
-        results["default_run"],
-        results["training"],
-        results["prediction"],
-    )
-    headline = results["headline"]
-    lines = [
-        "# Performance",
-        "",
-        f"Written by `make bench` on {results['date']} ({m['device']}, {m['cores']} cores, "
-        f"torch {m['torch']}, {m['torch_threads']} threads, native CPU bf16: "
-        f"{m['cpu_native_bf16']}). Every figure below comes from that one run; "
-        "`docs/performance.json` holds them all.",
-        "",
-        "## Headline",
-        "",
-        "| figure | measured | target |",
-        "|---|---|---|",
-    ]
-    for key, target in TARGETS.items():
-        better = "<=" if key == "default_run_seconds" else ">="
-        lines.append(f"| `{key}` | {headline[key]:.2f} | {better} {target} |")
-    lines += [
-        "",
-        f"Matrix-multiply peaks measured in this run: float32 {m['fp32_peak_flops'] / 1e9:.0f} "
-        f"GFLOP/s, bfloat16 {m['bf16_peak_flops'] / 1e9:.0f} GFLOP/s.",
-        "",
-        "## The default run (`make run`)",
-        "",
-        f"`kedro run --pipelines=classification` (iris and moons-400): **{run['wall_seconds']:.0f}"
-        f" s** wall, process start included; the `run_timings` artifact of that run:",
-        "",
-        "| phase | seconds |",
-        "|---|---|",
-        *(f"| {phase} | {seconds:.1f} |" for phase, seconds in run["phases"].items()),
-        f"| (run, as the hook saw it) | {run['total_seconds']:.1f} |",
-        "",
-        "## Training",
-        "",
-        "One epoch over each default dataset's training prompts (after a 3-batch warm-up), batch "
-        f"{NAIVE_BATCH}, LoRA rank 16 on every linear layer. *Naive*: LIFT's original loop "
-        "(padding to the dataset's longest sequence, the model's `labels` loss: logits over the "
-        "whole vocabulary at every position, float32; the same loaded model). *Project*: "
-        "`lift.fine_tuning.train_adapter` with the run's settings (length-grouped left-padded "
-        "batches, logits only at completion positions, bf16 products where the CPU has them, "
-        "eager attention on a CPU).",
-        "",
-        "| dataset | examples | tokens | naive tok/s | project tok/s | naive ex/s | project ex/s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, d in train["datasets"].items():
-        lines.append(
-            f"| {name} | {d['examples']} | {d['tokens']} | {d['naive_tokens_per_second']:.0f} | "
-            f"{d['ours_tokens_per_second']:.0f} | {d['naive_examples_per_second']:.2f} | "
-            f"{d['ours_examples_per_second']:.2f} |"
-        )
-    lines += [
-        "",
-        f"`train_speedup` = {train['train_speedup']:.2f} (time of the naive epochs over the "
-        f"project's). Model FLOPs: {train['model_flops_per_second'] / 1e9:.0f} GFLOP/s, "
-        f"`train_mfu` = {train['train_mfu']:.2f} of the float32 peak "
-        f"({train['train_mfu_bf16']:.2f} of the bfloat16 peak). FLOPs counted per sequence of "
-        "T tokens with C completion tokens: 2 x (2·P·T + 4·L·T²·d_attn + 2·d·V·C), P the "
-        "transformer blocks' linear weights, the factor 2 for the backward pass (input "
-        "gradients only: the base weights are frozen); LoRA's own products not counted.",
-        "",
-        "## Prediction",
-        "",
-        "The test prompts of each default dataset, with its run's adapter (repeat 0). *score*: "
-        "each class's completion scored after one forward pass per prompt batch (key/value "
-        "cache shared by the classes), adapter merged; *generate*: greedy decoding that stops "
-        "at EOS or a newline; *original*: LIFT's original generation (batches of 10, sampling "
-        "at temperature 1, 10 new tokens, no stop, float32, adapter unmerged). Invalid answers "
-        "count as wrong; log-loss and ECE use the class probabilities (score: softmax over the "
-        "classes' completion log-probabilities; generated answers: one-hot, uniform if invalid).",
-        "",
-        "| mode | dataset | rows | seconds | rows/s | accuracy | invalid | log-loss | ECE |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for mode, by_dataset in predict["modes"].items():
-        for name, d in by_dataset.items():
-            lines.append(
-                f"| {mode} | {name} | {d['rows']} | {d['seconds']:.2f} | "
-                f"{d['rows'] / d['seconds']:.1f} | {d['accuracy']:.4f} | "
-                f"{d['invalid_rate']:.3f} | {d['log_loss']:.3f} | {d['ece']:.3f} |"
-            )
-    lines += [
-        "",
-        f"`predict_speedup` (score over original) = {predict['score_speedup']:.1f}; greedy "
-        f"generation over original = {predict['generate_speedup']:.1f}.",
-        "",
-    ]
-    if results.get("regression"):
-        lines += [
-            "## Regression: greedy or the median of samples",
-            "",
-            f"The test prompts of `{REGRESSION_DATASET}` with the adapter of a regression run of "
-            f"it; the median of {REGRESSION_SAMPLES} answers sampled at temperature 1 against "
-            "one greedy answer.",
-            "",
-            "| answers | seconds | RAE | RMSE | invalid |",
-            "|---|---|---|---|---|",
-            *(
-                f"| {label} | {d['seconds']:.1f} | {d['rae']:.4f} | {d['rmse']:.4f} | "
-                f"{d['invalid_rate']:.3f} |"
-                for label, d in results["regression"].items()
-            ),
-            "",
-        ]
-    lines += [
-        "## GPU",
-        "",
-        results.get("gpu_note", "No GPU in this run: the GPU figures are not measured here."),
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -577,9 +441,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-regression", action="store_true")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    sys.path.insert(0, str(ROOT / "src"))
-    from lift.language_model import configure_threads
-
     configure_threads()
     results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     results["machine"] = machine()

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from lift.acquisition import DatasetSpec, acquire, describe_file, load_sklearn
+from lift.acquisition import acquire, describe_file, load_sklearn
 from lift.errors import DatasetInputError
 from openml_standin import serve_openml
 
@@ -20,7 +20,9 @@ def test_bundled_datasets_carry_their_class_names(name, rows, classes):
 
 def test_acquire_reports_where_the_table_came_from():
     table, info = acquire(
-        "moons", {"kind": "synthetic", "name": "moons", "n_samples": 100, "seed": 0}
+        "moons",
+        {"kind": "synthetic", "name": "moons", "n_samples": 100, "seed": 0},
+        "classification",
     )
     assert info["target"] == "label"
     assert info["n_rows"] == len(table) == 100
@@ -34,17 +36,6 @@ def test_a_file_source_needs_its_target_named():
     ):
         describe_file("mine", {"kind": "file"}, None, table)
     assert describe_file("mine", {"kind": "file"}, "b", table)["target"] == "b"
-
-
-def test_dataset_spec_rejects_typos_and_unknown_sources():
-    with pytest.raises(DatasetInputError, match=r"Dataset 'iris': unknown parameters \['tagret'\]"):
-        DatasetSpec.from_params(
-            "iris", {"source": {"kind": "sklearn", "name": "iris"}, "tagret": "y"}
-        )
-    with pytest.raises(DatasetInputError, match="Dataset 'x': parameter `source.kind` is 'web'"):
-        DatasetSpec.from_params("x", {"source": {"kind": "web"}})
-    with pytest.raises(DatasetInputError, match="Dataset 'x' has no `source` parameter"):
-        DatasetSpec.from_params("x", {})
 
 
 @pytest.fixture
@@ -61,13 +52,17 @@ def openml_frame() -> pd.DataFrame:
 def test_openml_downloads_into_the_cache_then_reads_it_offline(tmp_path, openml_frame):
     source = {"kind": "openml", "id": 4242}
     with serve_openml(4242, openml_frame, target="class") as (server, seen):
-        table, info = acquire("standin", {**source, "server": server}, openml_cache=tmp_path)
+        table, info = acquire(
+            "standin", {**source, "server": server}, "classification", openml_cache=tmp_path
+        )
         assert seen == ["/api/v1/xml/data/4242", "/data/v1/download/4242/standin.arff"]
     assert info["target"] == "class"
     assert table.shape == (6, 3)
     assert table["colour"].tolist() == openml_frame["colour"].tolist()
     # the server is gone: the same call is answered from the cache
-    offline_table, _ = acquire("standin", {**source, "server": server}, openml_cache=tmp_path)
+    offline_table, _ = acquire(
+        "standin", {**source, "server": server}, "classification", openml_cache=tmp_path
+    )
     pd.testing.assert_frame_equal(offline_table, table)
 
 
@@ -75,7 +70,12 @@ def test_openml_offline_without_cache_names_the_id_the_cache_and_the_fix(tmp_pat
     with serve_openml(4242, openml_frame, target="class") as (server, _):
         pass  # started and stopped: nothing listens there any more
     with pytest.raises(DatasetInputError) as caught:
-        acquire("standin", {"kind": "openml", "id": 4242, "server": server}, openml_cache=tmp_path)
+        acquire(
+            "standin",
+            {"kind": "openml", "id": 4242, "server": server},
+            "classification",
+            openml_cache=tmp_path,
+        )
     message = str(caught.value)
     assert "OpenML dataset 4242 is not in the OpenML cache" in message
     assert str(tmp_path) in message
@@ -85,6 +85,10 @@ def test_openml_offline_without_cache_names_the_id_the_cache_and_the_fix(tmp_pat
 def test_openml_target_can_be_overridden(tmp_path, openml_frame):
     with serve_openml(7, openml_frame, target="class") as (server, _):
         _, info = acquire(
-            "standin", {"kind": "openml", "id": 7, "server": server}, "colour", tmp_path
+            "standin",
+            {"kind": "openml", "id": 7, "server": server},
+            "classification",
+            "colour",
+            tmp_path,
         )
     assert info["target"] == "colour"

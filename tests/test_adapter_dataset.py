@@ -7,8 +7,9 @@ from kedro.io import Version
 from peft import PeftModel
 
 from lift.datasets import AdapterDataset
-from lift.fine_tuning import LoraSettings, TrainedAdapter
+from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel, load_model
+from lift.lift_settings import LoraSettings
 
 
 def trained_adapter(model_dir: str, seed: int) -> TrainedAdapter:

@@ -10,7 +10,7 @@ from lift.splits import split_rows
 
 @pytest.fixture
 def prepared(mixed_table):
-    table, schema = prepare_table("mixed", mixed_table, "kind")
+    table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     return table, schema, split_rows("mixed", table["kind"], repeats=2)
 
 

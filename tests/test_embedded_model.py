@@ -3,17 +3,15 @@ once to safetensors, LoRA fine-tuning on iris, generation and parsing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 
-from lift import adapters as lift_adapters
+from lift import lift_model
 from lift.acquisition import acquire
-from lift.adapters import LiftSettings
 from lift.errors import DatasetInputError
 from lift.language_model import MARKER, load_model, prepare_base_model
+from lift.lift_settings import LiftSettings, ModelSettings, SerializationSettings
 from lift.preprocessing import prepare_table
 from lift.serialization import serialize
 from lift.splits import split_rows
@@ -28,7 +26,8 @@ REGRESSION_RAE = 0.25
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    return prepare_base_model("embedded", models_dir=tmp_path_factory.mktemp("models"))
+    models_dir = str(tmp_path_factory.mktemp("models"))
+    return prepare_base_model(ModelSettings(name="embedded", models_dir=models_dir))
 
 
 def test_the_embedded_model_is_converted_once_to_safetensors(embedded):
@@ -37,7 +36,7 @@ def test_the_embedded_model_is_converted_once_to_safetensors(embedded):
     folder = Path(embedded.path)
     assert (folder / "model.safetensors").is_file() and (folder / MARKER).is_file()
     written = (folder / "model.safetensors").stat().st_mtime_ns
-    again = prepare_base_model("embedded", models_dir=folder.parent)
+    again = prepare_base_model(ModelSettings(name="embedded", models_dir=str(folder.parent)))
     assert again == embedded
     assert (folder / "model.safetensors").stat().st_mtime_ns == written  # not converted again
     model, tokenizer = load_model(embedded, torch.device("cpu"), torch.float32)
@@ -45,8 +44,8 @@ def test_the_embedded_model_is_converted_once_to_safetensors(embedded):
 
 
 def test_lift_learns_iris_well_above_chance(embedded):
-    raw, info = acquire("iris", {"kind": "sklearn", "name": "iris"})
-    table, schema = prepare_table("iris", raw, info["target"])
+    raw, info = acquire("iris", {"kind": "sklearn", "name": "iris"}, "classification")
+    table, schema = prepare_table("iris", raw, info["target"], "classification")
     prompts = serialize(table, schema, split_rows("iris", table["target"]))
     # the training split (96 rows), half the validation rows, the 30 test rows
     train = prompts[prompts["split"] == "train"]
@@ -60,8 +59,8 @@ def test_lift_learns_iris_well_above_chance(embedded):
             "generation": {"mode": "score"},
         }
     )
-    adapters = lift_adapters.fine_tune("iris", embedded, sliced, Classification(3), settings)
-    predictions = lift_adapters.predict(
+    adapters = lift_model.fine_tune("iris", embedded, sliced, Classification(3), settings)
+    predictions = lift_model.predict(
         "iris", embedded, adapters, sliced, Classification(3), settings
     )
     accuracy = float(np.mean(predictions["y_pred"] == predictions["y_true"]))
@@ -71,8 +70,9 @@ def test_lift_learns_iris_well_above_chance(embedded):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1)
     assert (probabilities.argmax(axis=1) == predictions["y_pred"]).all()
     # the same adapter generating: it learned the answer's format, not only the classes' order
-    generated = lift_adapters.predict(
-        "iris", embedded, adapters, sliced, Classification(3), replace(settings, mode="generate")
+    generating = settings.overridden({"generation": {"mode": "generate"}})
+    generated = lift_model.predict(
+        "iris", embedded, adapters, sliced, Classification(3), generating
     )
     assert generated["output"].str.contains("@@@").mean() > 0.9
     assert np.mean(generated["y_pred"] == generated["y_true"]) >= 0.7
@@ -86,12 +86,10 @@ def test_lift_learns_a_linear_function_better_than_its_mean(embedded):
     raw = function_table("linear", p=1, n_train=REGRESSION_ROWS, n_validation=16, n_test=40)
     table, schema = prepare_table("linear", raw, "y", task="regression", split_column="split")
     splits = split_rows("linear", table["y"], stratify=False, given=table["split"])
-    prompts = serialize(table, schema, splits, decimals=4, target_decimals=3)
+    prompts = serialize(table, schema, splits, SerializationSettings(decimals=4, target_decimals=3))
     settings = LiftSettings.from_params({"training": REGRESSION_TRAINING})
-    adapters = lift_adapters.fine_tune("linear", embedded, prompts, Regression(), settings)
-    predictions = lift_adapters.predict(
-        "linear", embedded, adapters, prompts, Regression(), settings
-    )
+    adapters = lift_model.fine_tune("linear", embedded, prompts, Regression(), settings)
+    predictions = lift_model.predict("linear", embedded, adapters, prompts, Regression(), settings)
     scores = regression_scores(predictions["y_true"], predictions["y_pred"], predictions["valid"])
     assert len(predictions) == 40 and scores["invalid_rate"] <= 0.05
     # predicting the mean scores 1; the paper's LIFT/GPT-J reaches 0.08 with 200 rows
@@ -102,6 +100,6 @@ def test_a_model_that_cannot_be_had_offline_gets_a_clear_error(monkeypatch):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as on a machine without network
-    base = prepare_base_model("some-org/not-downloaded-model")
+    base = prepare_base_model(ModelSettings(name="some-org/not-downloaded-model"))
     with pytest.raises(DatasetInputError, match="'some-org/not-downloaded-model' cannot be loaded"):
         load_model(base, torch.device("cpu"), torch.float32)

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from lift import adapters as lift_adapters
-from lift.adapters import LiftSettings
+from lift import lift_model
 from lift.fine_tuning import IGNORE, Example, collate, completion_loss, encode
 from lift.language_model import BaseModel, load_model
+from lift.lift_settings import LiftSettings
 from lift.tasks import Classification
 
 
@@ -82,13 +82,13 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts()
     settings = LiftSettings.from_params(FAST)
-    adapters = lift_adapters.fine_tune("letters", base, prompts, Classification(3), settings)
+    adapters = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
-    predictions = lift_adapters.predict(
+    predictions = lift_model.predict(
         "letters", base, adapters, prompts, Classification(3), settings
     )
     assert (predictions["y_pred"] == predictions["y_true"]).mean() == 1.0
@@ -105,9 +105,9 @@ def test_training_learns_in_float32_and_in_cpu_bfloat16(tiny_model_dir, monkeypa
     monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: bf16)
     base = BaseModel("tiny", tiny_model_dir)
     settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 3}})
-    history = lift_adapters.fine_tune(
-        "letters", base, letter_prompts(), Classification(3), settings
-    )[0].history
+    history = lift_model.fine_tune("letters", base, letter_prompts(), Classification(3), settings)[
+        0
+    ].history
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
 
 
@@ -115,12 +115,12 @@ def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts(6)
     settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 2}})
-    first = lift_adapters.fine_tune("letters", base, prompts, Classification(3), settings)
-    second = lift_adapters.fine_tune("letters", base, prompts, Classification(3), settings)
+    first = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    second = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
     for key, value in first[0].weights.items():
         torch.testing.assert_close(value, second[0].weights[key], rtol=0, atol=0)
     outputs = [
-        lift_adapters.predict("letters", base, adapters, prompts, Classification(3), settings)[
+        lift_model.predict("letters", base, adapters, prompts, Classification(3), settings)[
             "output"
         ].tolist()
         for adapters in (first, second)
@@ -128,19 +128,12 @@ def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
     assert outputs[0] == outputs[1]
 
 
-def test_unknown_training_parameter_is_named():
-    from lift.errors import DatasetInputError
-
-    with pytest.raises(DatasetInputError, match=r"`lift.training` has unknown keys \['epoch'\]"):
-        LiftSettings.from_params({"training": {"epoch": 3}})
-
-
 def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     # an untrained random model answers gibberish: every answer is invalid, none is dropped
     base = BaseModel("tiny", tiny_model_dir)
     model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
     prompts = letter_prompts(3)
-    answers = lift_adapters.answer(
+    answers = lift_model.answer(
         model,
         tokenizer,
         prompts["prompt"],
@@ -184,14 +177,3 @@ def test_class_scores_are_the_completion_log_probabilities_of_training(tiny):
                 batch = collate(encode(tokenizer, [prompt], [completion]), tokenizer.pad_token_id)
                 loss, _ = completion_loss(model, batch)
                 assert scores[i, k] == pytest.approx(-float(loss), abs=1e-4)
-
-
-def test_length_grouped_batches_cover_every_example_once_with_little_padding():
-    from lift.fine_tuning import length_grouped
-
-    lengths = [3, 30, 4, 31, 5, 29, 3, 32] * 4
-    batches = length_grouped(lengths, 4, torch.Generator().manual_seed(0), window=8)
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) <= 3 for b in batches)
-    again = length_grouped(lengths, 4, torch.Generator().manual_seed(0), window=8)
-    assert batches == again

@@ -118,6 +118,7 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     (plot_version,) = versions(reporting / "metrics.png")
     assert (plot_version / "metrics.png").read_bytes()[:4] == b"\x89PNG"
     for layer, artifact in [
+        ("01_raw", "iris/settings.json"),
         ("01_raw", "iris/raw_table.parquet"),
         ("01_raw", "moons/source_info.json"),
         ("03_primary", "mine/table.parquet"),
@@ -131,6 +132,17 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
         ("07_model_output", "iris/lift_predictions.parquet"),
     ]:
         assert len(versions(project / "data" / layer / "classification" / artifact)) == 1, artifact
+    # the settings each dataset ran with: the task's, with its own overrides (moons: 5 epochs)
+    (settings,) = versions(project / "data/01_raw/classification/moons/settings.json")
+    moons = json.loads((settings / "settings.json").read_text())
+    assert moons["lift"]["training"] == {**moons["lift"]["training"], "epochs": 5, "seed": 0}
+    assert moons["source"] == {
+        "kind": "synthetic",
+        "name": "moons",
+        "n_samples": 300,
+        "seed": 123,
+        "noise": 0.1,
+    }
     (base_model,) = versions(project / "data/06_models/base_model.json")
     assert "tiny_model" in (base_model / "base_model.json").read_text()
     (adapters,) = versions(project / "data/06_models/classification/iris/adapters")
@@ -339,3 +351,15 @@ def test_a_bad_target_stops_the_run_with_a_clear_message(project, tmp_path):
     )
     assert result.returncode != 0
     assert "Dataset 'mine' has no target column 'species'" in result.stdout + result.stderr
+
+
+def test_a_bad_parameter_stops_the_run_before_any_node_writes(project):
+    written = sorted((project / "data").rglob("*"))
+    result = kedro(
+        project, "run", "--pipelines=classification", "--params=classification.lift.lora.rank=0"
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    said = "Parameter `classification.lift.lora.rank` is 0: input should be greater than 0"
+    assert said in " ".join(output.split()), output[-3000:]
+    assert sorted((project / "data").rglob("*")) == written  # nothing ran, nothing was written

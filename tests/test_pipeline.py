@@ -56,7 +56,7 @@ def test_pipeline_has_one_namespace_per_dataset(parameters):
             "split",
             "fit_baselines",
             "predict_baselines",
-            "lift_settings",
+            "configure",
             "serialize",
             "fine_tune",
             "predict_lift",

@@ -9,14 +9,14 @@ from lift.preprocessing import feature_encoder, prepare_table
 
 
 def test_labels_are_encoded_in_sorted_order_and_class_names_kept(mixed_table):
-    table, schema = prepare_table("mixed", mixed_table, "kind")
+    table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert schema["classes"] == ["high", "low", "mid"]
     expected = mixed_table["kind"].map({"high": 0, "low": 1, "mid": 2})
     assert table["kind"].tolist() == expected.tolist()
 
 
 def test_raw_feature_values_are_kept_for_the_prompts(mixed_table):
-    table, schema = prepare_table("mixed", mixed_table, "kind")
+    table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert schema["numeric_features"] == ["signal", "noise"]
     assert schema["categorical_features"] == ["colour"]
     np.testing.assert_array_equal(table["signal"], mixed_table["signal"])
@@ -25,7 +25,7 @@ def test_raw_feature_values_are_kept_for_the_prompts(mixed_table):
 
 def test_feature_columns_with_missing_values_are_dropped_and_logged(mixed_table, caplog):
     with caplog.at_level(logging.WARNING):
-        table, schema = prepare_table("mixed", mixed_table, "kind")
+        table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert "gappy" not in table.columns
     assert schema["dropped_columns"] == {"gappy": "18 missing values"}
     assert "dropped feature column 'gappy' (18 of 120 values missing)" in caplog.text
@@ -33,7 +33,7 @@ def test_feature_columns_with_missing_values_are_dropped_and_logged(mixed_table,
 
 def test_a_column_that_is_all_missing_is_dropped(mixed_table):
     mixed_table["empty"] = np.nan
-    table, schema = prepare_table("mixed", mixed_table, "kind")
+    table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert "empty" not in table.columns
     assert schema["dropped_columns"]["empty"] == "120 missing values"
 
@@ -41,14 +41,14 @@ def test_a_column_that_is_all_missing_is_dropped(mixed_table):
 def test_rows_without_a_target_are_dropped(mixed_table, caplog):
     mixed_table.loc[[3, 5], "kind"] = None
     with caplog.at_level(logging.WARNING):
-        table, schema = prepare_table("mixed", mixed_table, "kind")
+        table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert len(table) == 118 and schema["n_dropped_rows"] == 2
     assert "dropped 2 rows without a target value" in caplog.text
 
 
 def test_missing_target_column_names_the_dataset_column_and_the_parameter(mixed_table):
     with pytest.raises(DatasetInputError) as caught:
-        prepare_table("mixed", mixed_table, "species")
+        prepare_table("mixed", mixed_table, "species", "classification")
     message = str(caught.value)
     assert "Dataset 'mixed' has no target column 'species'" in message
     assert "'signal'" in message and "`target` parameter" in message
@@ -56,23 +56,25 @@ def test_missing_target_column_names_the_dataset_column_and_the_parameter(mixed_
 
 def test_empty_table_is_an_error():
     with pytest.raises(DatasetInputError, match="Dataset 'void' is empty"):
-        prepare_table("void", pd.DataFrame({"x": [], "y": []}), "y")
+        prepare_table("void", pd.DataFrame({"x": [], "y": []}), "y", "classification")
 
 
 def test_single_class_is_an_error(mixed_table):
     mixed_table["kind"] = "only"
     with pytest.raises(DatasetInputError, match=r"Dataset 'mixed' has a single class \('only'\)"):
-        prepare_table("mixed", mixed_table, "kind")
+        prepare_table("mixed", mixed_table, "kind", "classification")
 
 
 def test_free_text_feature_is_an_error_with_the_fix(mixed_table):
     mixed_table["comment"] = [f"note number {i}" for i in range(len(mixed_table))]
     with pytest.raises(DatasetInputError) as caught:
-        prepare_table("mixed", mixed_table, "kind")
+        prepare_table("mixed", mixed_table, "kind", "classification")
     message = str(caught.value)
     assert "column 'comment' holds text with 120 distinct values" in message
     assert "drop_columns" in message
-    table, schema = prepare_table("mixed", mixed_table, "kind", drop_columns=["comment"])
+    table, schema = prepare_table(
+        "mixed", mixed_table, "kind", "classification", drop_columns=["comment"]
+    )
     assert "comment" not in table.columns
     assert schema["dropped_columns"]["comment"] == "user: drop_columns"
 
@@ -80,16 +82,16 @@ def test_free_text_feature_is_an_error_with_the_fix(mixed_table):
 def test_no_usable_feature_is_an_error():
     table = pd.DataFrame({"x": [np.nan, 1.0, 2.0], "y": ["a", "b", "a"]})
     with pytest.raises(DatasetInputError, match="no feature column left"):
-        prepare_table("gaps", table, "y")
+        prepare_table("gaps", table, "y", "classification")
 
 
 def test_dropping_an_unknown_column_is_an_error(mixed_table):
     with pytest.raises(DatasetInputError, match=r"`drop_columns` names \['nope'\]"):
-        prepare_table("mixed", mixed_table, "kind", drop_columns=["nope"])
+        prepare_table("mixed", mixed_table, "kind", "classification", drop_columns=["nope"])
 
 
 def test_encoder_standardizes_and_one_hot_encodes_with_train_statistics(mixed_table):
-    table, schema = prepare_table("mixed", mixed_table, "kind")
+    table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     train, test = table.iloc[:60], table.iloc[60:]
     encoder = feature_encoder(schema).fit(train[schema["features"]])
     encoded_train = encoder.transform(train[schema["features"]])

@@ -125,13 +125,18 @@ def test_no_datasets_is_an_error():
 
 
 def test_a_dataset_overrides_the_tasks_lift_settings(parameters):
-    from lift.pipelines.tabular.nodes import lift_settings
+    from lift.pipelines.tabular.nodes import configure
 
     params = {**DATASETS["linear_p1"], "lift": {"training": {"epochs": 7}}}
-    settings = lift_settings(parameters["lift"], params, dataset="linear_p1")
-    assert settings["training"] == {**parameters["lift"]["training"], "epochs": 7}
-    assert settings["lora"] == parameters["lift"]["lora"]
+    settings = configure(params, parameters["lift"], dataset="linear_p1", task="regression")
+    training = settings.lift.training.to_json()
+    assert {**training, "epochs": 2} == {**training, **parameters["lift"]["training"]}
+    assert settings.lift.training.epochs == 7
+    assert settings.lift.lora.rank == parameters["lift"]["lora"]["rank"]
     assert parameters["lift"]["training"]["epochs"] == 2  # the task's settings are untouched
     params["lift"] = {"training": {"epoch": 7}}
-    with pytest.raises(DatasetInputError, match=r"Dataset 'linear_p1': .*unknown keys \['epoch'\]"):
-        lift_settings(parameters["lift"], params, dataset="linear_p1")
+    with pytest.raises(
+        DatasetInputError,
+        match=r"Dataset 'linear_p1': parameter `regression.datasets.linear_p1.lift.training.epoch`",
+    ):
+        configure(params, parameters["lift"], dataset="linear_p1", task="regression")

@@ -34,11 +34,11 @@ def scores():
         }
     )
     splits.loc[splits.index[-1], "split"] = "validation"
-    return score_predictions("toy", predictions, splits)
+    return score_predictions("toy", predictions, splits, "classification")
 
 
 def test_summary_has_mean_and_std_over_repeats(scores):
-    summary = summarize(scores, {"toy": {"a": 0.9}})
+    summary = summarize(scores, "classification", {"toy": {"a": 0.9}})
     row = summary.set_index("model").loc["a"]
     assert row["accuracy"] == pytest.approx(0.875)
     assert row["accuracy_std"] == pytest.approx(0.125)
@@ -48,7 +48,7 @@ def test_summary_has_mean_and_std_over_repeats(scores):
 
 
 def test_accuracy_table_and_plot(scores):
-    summary = summarize(scores)
+    summary = summarize(scores, "classification")
     assert metric_table(summary).loc["toy", "b"] == 50.0
     figure = comparison_plot(summary)
     assert isinstance(figure, Figure)
@@ -85,7 +85,7 @@ def test_regression_summary_plot_and_table():
         {"row": range(6), "repeat": 0, "split": ["test"] * 4 + ["train", "validation"]}
     )
     scores = score_predictions("fn", predictions, splits, "regression")
-    summary = summarize(scores, {"fn": {"lift": 0.11}}, "regression")
+    summary = summarize(scores, "regression", {"fn": {"lift": 0.11}})
     row = summary.set_index("model").loc["lift"]
     assert row["rae"] == pytest.approx(0.5) and row["invalid_rate"] == 0.25
     assert row["paper_rae"] == 0.11

@@ -1,10 +1,11 @@
 """Raw tables from the places a dataset can come from: the paper's synthetic generators,
 scikit-learn's bundled datasets, OpenML (through its cache when offline) and a user's file.
 
-A dataset is described by a ``source`` mapping, e.g. ``{kind: sklearn, name: iris}``,
-``{kind: synthetic, name: moons, n_samples: 2000, seed: 123}``, ``{kind: openml, id: 61}`` or
-``{kind: file}`` (the raw table is then a catalog entry the user declares). Synthetic
-regression sources are the paper's functions: ``{kind: synthetic, name: cosine, p: 1}``.
+A dataset is described by a ``source`` (a ``Source``, or its mapping), e.g.
+``{kind: sklearn, name: iris}``, ``{kind: synthetic, name: moons, n_samples: 2000, seed: 123}``,
+``{kind: openml, id: 61}`` or ``{kind: file}`` (the raw table is then a catalog entry the user
+declares). Synthetic regression sources are the paper's functions:
+``{kind: synthetic, name: cosine, p: 1}``.
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn import datasets as sklearn_datasets
 
 from lift import synthetic
-from lift.errors import DatasetInputError, reject_unknown
+from lift.errors import DatasetInputError, invalid_parameters
+from lift.lift_settings import Settings
 
 logger = logging.getLogger(__name__)
 
-SOURCE_KINDS = ("synthetic", "sklearn", "openml", "file")
 SKLEARN_TARGET = "target"
 
 SKLEARN_LOADERS: dict[str, Callable[..., Any]] = {
@@ -37,59 +38,59 @@ SKLEARN_LOADERS: dict[str, Callable[..., Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One dataset's parameters (``<task>.datasets.<name>`` in the parameters files).
+class SyntheticSource(Settings):
+    """A generator of the paper's (``{kind: synthetic, name: moons, n_samples: 400}``); the
+    other keys are the generator's options (``synthetic.options_of``)."""
 
-    ``source`` says where the raw table comes from; ``target`` names the target column (needed
-    for files, optional otherwise); ``split_column`` names a column that fixes each row's split
-    (``train``, ``validation``, ``test``) instead of the random protocol; ``drop_columns`` are
-    left out of the features; ``max_categories`` bounds a text column's distinct values;
-    ``paper`` holds what the LIFT paper published for this dataset by model name (accuracy as a
-    fraction for classification, RAE for regression); ``lift`` overrides keys of the task's
-    ``lift`` parameters for this dataset only (e.g. ``{training: {epochs: 2}}``).
-    """
-
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["synthetic"]
     name: str
-    source: Mapping[str, Any]
-    target: str | None = None
-    split_column: str | None = None
-    drop_columns: tuple[str, ...] = ()
-    max_categories: int = 50
-    paper: Mapping[str, float] = field(default_factory=dict)
-    lift: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_params(cls, name: str, params: Mapping[str, Any] | None) -> DatasetSpec:
-        """Validate the parameters of dataset ``name`` and return them as a spec."""
-        params = dict(params or {})
-        allowed = [f.name for f in fields(cls) if f.name != "name"]
-        reject_unknown(params, allowed, f"Dataset '{name}': unknown parameters")
-        if "source" not in params:
-            raise DatasetInputError(
-                f"Dataset '{name}' has no `source` parameter; add one such as "
-                "`source: {kind: sklearn, name: iris}`."
-            )
-        source_kind(name, params["source"])
-        params["drop_columns"] = tuple(params.get("drop_columns") or ())
-        params["paper"] = dict(params.get("paper") or {})
-        params["lift"] = dict(params.get("lift") or {})
-        return cls(name=name, **params)
 
     @property
-    def kind(self) -> str:
-        return self.source["kind"]
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
-def source_kind(dataset: str, source: Mapping[str, Any]) -> str:
-    """The validated ``kind`` of a dataset's ``source`` parameter."""
-    kind = source.get("kind") if isinstance(source, Mapping) else None
-    if kind not in SOURCE_KINDS:
-        raise DatasetInputError(
-            f"Dataset '{dataset}': parameter `source.kind` is {kind!r}; "
-            f"set it to one of {list(SOURCE_KINDS)}."
-        )
-    return kind
+class SklearnSource(Settings):
+    """A table scikit-learn ships (``{kind: sklearn, name: iris}``)."""
+
+    kind: Literal["sklearn"]
+    name: Literal[tuple(SKLEARN_LOADERS)]  # type: ignore[valid-type]
+
+
+class OpenMLSource(Settings):
+    """An OpenML dataset by id, through the OpenML cache (``{kind: openml, id: 61}``);
+    ``server`` overrides the API root (a mirror, or a test stand-in)."""
+
+    kind: Literal["openml"]
+    id: Annotated[int, Field(gt=0)]
+    server: str | None = None
+
+
+class FileSource(Settings):
+    """A table the user declares in the catalog as ``<task>.<dataset>.raw_table``."""
+
+    kind: Literal["file"]
+
+
+Source = Annotated[
+    SyntheticSource | SklearnSource | OpenMLSource | FileSource, Field(discriminator="kind")
+]
+
+
+class _Sourced(Settings):
+    source: Source
+
+
+def source_of(source: Source | Mapping[str, Any], subject: str = "") -> Source:
+    """``source`` as a validated ``Source`` (a mapping such as ``{kind: sklearn, name: iris}``
+    is checked; ``subject``, e.g. "Dataset 'iris': ", opens a ``DatasetInputError``)."""
+    if isinstance(source, BaseModel):
+        return source
+    try:
+        return _Sourced.model_validate({"source": dict(source)}).source
+    except ValidationError as error:
+        raise invalid_parameters(error, _Sourced, "", subject) from None
 
 
 def load_sklearn(name: str) -> pd.DataFrame:
@@ -174,10 +175,10 @@ def load_openml(
 
 def acquire(
     dataset: str,
-    source: Mapping[str, Any],
+    source: Source | Mapping[str, Any],
+    task: str,
     target: str | None = None,
     openml_cache: str | Path = "data/01_raw/openml",
-    task: str = "classification",
     split_column: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The raw table of ``dataset`` (for ``task``) described by ``source``, and its
@@ -188,23 +189,18 @@ def acquire(
     column. ``source_info`` records where the table came from, which column is the target and
     which one fixes the splits, if any (synthetic regression functions fix their test rows).
     """
-    kind = source_kind(dataset, source)
-    options = {k: v for k, v in source.items() if k not in ("kind", "name", "id", "server")}
-    if kind == "synthetic":
-        table = synthetic.generate(task, source.get("name", ""), **options)
+    source = source_of(source, f"Dataset '{dataset}': ")
+    if isinstance(source, SyntheticSource):
+        table = synthetic.generate(task, source.name, **source.options)
         if task == "regression":
             default_target = synthetic.FUNCTION_TARGET
             split_column = split_column or synthetic.SPLIT_COLUMN
         else:
             default_target = synthetic.SYNTHETIC_TARGET
-    elif kind == "sklearn":
-        table, default_target = load_sklearn(source.get("name", "")), SKLEARN_TARGET
-    elif kind == "openml":
-        if "id" not in source:
-            raise DatasetInputError(
-                f"Dataset '{dataset}': an OpenML source needs `source.id`, the OpenML dataset id."
-            )
-        table, default_target = load_openml(source["id"], openml_cache, source.get("server"))
+    elif isinstance(source, SklearnSource):
+        table, default_target = load_sklearn(source.name), SKLEARN_TARGET
+    elif isinstance(source, OpenMLSource):
+        table, default_target = load_openml(source.id, openml_cache, source.server)
         if default_target:  # OpenML lists several targets comma-separated; LIFT predicts one
             default_target = default_target.split(",")[0]
     else:
@@ -224,7 +220,7 @@ def acquire(
 
 def describe_file(
     dataset: str,
-    source: Mapping[str, Any],
+    source: Source | Mapping[str, Any],
     target: str | None,
     table: pd.DataFrame,
     split_column: str | None = None,
@@ -235,12 +231,12 @@ def describe_file(
             f"Dataset '{dataset}' is read from a file: name its target column in the "
             f"dataset's `target` parameter (columns are {list(map(str, table.columns))})."
         )
-    return source_info(dataset, source, target, table, split_column)
+    return source_info(dataset, source_of(source), target, table, split_column)
 
 
 def source_info(
     dataset: str,
-    source: Mapping[str, Any],
+    source: Source,
     target: str,
     table: pd.DataFrame,
     split_column: str | None = None,
@@ -249,7 +245,7 @@ def source_info(
     fixes the splits (or None) and its shape."""
     return {
         "dataset": dataset,
-        "source": dict(source),
+        "source": source.model_dump(mode="json", exclude_unset=True),
         "target": str(target),
         "split_column": split_column,
         "n_rows": int(table.shape[0]),

@@ -44,7 +44,7 @@ from xgboost import XGBClassifier
 
 from lift.errors import reject_unknown
 from lift.metrics import probability_columns
-from lift.preprocessing import feature_encoder
+from lift.preprocessing import feature_encoder, task_of
 from lift.splits import rows_of
 
 logger = logging.getLogger(__name__)
@@ -126,9 +126,7 @@ REGRESSORS: dict[str, Callable[[int], RegressorMixin]] = {
 MODELS = {"classification": CLASSIFIERS, "regression": REGRESSORS}
 
 
-def check_grids(
-    grids: Mapping[str, Mapping[str, Sequence[Any]] | None], task: str = "classification"
-) -> None:
+def check_grids(grids: Mapping[str, Mapping[str, Sequence[Any]] | None], task: str) -> None:
     """Raise ``DatasetInputError`` if ``baselines.models`` names a model unknown for ``task``."""
     reject_unknown(
         grids, sorted(MODELS[task]), f"Parameter `{task}.baselines.models` names unknown models"
@@ -226,7 +224,7 @@ def fit_baselines(
     ``search_splits``, ``cv_folds`` and ``n_jobs`` do not apply to them. Returns
     ``{repeat: {model name: pipeline}}``.
     """
-    task = schema.get("task", "classification")
+    task = task_of(schema)
     check_grids(grids, task)
     features, targets = table[schema["features"]], table[schema["target"]].to_numpy()
     repeats = sorted(splits["repeat"].unique())
@@ -280,7 +278,7 @@ def predict_baselines(
     """Test-split predictions of every fitted baseline: one row per (model, repeat, test row)
     with columns ``model, repeat, row, y_true, y_pred`` and, for classifiers, ``proba_<k>``."""
     features, labels = table[schema["features"]], table[schema["target"]].to_numpy()
-    regression = schema.get("task") == "regression"
+    regression = task_of(schema) == "regression"
     parts = []
     for repeat, by_name in models.items():
         rows = rows_of(splits, repeat, "test")

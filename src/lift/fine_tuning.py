@@ -11,73 +11,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (torch's convention)
 from tqdm.auto import tqdm
 
-from lift.errors import DatasetInputError, reject_unknown
+from lift.batching import by_length, left_pad, length_grouped
+from lift.lift_settings import LoraSettings, TrainingSettings
 
 IGNORE = -100  # target of positions that carry no loss
-
-
-def _settings(cls: type, section: str, values: dict[str, Any] | None) -> Any:
-    values = dict(values or {})
-    reject_unknown(
-        values, [f.name for f in fields(cls)], f"Parameter `lift.{section}` has unknown keys"
-    )
-    return cls(**values)
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    """LoRA adapters (the paper: rank 16 on every linear layer, no dropout)."""
-
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.0
-    target_modules: str | list[str] = "all-linear"
-
-    @classmethod
-    def from_params(cls, values: dict[str, Any] | None) -> LoraSettings:
-        return _settings(cls, "lora", values)
-
-    def peft_config(self) -> Any:
-        from peft import LoraConfig
-
-        return LoraConfig(
-            r=int(self.rank),
-            lora_alpha=int(self.alpha),
-            lora_dropout=float(self.dropout),
-            target_modules=self.target_modules,
-            task_type="CAUSAL_LM",
-        )
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """The optimisation: AdamW, linear warm-up then linear decay, clipping, a seed."""
-
-    learning_rate: float = 2e-3
-    epochs: int = 5
-    batch_size: int = 8
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    seed: int = 0
-
-    @classmethod
-    def from_params(cls, values: dict[str, Any] | None) -> TrainingSettings:
-        settings = _settings(cls, "training", values)
-        if settings.epochs < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
-            raise DatasetInputError(
-                "Parameters `lift.training.epochs` and `batch_size` must be >= 1 and "
-                f"`learning_rate` > 0; they are {settings.epochs}, {settings.batch_size} and "
-                f"{settings.learning_rate}."
-            )
-        return settings
 
 
 @dataclass
@@ -113,20 +57,6 @@ def encode(tokenizer: Any, prompts: Sequence[str], completions: Sequence[str]) -
     completion_ids = tokenizer(list(completions), add_special_tokens=False).input_ids
     eos = tokenizer.eos_token_id
     return [Example(p, [*c, eos]) for p, c in zip(prompt_ids, completion_ids, strict=True)]
-
-
-def left_pad(
-    sequences: Sequence[Sequence[int]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Token sequences as one left-padded batch (every sequence ends at the last position):
-    ``input_ids``, ``attention_mask`` and ``position_ids`` (counting real tokens only)."""
-    length = max(map(len, sequences))
-    input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)
-    for i, sequence in enumerate(sequences):
-        input_ids[i, length - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
-        attention_mask[i, length - len(sequence) :] = 1
-    return input_ids, attention_mask, (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
 def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
@@ -174,34 +104,12 @@ def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, in
     return loss, int((targets != IGNORE).sum())
 
 
-def _batches(examples: list[Example], size: int, order: Sequence[int]) -> list[list[Example]]:
-    return [[examples[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
-
-
-def length_grouped(
-    lengths: Sequence[int], size: int, generator: torch.Generator, window: int = 32
-) -> list[list[int]]:
-    """Batches of example indices with little padding, in random order: the examples are
-    shuffled, sorted by length within windows of ``window`` batches, cut into batches of
-    ``size``, and the batches shuffled (every example once, as in a shuffled epoch)."""
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    span = size * window
-    grouped = [
-        i
-        for start in range(0, len(order), span)
-        for i in sorted(order[start : start + span], key=lambda i: lengths[i])
-    ]
-    batches = [grouped[s : s + size] for s in range(0, len(grouped), size)]
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-
-
 @torch.no_grad()
 def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int) -> float:
     """Mean per-token completion loss of ``examples`` (no gradients)."""
     total, count = 0.0, 0
-    by_length = sorted(range(len(examples)), key=lambda i: len(examples[i].prompt_ids))
-    for batch in _batches(examples, batch_size, by_length):
-        loss, n = completion_loss(model, collate(batch, pad_id))
+    for indices in by_length([len(e.prompt_ids) for e in examples], batch_size):
+        loss, n = completion_loss(model, collate([examples[i] for i in indices], pad_id))
         total, count = total + float(loss), count + n
     return total / max(count, 1)
 

@@ -8,8 +8,7 @@ from typing import Any
 import pandas as pd
 from kedro.framework.hooks import hook_impl
 
-from lift.language_model import load_seconds
-from lift.pipelines.tabular.pipeline import PHASES
+from lift.phases import PHASES, spent
 from lift.reporting import metric_table, primary_metric
 
 RUN_TIMINGS = "run_timings"  # the catalog entry the timings of every run are saved to
@@ -30,14 +29,15 @@ class ProjectParameters:
 
 
 class RunSummary:
-    """Times every node by its phase tag and, at the end of a run, prints each metrics table
-    the run wrote (its primary metric per dataset and model) and the seconds per phase, and
-    saves the timings as the versioned ``run_timings`` artifact."""
+    """Times every node by its phase tag (what the method library timed as another phase
+    inside a node, ``lift.phases.timed``, counts there) and, at the end of a run, prints each
+    metrics table the run wrote (its primary metric per dataset and model) and the seconds per
+    phase, and saves the timings as the versioned ``run_timings`` artifact."""
 
     def __init__(self) -> None:
         self.started = 0.0
         self.nodes: dict[str, dict[str, Any]] = {}
-        self._node_start: dict[str, tuple[float, float]] = {}
+        self._node_start: dict[str, tuple[float, dict[str, float]]] = {}
 
     @hook_impl
     def before_pipeline_run(self) -> None:
@@ -45,17 +45,18 @@ class RunSummary:
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
-        self._node_start[node.name] = (time.perf_counter(), load_seconds())
+        self._node_start[node.name] = (time.perf_counter(), spent())
 
     @hook_impl
     def after_node_run(self, node: Any) -> None:
-        started, loaded = self._node_start.pop(node.name)
+        started, before = self._node_start.pop(node.name)
         phase = next((tag for tag in PHASES if tag in node.tags), "other")
+        inside = {p: s - before.get(p, 0.0) for p, s in spent().items() if s > before.get(p, 0.0)}
         self.nodes[node.name] = {
             "phase": phase,
             "seconds": time.perf_counter() - started,
-            # the base model is read from disk inside the first node that needs it
-            "model_load_seconds": load_seconds() - loaded,
+            # e.g. the base model, read from disk inside the first node that needs it
+            "inside_seconds": inside,
         }
 
     def timings(self) -> dict[str, Any]:
@@ -63,8 +64,9 @@ class RunSummary:
         phases = dict.fromkeys(PHASES, 0.0)
         for entry in self.nodes.values():
             phases[entry["phase"]] = phases.get(entry["phase"], 0.0) + entry["seconds"]
-            phases[entry["phase"]] -= entry["model_load_seconds"]
-            phases["model_load"] += entry["model_load_seconds"]
+            for phase, seconds in entry["inside_seconds"].items():
+                phases[entry["phase"]] -= seconds
+                phases[phase] += seconds
         return {
             "total_seconds": time.perf_counter() - self.started,
             "phases": phases,

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 
 from lift.errors import DatasetInputError
+from lift.lift_settings import ModelSettings
+from lift.phases import timed
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +134,14 @@ def convert_embedded(folder: Path) -> Path:
     return folder
 
 
-def prepare_base_model(
-    name: str = EMBEDDED, models_dir: str | Path = "data/06_models", trust_remote_code: bool = False
-) -> BaseModel:
-    """Resolve the base model: the embedded model (converted once under ``models_dir``), a local
-    model folder, or a Hugging Face model id (loaded from its cache when offline)."""
+def prepare_base_model(settings: ModelSettings | None = None) -> BaseModel:
+    """Resolve the base model of ``settings`` (``lift.model``): the embedded model (converted
+    once under ``models_dir``), a local model folder, or a Hugging Face model id (loaded from
+    its cache when offline)."""
+    settings = settings or ModelSettings()
+    name, trust_remote_code = settings.name, settings.trust_remote_code
     if name == EMBEDDED:
-        folder = convert_embedded(Path(models_dir) / EMBEDDED_FOLDER)
+        folder = convert_embedded(Path(settings.models_dir) / EMBEDDED_FOLDER)
         return BaseModel(name, str(folder.resolve()))
     if Path(name).is_dir():
         return BaseModel(name, str(Path(name).resolve()), trust_remote_code)
@@ -154,12 +157,6 @@ def attention_for(device: torch.device) -> str:
 # The base model of the run, read from disk once per process (key: folder or id, device,
 # dtype, config file time): every fine-tuning and prediction works on a copy of it.
 _LOADED: dict[tuple[str, ...], tuple[Any, Any]] = {}
-_LOAD_SECONDS: list[float] = []
-
-
-def load_seconds() -> float:
-    """Seconds this process has spent reading base models from disk."""
-    return sum(_LOAD_SECONDS)
 
 
 def load_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -177,9 +174,9 @@ def load_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tup
     if key not in _LOADED:
         _LOADED.clear()  # one base model at a time: a run has one
         started = time.perf_counter()
-        _LOADED[key] = _read_model(base, device, dtype)
-        _LOAD_SECONDS.append(time.perf_counter() - started)
-        logger.info("Loaded base model %s in %.1f s", base.name, _LOAD_SECONDS[-1])
+        with timed("model_load"):
+            _LOADED[key] = _read_model(base, device, dtype)
+        logger.info("Loaded base model %s in %.1f s", base.name, time.perf_counter() - started)
     model, tokenizer = _LOADED[key]
     return copy.deepcopy(model), copy.deepcopy(tokenizer)
 

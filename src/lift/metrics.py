@@ -134,7 +134,7 @@ def regression_scores(
 
 
 def score_predictions(
-    dataset: str, predictions: pd.DataFrame, splits: pd.DataFrame, task: str = "classification"
+    dataset: str, predictions: pd.DataFrame, splits: pd.DataFrame, task: str
 ) -> pd.DataFrame:
     """One row per (model, repeat): the dataset, split sizes and the scores of ``task``.
 

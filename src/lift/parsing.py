@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lift.lift_settings import COMPLETION_SUFFIX
+
 INVALID = -1
 _LEADING_INTEGER = re.compile(r"\s*(\d+)")
 # minus signs a model may write: ASCII hyphen-minus, the Unicode minus, small and full-width
@@ -32,7 +34,7 @@ def _answer(text: str, completion_suffix: str) -> str:
     return answer.split("\n", 1)[0]
 
 
-def parse_label(text: str, n_classes: int, completion_suffix: str = "@@@") -> int:
+def parse_label(text: str, n_classes: int, completion_suffix: str = COMPLETION_SUFFIX) -> int:
     """The class index written at the start of ``text``, or ``INVALID`` (-1)."""
     answer = _answer(text, completion_suffix)
     match = _LEADING_INTEGER.match(answer)
@@ -42,7 +44,7 @@ def parse_label(text: str, n_classes: int, completion_suffix: str = "@@@") -> in
     return label if 0 <= label < n_classes else INVALID
 
 
-def parse_number(text: str, completion_suffix: str = "@@@") -> float:
+def parse_number(text: str, completion_suffix: str = COMPLETION_SUFFIX) -> float:
     """The first number written in ``text`` (before the suffix), or NaN if there is none or it
     is not finite (``1e999``)."""
     match = _NUMBER.search(_answer(text, completion_suffix).translate(_MINUS))
@@ -53,7 +55,7 @@ def parse_number(text: str, completion_suffix: str = "@@@") -> float:
 
 
 def read_numbers(
-    samples: Sequence[Sequence[str]], fallback: float, completion_suffix: str = "@@@"
+    samples: Sequence[Sequence[str]], fallback: float, completion_suffix: str = COMPLETION_SUFFIX
 ) -> tuple[np.ndarray, np.ndarray]:
     """One number per prompt from its sampled answers: the median of the valid ones, or
     ``fallback`` (the training mean) if none is valid. Returns the numbers and which prompts had

@@ -9,7 +9,9 @@ from typing import Any
 from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 
+from lift.errors import reject_unknown
 from lift.hooks import ProjectParameters
+from lift.lift_settings import ModelSettings
 from lift.pipelines import classification, regression
 
 
@@ -28,6 +30,10 @@ def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: ``classification``, ``regression`` and both together
     as the default."""
     parameters = _parameters()
+    # the model shared by both tasks (parameters_lift.yml), checked before any work
+    shared = parameters.get("lift") or {}
+    reject_unknown(shared, ["model"], "Parameter `lift` has unknown keys")
+    ModelSettings.from_params(shared.get("model"))
     pipelines = {
         "classification": classification.create_pipeline(**parameters.get("classification", {})),
         "regression": regression.create_pipeline(**parameters.get("regression", {})),

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lift.fine_tuning import left_pad
+from lift.batching import by_length, left_pad
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
@@ -60,7 +60,7 @@ def generate(
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
     answers: list[list[str]] = [[] for _ in prompts]
-    batches = _length_batches(prompts, batch_size)
+    batches = by_length([len(p) for p in prompts], batch_size)
     progress = tqdm(batches, desc=description or "generate", leave=False, disable=not description)
     for chosen in progress:
         encoded = tokenizer([prompts[i] for i in chosen], return_tensors="pt", padding=True)
@@ -73,11 +73,6 @@ def generate(
         for k, text in enumerate(texts):
             answers[chosen[k // int(samples)]].append(text)
     return answers
-
-
-def _length_batches(prompts: Sequence[str], batch_size: int) -> list[list[int]]:
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    return [order[s : s + int(batch_size)] for s in range(0, len(order), int(batch_size))]
 
 
 @torch.inference_mode()
@@ -113,7 +108,7 @@ def score_completions(
     tail_ids, tail_mask = tail_ids.to(device), tail_mask.to(device)
     prompt_ids = tokenizer(list(prompts)).input_ids
     scores = np.zeros((len(prompts), n_tails))
-    batches = _length_batches(prompts, batch_size)
+    batches = by_length([len(p) for p in prompts], batch_size)
     progress = tqdm(batches, desc=description or "score", leave=False, disable=not description)
     for chosen in progress:
         input_ids, mask, positions = left_pad(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lift.errors import DatasetInputError
+from lift.splits import SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +30,28 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-TASKS = ("classification", "regression")
-SPLIT_NAMES = ("train", "validation", "test")
+TaskName = Literal["classification", "regression"]
+TASKS: tuple[TaskName, ...] = ("classification", "regression")
+
+
+def task_of(schema: Mapping[str, Any]) -> TaskName:
+    """The task a table was prepared for (its schema's ``task``, which is required)."""
+    task = schema.get("task")
+    if task not in TASKS:
+        raise DatasetInputError(
+            f"Dataset '{schema.get('dataset')}': its schema's task is {task!r}, not one of "
+            f"{list(TASKS)}; prepare the table again (preprocessing.prepare_table)."
+        )
+    return task
 
 
 def prepare_table(
     dataset: str,
     raw_table: pd.DataFrame,
     target: str,
+    task: str,
     drop_columns: Sequence[str] = (),
     max_categories: int = 50,
-    task: str = "classification",
     split_column: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Clean ``raw_table`` of ``dataset`` for ``task`` on column ``target``.
@@ -174,11 +186,11 @@ def _numeric_target(dataset: str, values: pd.Series) -> pd.Series:
 
 def _split_names(dataset: str, values: pd.Series) -> pd.Series:
     names = values.astype(str).str.strip().str.lower()
-    unknown = sorted(set(names) - set(SPLIT_NAMES))
+    unknown = sorted(set(names) - set(SPLITS))
     missing = [s for s in ("train", "test") if s not in set(names)]
     if unknown or missing:
         raise DatasetInputError(
-            f"Dataset '{dataset}': split column '{values.name}' must hold {list(SPLIT_NAMES)} "
+            f"Dataset '{dataset}': split column '{values.name}' must hold {list(SPLITS)} "
             f"(train and test at least); it has unknown values {unknown} and lacks {missing}."
         )
     return names

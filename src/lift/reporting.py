@@ -23,8 +23,8 @@ def primary_metric(summary: pd.DataFrame) -> str:
 
 def summarize(
     scores: pd.DataFrame,
+    task: str,
     published: Mapping[str, Mapping[str, float]] | None = None,
-    task: str = "classification",
 ) -> pd.DataFrame:
     """Mean and standard deviation over repeats of every metric of ``task``, one row per
     (dataset, model).

@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from lift.errors import DatasetInputError
+from lift.lift_settings import COMPLETION_SUFFIX, PROMPT_SUFFIX, SerializationSettings
+from lift.preprocessing import task_of
 
 QUESTIONS = {
     "paper": {"classification": "What is this type?", "regression": "what should be the y value?"},
@@ -35,10 +37,10 @@ def _value(value: Any, decimals: int) -> str:
 def prompt_for(
     values: Sequence[Any],
     names: Sequence[str],
+    task: str,
     template: str = "paper",
     decimals: int = 2,
-    prompt_suffix: str = "###",
-    task: str = "classification",
+    prompt_suffix: str = PROMPT_SUFFIX,
     target: str = "y",
 ) -> str:
     """The prompt of one row: its feature ``values`` (named ``names``) in ``template``, asking
@@ -58,9 +60,9 @@ def prompt_for(
 
 def completion_for(
     value: Any,
-    task: str = "classification",
+    task: str,
     target_decimals: int = 3,
-    completion_suffix: str = "@@@",
+    completion_suffix: str = COMPLETION_SUFFIX,
 ) -> str:
     """The completion of a row whose target is ``value``: a space, the class index (or the
     number with ``target_decimals`` decimals), the suffix."""
@@ -70,17 +72,21 @@ def completion_for(
 
 
 def prompts_of(
-    table: pd.DataFrame,
-    schema: Mapping[str, Any],
-    template: str = "paper",
-    decimals: int = 2,
-    prompt_suffix: str = "###",
+    table: pd.DataFrame, schema: Mapping[str, Any], settings: SerializationSettings
 ) -> list[str]:
     """The prompt of every row of ``table`` (its features as ``schema`` lists them), in order."""
     features = list(schema["features"])
-    task = schema.get("task", "classification")
+    task = task_of(schema)
     return [
-        prompt_for(values, features, template, int(decimals), prompt_suffix, task, schema["target"])
+        prompt_for(
+            values,
+            features,
+            task,
+            settings.template,
+            settings.decimals,
+            settings.prompt_suffix,
+            schema["target"],
+        )
         for values in table[features].itertuples(index=False, name=None)
     ]
 
@@ -89,20 +95,17 @@ def serialize(
     table: pd.DataFrame,
     schema: Mapping[str, Any],
     splits: pd.DataFrame,
-    template: str = "paper",
-    decimals: int = 2,
-    target_decimals: int = 3,
-    prompt_suffix: str = "###",
-    completion_suffix: str = "@@@",
+    settings: SerializationSettings | None = None,
 ) -> pd.DataFrame:
     """Prompts and completions of every row in every split and repeat.
 
     Returns one row per entry of ``splits``: ``repeat, split, row, prompt, completion, target``.
-    Features are written as raw values (numbers with ``decimals`` decimals, text as it is); the
-    task (``schema["task"]``) decides the question and the completion.
+    Features are written as raw values (numbers with ``settings.decimals`` decimals, text as it
+    is); the task (``schema["task"]``) decides the question and the completion.
     """
-    task = schema.get("task", "classification")
-    prompts = prompts_of(table, schema, template, decimals, prompt_suffix)
+    settings = settings or SerializationSettings()
+    task = task_of(schema)
+    prompts = prompts_of(table, schema, settings)
     targets = table[schema["target"]].to_numpy()
     rows = splits["row"].to_numpy()
     return pd.DataFrame(
@@ -112,7 +115,10 @@ def serialize(
             "row": rows,
             "prompt": [prompts[r] for r in rows],
             "completion": [
-                completion_for(targets[r], task, target_decimals, completion_suffix) for r in rows
+                completion_for(
+                    targets[r], task, settings.target_decimals, settings.completion_suffix
+                )
+                for r in rows
             ],
             "target": targets[rows] if task == "regression" else targets[rows].astype(int),
         }

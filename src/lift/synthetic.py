@@ -8,14 +8,18 @@ generator), plus a noiseless grid for extrapolation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, ValidationError
 from sklearn.datasets import make_blobs, make_circles, make_moons
 
-from lift.errors import DatasetInputError
+from lift.errors import DatasetInputError, invalid_parameters
+from lift.lift_settings import Settings
 
 SYNTHETIC_TARGET = "label"
 FUNCTION_TARGET = "y"
@@ -173,6 +177,32 @@ def function_table(
     return table
 
 
+class ExtrapolationSettings(Settings):
+    """The grid beyond the training domain on which a one-feature function's LIFT model and
+    ``baselines`` are drawn (``regression.extrapolation``; the paper's [-20, 20])."""
+
+    low: Annotated[float, Field(allow_inf_nan=False)] = -20.0
+    high: Annotated[float, Field(allow_inf_nan=False)] = 20.0
+    points: Annotated[int, Field(ge=2)] = 81
+    baselines: list[str] = []
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, Any] | None, path: str = "regression.extrapolation"
+    ) -> ExtrapolationSettings:
+        """Validated extrapolation parameters (``low`` below ``high``)."""
+        try:
+            settings = cls.model_validate(dict(params or {}))
+        except ValidationError as error:
+            raise invalid_parameters(error, cls, path) from None
+        if settings.low >= settings.high:
+            raise DatasetInputError(
+                f"Parameters `{path}.low` and `high` are {settings.low} and {settings.high}; "
+                "`low` must be below `high`."
+            )
+        return settings
+
+
 def function_grid(
     name: str, low: float = -20.0, high: float = 20.0, points: int = 81, integer: bool = False
 ) -> pd.DataFrame:
@@ -186,11 +216,13 @@ def function_grid(
     return _function_table(name, features, function_value(name, features))
 
 
-def generate(task: str, name: str, **options: Any) -> pd.DataFrame:
-    """Generate the synthetic dataset ``name`` for ``task``: a classification generator
-    (``n_samples``, ``seed``, ...) or a regression function (see ``function_table``)."""
+def generator(task: str, name: str) -> Callable[..., pd.DataFrame]:
+    """The generator of synthetic dataset ``name`` for ``task``: a classification generator
+    (``n_samples``, ``seed``, ...) or, for regression, ``function_table`` with ``name`` bound.
+    An unknown name raises ``DatasetInputError`` with the known ones."""
     if task == "regression":
-        return function_table(name, **options)
+        _check_function(name)
+        return partial(function_table, name)
     if name not in CLASSIFICATION_GENERATORS:
         raise DatasetInputError(
             f"Unknown synthetic classification dataset '{name}'. Choose one of "
@@ -198,10 +230,24 @@ def generate(task: str, name: str, **options: Any) -> pd.DataFrame:
             f"(the regression functions {sorted(FUNCTION_TERMS)} belong to the regression "
             "pipeline)."
         )
+    return CLASSIFICATION_GENERATORS[name]
+
+
+def options_of(task: str, name: str) -> list[str]:
+    """The options (``source`` keys besides ``kind`` and ``name``) that the generator of
+    ``name`` takes."""
+    return list(inspect.signature(generator(task, name)).parameters)
+
+
+def generate(task: str, name: str, **options: Any) -> pd.DataFrame:
+    """Generate the synthetic dataset ``name`` for ``task`` with the generator's ``options``."""
+    make = generator(task, name)
+    if task == "regression":
+        return make(**options)
     n_samples, seed = options.pop("n_samples", None), options.pop("seed", 0)
     if n_samples is None or int(n_samples) < 10:
         raise DatasetInputError(
             f"Synthetic dataset '{name}' needs `source.n_samples` of at least 10; it is "
             f"{n_samples}."
         )
-    return CLASSIFICATION_GENERATORS[name](n_samples=int(n_samples), seed=int(seed), **options)
+    return make(n_samples=int(n_samples), seed=int(seed), **options)

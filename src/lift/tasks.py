@@ -10,8 +10,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lift.lift_settings import COMPLETION_SUFFIX
 from lift.metrics import regression_scores
 from lift.parsing import INVALID, parse_label, read_numbers
+from lift.preprocessing import TaskName, task_of
 from lift.serialization import completion_for
 
 
@@ -32,7 +34,8 @@ class Classification:
     """Answers are class indices 0..K-1; the epoch is chosen on validation accuracy."""
 
     n_classes: int
-    completion_suffix: str = "@@@"
+    completion_suffix: str = COMPLETION_SUFFIX
+    name: ClassVar[TaskName] = "classification"
     select_on: ClassVar[str] = "accuracy"
     maximize: ClassVar[bool] = True
     # generated tokens allowed beyond the longest training completion: its EOS
@@ -87,7 +90,8 @@ class Regression:
     """Answers are numbers; an invalid one is replaced by the training mean. The epoch is
     chosen on validation RMSE, as in the paper."""
 
-    completion_suffix: str = "@@@"
+    completion_suffix: str = COMPLETION_SUFFIX
+    name: ClassVar[TaskName] = "regression"
     select_on: ClassVar[str] = "rmse"
     maximize: ClassVar[bool] = False
     # the EOS and two more digits: a number may be larger than any seen in training
@@ -110,8 +114,8 @@ class Regression:
 Task = Classification | Regression
 
 
-def task_for(schema: Mapping[str, Any], completion_suffix: str = "@@@") -> Task:
-    """The task of a prepared table, from its schema."""
-    if schema.get("task", "classification") == "regression":
+def task_for(schema: Mapping[str, Any], completion_suffix: str = COMPLETION_SUFFIX) -> Task:
+    """How the answers of a prepared table's task are read (its schema says which task)."""
+    if task_of(schema) == "regression":
         return Regression(completion_suffix)
     return Classification(len(schema["classes"]), completion_suffix)

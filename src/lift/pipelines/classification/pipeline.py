@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from kedro.pipeline import Pipeline
@@ -13,7 +12,7 @@ from lift.pipelines.tabular.pipeline import create_pipeline as tabular_pipeline
 TASK = "classification"
 
 
-def create_pipeline(datasets: Mapping[str, Mapping[str, Any]] | None = None, **_: Any) -> Pipeline:
-    """The classification pipeline over ``datasets`` (the ``classification.datasets``
-    parameter: dataset name -> its parameters)."""
-    return tabular_pipeline(TASK, datasets)
+def create_pipeline(**parameters: Any) -> Pipeline:
+    """The classification pipeline over the datasets of ``parameters`` (the
+    ``classification`` section; ``datasets`` maps a dataset name to its parameters)."""
+    return tabular_pipeline(TASK, parameters)

@@ -11,33 +11,28 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import adapters, reporting, synthetic
-from lift.acquisition import DatasetSpec
-from lift.adapters import LiftSettings
-from lift.errors import DatasetInputError, reject_unknown
+from lift import lift_model, reporting, synthetic
+from lift.dataset_entry import DatasetEntry
+from lift.errors import DatasetInputError
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 from lift.serialization import serialize
 from lift.splits import of_split, rows_of
+from lift.synthetic import ExtrapolationSettings
 from lift.tasks import task_for
 
-EXTRAPOLATION_KEYS = ("low", "high", "points", "baselines")
 
-
-def _settings(extrapolation: dict[str, Any]) -> dict[str, Any]:
-    reject_unknown(
-        extrapolation, EXTRAPOLATION_KEYS, "Parameter `regression.extrapolation` has unknown keys"
-    )
-    return {"baselines": [], **extrapolation}
-
-
-def extrapolation_grid(
-    params: dict[str, Any], extrapolation: dict[str, Any], *, dataset: str
-) -> pd.DataFrame:
+def extrapolation_grid(settings: DatasetEntry, extrapolation: dict[str, Any]) -> pd.DataFrame:
     """The dataset's function, noiseless, on the extrapolation grid: ``x1, y``."""
-    source = DatasetSpec.from_params(dataset, params).source
-    grid = {key: value for key, value in _settings(extrapolation).items() if key != "baselines"}
-    return synthetic.function_grid(source["name"], integer=bool(source.get("integer")), **grid)
+    grid = ExtrapolationSettings.from_params(extrapolation)
+    source = settings.source
+    return synthetic.function_grid(
+        source.name,
+        grid.low,
+        grid.high,
+        grid.points,
+        integer=bool(source.options.get("integer", False)),
+    )
 
 
 def extrapolate(
@@ -47,16 +42,14 @@ def extrapolate(
     trained: dict[int, TrainedAdapter],
     baseline_models: dict[int, dict[str, SklearnPipeline]],
     base_model: dict[str, Any],
-    lift_params: dict[str, Any],
+    settings: DatasetEntry,
     extrapolation: dict[str, Any],
-    *,
-    dataset: str,
 ) -> pd.DataFrame:
     """The first repeat's LIFT adapter and chosen baselines on the grid, with the truth:
     ``x, model, y, valid`` (``valid`` is False where LIFT's answer did not parse)."""
-    settings = LiftSettings.from_params(lift_params)
+    dataset, lift = settings.name, settings.lift
     repeat = min(trained)
-    chosen = _settings(extrapolation)["baselines"]
+    chosen = ExtrapolationSettings.from_params(extrapolation).baselines
     missing = [name for name in chosen if name not in baseline_models[repeat]]
     if missing:
         raise DatasetInputError(
@@ -65,15 +58,15 @@ def extrapolate(
             f"{sorted(baseline_models[repeat])}; add them to `regression.baselines.models`."
         )
     grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
-    grid_prompts = serialize(grid, schema, grid_splits, **lift_params.get("serialization", {}))
+    grid_prompts = serialize(grid, schema, grid_splits, lift.serialization)
     train = of_split(prompts, repeat, "train")
-    answers = adapters.answer_prompts(
+    answers = lift_model.answer_prompts(
         BaseModel.from_dict(base_model),
         trained[repeat],
         grid_prompts["prompt"],
         train,
-        task_for(schema, settings.completion_suffix),
-        settings,
+        task_for(schema, lift.serialization.completion_suffix),
+        lift,
         description=f"{dataset}: extrapolate",
     )
     x, valid = grid["x1"].to_numpy(), answers.valid
@@ -101,9 +94,7 @@ def plot_extrapolation(
     table: pd.DataFrame,
     schema: dict[str, Any],
     row_splits: pd.DataFrame,
-    params: dict[str, Any],
-    *,
-    dataset: str,
+    settings: DatasetEntry,
 ) -> Figure:
     """The extrapolation curves against the truth, with the first repeat's training points."""
     train_rows = rows_of(row_splits, row_splits["repeat"].min(), "train")
@@ -113,10 +104,9 @@ def plot_extrapolation(
             "y": table[schema["target"]].to_numpy()[train_rows],
         }
     )
-    source = DatasetSpec.from_params(dataset, params).source
     invalid = int((~curves.loc[curves["model"] == "lift", "valid"]).sum())
     title = (
-        f"{dataset}: {source['name']} function, trained on [{training['x'].min():.0f}, "
+        f"{settings.name}: {settings.source.name} function, trained on [{training['x'].min():.0f}, "
         f"{training['x'].max():.0f}]"
         + (f"; {invalid} LIFT answers invalid (training mean shown)" if invalid else "")
     )

@@ -7,33 +7,36 @@ and the report over all datasets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
-from lift.acquisition import DatasetSpec
+from lift.acquisition import SyntheticSource
+from lift.dataset_entry import DatasetEntry
 from lift.pipelines.regression import nodes
-from lift.pipelines.tabular.pipeline import BASE_MODEL, bind
+from lift.pipelines.tabular.pipeline import BASE_MODEL
 from lift.pipelines.tabular.pipeline import create_pipeline as tabular_pipeline
+from lift.synthetic import ExtrapolationSettings
 
 TASK = "regression"
+KNOWN = ("datasets", "openml_cache", "split", "baselines", "lift", "extrapolation")
 
 
-def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
+def extrapolation_steps(entry: DatasetEntry) -> list[Node]:
     """The extrapolation nodes of a one-feature synthetic function; none for other datasets."""
-    if spec.kind != "synthetic" or int(spec.source.get("p", 1)) != 1:
+    source = entry.source
+    if not isinstance(source, SyntheticSource) or int(source.options.get("p", 1)) != 1:
         return []
     return [
         node(
-            bind(nodes.extrapolation_grid, dataset=spec.name),
-            ["params:dataset", "params:extrapolation"],
+            nodes.extrapolation_grid,
+            ["settings", "params:extrapolation"],
             "extrapolation_grid",
             name="extrapolation_grid",
             tags="data",
         ),
         node(
-            bind(nodes.extrapolate, dataset=spec.name),
+            nodes.extrapolate,
             [
                 "extrapolation_grid",
                 "schema",
@@ -41,7 +44,7 @@ def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
                 "adapters",
                 "baseline_models",
                 BASE_MODEL,
-                "lift_settings",
+                "settings",
                 "params:extrapolation",
             ],
             "extrapolation",
@@ -49,8 +52,8 @@ def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
             tags="prediction",
         ),
         node(
-            bind(nodes.plot_extrapolation, dataset=spec.name),
-            ["extrapolation", "table", "schema", "splits", "params:dataset"],
+            nodes.plot_extrapolation,
+            ["extrapolation", "table", "schema", "splits", "settings"],
             "extrapolation_plot",
             name="plot_extrapolation",
             tags="reporting",
@@ -58,7 +61,9 @@ def extrapolation_steps(spec: DatasetSpec) -> list[Node]:
     ]
 
 
-def create_pipeline(datasets: Mapping[str, Mapping[str, Any]] | None = None, **_: Any) -> Pipeline:
-    """The regression pipeline over ``datasets`` (the ``regression.datasets`` parameter:
-    dataset name -> its parameters)."""
-    return tabular_pipeline(TASK, datasets, extrapolation_steps)
+def create_pipeline(**parameters: Any) -> Pipeline:
+    """The regression pipeline over the datasets of ``parameters`` (the ``regression``
+    section; ``datasets`` maps a dataset name to its parameters). The extrapolation settings
+    are checked here too."""
+    ExtrapolationSettings.from_params(parameters.get("extrapolation"))
+    return tabular_pipeline(TASK, parameters, extrapolation_steps, KNOWN)

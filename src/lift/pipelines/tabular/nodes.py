@@ -1,7 +1,7 @@
-"""Thin Kedro nodes shared by the classification and regression pipelines: each turns
-parameters into calls of the method library and returns artifacts. ``dataset`` (keyword) is the
-namespace and ``task`` the pipeline, both bound when the pipeline is built; the rest follows
-from the table's schema."""
+"""Thin Kedro nodes shared by the classification and regression pipelines: each turns its
+inputs into calls of the method library and returns artifacts. A dataset's configuration
+reaches its nodes as one validated object, its ``settings`` artifact (``DatasetEntry``); the
+rest follows from the table's schema."""
 
 from __future__ import annotations
 
@@ -14,62 +14,62 @@ from sklearn.pipeline import Pipeline as SklearnPipeline
 
 from lift import (
     acquisition,
-    adapters,
     baselines,
     language_model,
+    lift_model,
     metrics,
     preprocessing,
     reporting,
     splits,
 )
-from lift.acquisition import DatasetSpec
-from lift.adapters import LiftSettings
-from lift.errors import DatasetInputError
+from lift.dataset_entry import DatasetEntry
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
+from lift.lift_settings import ModelSettings
 from lift.serialization import serialize as serialize_rows
 from lift.tasks import task_for
 
 logger = logging.getLogger(__name__)
 
 
-def acquire(
-    params: dict[str, Any], openml_cache: str, *, dataset: str, task: str
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def configure(
+    params: dict[str, Any], lift_params: dict[str, Any], *, dataset: str, task: str
+) -> DatasetEntry:
+    """The dataset's settings: its parameters, with the task's LIFT settings under its own
+    ``lift`` keys, validated (the pipeline checked them already when it was built)."""
+    return DatasetEntry.from_params(task, dataset, params, lift_params)
+
+
+def acquire(settings: DatasetEntry, openml_cache: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Raw table and source info of a synthetic, bundled or OpenML dataset."""
-    spec = DatasetSpec.from_params(dataset, params)
     return acquisition.acquire(
-        dataset, spec.source, spec.target, openml_cache, task, spec.split_column
+        settings.name,
+        settings.source,
+        settings.task,
+        settings.target,
+        openml_cache,
+        settings.split_column,
     )
 
 
-def describe_file(
-    raw_table: pd.DataFrame, params: dict[str, Any], *, dataset: str
-) -> dict[str, Any]:
+def describe_file(raw_table: pd.DataFrame, settings: DatasetEntry) -> dict[str, Any]:
     """Source info of a raw table the user declared in the catalog."""
-    spec = DatasetSpec.from_params(dataset, params)
     return acquisition.describe_file(
-        dataset, spec.source, spec.target, raw_table, spec.split_column
+        settings.name, settings.source, settings.target, raw_table, settings.split_column
     )
 
 
 def prepare(
-    raw_table: pd.DataFrame,
-    source_info: dict[str, Any],
-    params: dict[str, Any],
-    *,
-    dataset: str,
-    task: str,
+    raw_table: pd.DataFrame, source_info: dict[str, Any], settings: DatasetEntry
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Cleaned table (raw features, the target encoded for the task) and its schema."""
-    spec = DatasetSpec.from_params(dataset, params)
     return preprocessing.prepare_table(
-        dataset,
+        settings.name,
         raw_table,
         source_info["target"],
-        spec.drop_columns,
-        spec.max_categories,
-        task,
+        settings.task,
+        settings.drop_columns,
+        settings.max_categories,
         source_info.get("split_column"),
     )
 
@@ -78,12 +78,12 @@ def split(
     table: pd.DataFrame, schema: dict[str, Any], split_params: dict[str, Any], *, dataset: str
 ) -> pd.DataFrame:
     """Train/validation/test membership of every row, per repeat."""
-    split_column = schema.get("split_column")
+    split_column = schema["split_column"]
     return splits.split_rows(
         dataset,
         table[schema["target"]],
         **split_params,
-        stratify=schema.get("task", "classification") == "classification",
+        stratify=preprocessing.task_of(schema) == "classification",
         given=table[split_column] if split_column else None,
     )
 
@@ -105,48 +105,30 @@ def fit_baselines(
 
 def prepare_base_model(model_params: dict[str, Any]) -> dict[str, Any]:
     """The base model of the run, converted once to safetensors if it is the embedded one."""
-    return language_model.prepare_base_model(**model_params).to_dict()
-
-
-def lift_settings(
-    lift_params: dict[str, Any], params: dict[str, Any], *, dataset: str
-) -> dict[str, Any]:
-    """The LIFT settings of this dataset: the task's, with the dataset's own ``lift`` keys over
-    them; checked here, so that a typo stops the run before any training."""
-    settings = adapters.with_overrides(lift_params, DatasetSpec.from_params(dataset, params).lift)
-    try:
-        LiftSettings.from_params(settings)
-    except DatasetInputError as error:
-        raise DatasetInputError(f"Dataset '{dataset}': {error}") from error
-    return settings
+    return language_model.prepare_base_model(ModelSettings.from_params(model_params)).to_dict()
 
 
 def serialize(
-    table: pd.DataFrame,
-    schema: dict[str, Any],
-    row_splits: pd.DataFrame,
-    lift_params: dict[str, Any],
+    table: pd.DataFrame, schema: dict[str, Any], row_splits: pd.DataFrame, settings: DatasetEntry
 ) -> pd.DataFrame:
     """Prompt and completion of every row, per split and repeat."""
-    return serialize_rows(table, schema, row_splits, **lift_params.get("serialization", {}))
-
-
-def _task(schema: dict[str, Any], settings: LiftSettings) -> Any:
-    return task_for(schema, settings.completion_suffix)
+    return serialize_rows(table, schema, row_splits, settings.lift.serialization)
 
 
 def fine_tune(
     prompts: pd.DataFrame,
     schema: dict[str, Any],
     base_model: dict[str, Any],
-    lift_params: dict[str, Any],
-    *,
-    dataset: str,
+    settings: DatasetEntry,
 ) -> dict[int, TrainedAdapter]:
     """One LoRA adapter per repeat, the epoch chosen on the validation prompts."""
-    settings = LiftSettings.from_params(lift_params)
-    return adapters.fine_tune(
-        dataset, BaseModel.from_dict(base_model), prompts, _task(schema, settings), settings
+    lift = settings.lift
+    return lift_model.fine_tune(
+        settings.name,
+        BaseModel.from_dict(base_model),
+        prompts,
+        task_for(schema, lift.serialization.completion_suffix),
+        lift,
     )
 
 
@@ -155,20 +137,18 @@ def predict_lift(
     prompts: pd.DataFrame,
     schema: dict[str, Any],
     base_model: dict[str, Any],
-    lift_params: dict[str, Any],
-    *,
-    dataset: str,
+    settings: DatasetEntry,
 ) -> pd.DataFrame:
-    """Generated answers on the test prompts, read back as predictions (``valid`` says which
-    answers parsed)."""
-    settings = LiftSettings.from_params(lift_params)
-    return adapters.predict(
-        dataset,
+    """The model's answers on the test prompts, read back as predictions (``valid`` says
+    which answers parsed)."""
+    lift = settings.lift
+    return lift_model.predict(
+        settings.name,
         BaseModel.from_dict(base_model),
         trained,
         prompts,
-        _task(schema, settings),
-        settings,
+        task_for(schema, lift.serialization.completion_suffix),
+        lift,
     )
 
 
@@ -181,15 +161,12 @@ def evaluate(
     )
 
 
-def report(
-    datasets: dict[str, dict[str, Any]], *scores: pd.DataFrame, task: str
-) -> tuple[pd.DataFrame, Figure]:
-    """The metrics table over all datasets (mean and std over repeats) and its plot."""
-    published = {
-        name: DatasetSpec.from_params(name, params).paper
-        for name, params in datasets.items()
-        if params is not None
-    }
-    summary = reporting.summarize(pd.concat(scores, ignore_index=True), published, task)
-    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(published))
+def report(*results: DatasetEntry | pd.DataFrame, task: str) -> tuple[pd.DataFrame, Figure]:
+    """The metrics table over all datasets (mean and std over repeats, the paper's figures
+    beside them) and its plot, from every dataset's settings and scores."""
+    entries = [r for r in results if isinstance(r, DatasetEntry)]
+    scores = [r for r in results if isinstance(r, pd.DataFrame)]
+    published = {entry.name: entry.paper for entry in entries}
+    summary = reporting.summarize(pd.concat(scores, ignore_index=True), task, published)
+    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(entries))
     return summary, reporting.comparison_plot(summary)

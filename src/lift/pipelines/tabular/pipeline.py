@@ -1,12 +1,13 @@
 """The per-dataset pipeline both tasks share. Per dataset namespace ``<task>.<name>``:
 
+    configure -> settings (the dataset's parameters and LIFT settings, validated)
     acquire (or describe_file) -> prepare -> split
         split -> serialize -> fine_tune -> predict_lift ---> evaluate
-                 (lift_settings: the task's, with the dataset's overrides)
         split -> fit_baselines -> predict_baselines -------> evaluate
 
 once for the run: prepare_base_model, and over all datasets: report. A task adds its own
-steps to a dataset's namespace (regression: the extrapolation plot)."""
+steps to a dataset's namespace (regression: the extrapolation plot). Every dataset's settings
+are validated when the pipeline is built, so a bad parameter stops a run before any work."""
 
 from __future__ import annotations
 
@@ -17,14 +18,10 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline, node
 
 from lift import baselines
-from lift.acquisition import DatasetSpec
-from lift.errors import DatasetInputError
+from lift.dataset_entry import DatasetEntry
+from lift.errors import DatasetInputError, reject_unknown
+from lift.lift_settings import LiftSettings
 from lift.pipelines.tabular import nodes
-
-# The phases of a run, one tag per node: the end-of-run summary times them, and
-# `kedro run --tags=<phase>` runs one (the model's reading from disk, which happens inside the
-# first node that needs it, counts as model_load).
-PHASES = ("data", "model_load", "serialization", "training", "prediction", "baselines", "reporting")
 
 # parameters every dataset of a task shares; they keep their names inside each namespace
 SHARED_PARAMETERS = {"openml_cache", "split", "baselines", "lift", "extrapolation"}
@@ -37,32 +34,39 @@ def bind(function: Callable[..., Any], **keywords: Any) -> Callable[..., Any]:
 
 
 def dataset_pipeline(
-    spec: DatasetSpec, task: str, extra: Callable[[DatasetSpec], list[Node]] | None = None
+    entry: DatasetEntry, extra: Callable[[DatasetEntry], list[Node]] | None = None
 ) -> Pipeline:
     """The nodes of one dataset, and the task's ``extra`` ones, in namespace ``<task>.<name>``."""
-    name = spec.name
-    if spec.kind == "file":
+    name, task = entry.name, entry.task
+    if entry.kind == "file":
         intake: Node = node(
-            bind(nodes.describe_file, dataset=name),
-            ["raw_table", "params:dataset"],
+            nodes.describe_file,
+            ["raw_table", "settings"],
             "source_info",
             name="describe_file",
             tags="data",
         )
     else:
         intake = node(
-            bind(nodes.acquire, dataset=name, task=task),
-            ["params:dataset", "params:openml_cache"],
+            nodes.acquire,
+            ["settings", "params:openml_cache"],
             ["raw_table", "source_info"],
             name="acquire",
             tags="data",
         )
     steps = Pipeline(
         [
+            node(
+                bind(nodes.configure, dataset=name, task=task),
+                ["params:dataset", "params:lift"],
+                "settings",
+                name="configure",
+                tags="data",
+            ),
             intake,
             node(
-                bind(nodes.prepare, dataset=name, task=task),
-                ["raw_table", "source_info", "params:dataset"],
+                nodes.prepare,
+                ["raw_table", "source_info", "settings"],
                 ["table", "schema"],
                 name="prepare",
                 tags="data",
@@ -89,29 +93,22 @@ def dataset_pipeline(
                 tags="baselines",
             ),
             node(
-                bind(nodes.lift_settings, dataset=name),
-                ["params:lift", "params:dataset"],
-                "lift_settings",
-                name="lift_settings",
-                tags="serialization",
-            ),
-            node(
                 nodes.serialize,
-                ["table", "schema", "splits", "lift_settings"],
+                ["table", "schema", "splits", "settings"],
                 "prompts",
                 name="serialize",
                 tags="serialization",
             ),
             node(
-                bind(nodes.fine_tune, dataset=name),
-                ["prompts", "schema", BASE_MODEL, "lift_settings"],
+                nodes.fine_tune,
+                ["prompts", "schema", BASE_MODEL, "settings"],
                 "adapters",
                 name="fine_tune",
                 tags="training",
             ),
             node(
-                bind(nodes.predict_lift, dataset=name),
-                ["adapters", "prompts", "schema", BASE_MODEL, "lift_settings"],
+                nodes.predict_lift,
+                ["adapters", "prompts", "schema", BASE_MODEL, "settings"],
                 "lift_predictions",
                 name="predict_lift",
                 tags="prediction",
@@ -123,7 +120,7 @@ def dataset_pipeline(
                 name="evaluate",
                 tags="reporting",
             ),
-            *(extra(spec) if extra else []),
+            *(extra(entry) if extra else []),
         ]
     )
     shared = {p for p in SHARED_PARAMETERS if f"params:{p}" in steps.inputs()}
@@ -142,21 +139,32 @@ def active(datasets: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Mappin
 
 def create_pipeline(
     task: str,
-    datasets: Mapping[str, Mapping[str, Any] | None] | None = None,
-    extra: Callable[[DatasetSpec], list[Node]] | None = None,
+    parameters: Mapping[str, Any],
+    extra: Callable[[DatasetEntry], list[Node]] | None = None,
+    known: tuple[str, ...] = ("datasets", "openml_cache", "split", "baselines", "lift"),
 ) -> Pipeline:
-    """The pipeline of ``task`` over ``datasets`` (the ``<task>.datasets`` parameter: dataset
-    name -> its parameters), with the task's ``extra`` nodes per dataset."""
-    datasets = active(datasets or {})
+    """The pipeline of ``task`` over the datasets of ``parameters`` (the ``<task>`` section:
+    ``datasets`` maps a dataset name to its parameters), with the task's ``extra`` nodes per
+    dataset. Every dataset's settings are checked here, before any node runs; ``known`` are
+    the section's keys."""
+    reject_unknown(parameters, known, f"Parameter `{task}` has unknown keys")
+    datasets = active(parameters.get("datasets") or {})
     if not datasets:
         raise DatasetInputError(
             f"Parameter `{task}.datasets` is empty: declare at least one dataset in "
             f"conf/base/parameters_{task}.yml."
         )
-    specs = [DatasetSpec.from_params(name, params) for name, params in datasets.items()]
+    task_lift = parameters.get("lift") or {}
+    LiftSettings.from_params(task_lift, path=f"{task}.lift")  # named without a dataset
+    entries = [
+        DatasetEntry.from_params(task, name, params, task_lift) for name, params in datasets.items()
+    ]
     report = node(
         bind(nodes.report, task=task),
-        [f"params:{task}.datasets", *[f"{task}.{spec.name}.scores" for spec in specs]],
+        [
+            *[f"{task}.{entry.name}.settings" for entry in entries],
+            *[f"{task}.{entry.name}.scores" for entry in entries],
+        ],
         [f"{task}.metrics", f"{task}.metrics_plot"],
         name="report",
         tags="reporting",
@@ -169,4 +177,4 @@ def create_pipeline(
         name="prepare_base_model",
         tags="model_load",
     )
-    return Pipeline([base_model, *(dataset_pipeline(spec, task, extra) for spec in specs), report])
+    return Pipeline([base_model, *(dataset_pipeline(entry, extra) for entry in entries), report])

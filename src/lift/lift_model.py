@@ -1,22 +1,21 @@
-"""The LIFT branch of either task: fine-tune one LoRA adapter per repeat on the training
-prompts (choosing the epoch on the validation prompts), then answer the test prompts: score
-each class's completion (``generation.mode: score``, classification) or generate text and read
-it back (``generate``). The task (``lift.tasks``) says how answers are read and which
-validation metric chooses the epoch; everything else is shared."""
+"""The LIFT model of either task, as ``baselines`` is the classical ones: ``fine_tune`` one
+LoRA adapter per repeat on the training prompts (choosing the epoch on the validation prompts),
+then ``predict`` the test prompts: score each class's completion (``generation.mode: score``,
+classification) or generate text and read it back (``generate``). The task (``lift.tasks``)
+says how answers are read and which validation metric chooses the epoch; everything else is
+shared. The settings (``lift.lift_settings.LiftSettings``) come validated."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from lift.errors import DatasetInputError, reject_unknown
-from lift.fine_tuning import LoraSettings, TrainedAdapter, TrainingSettings, train_adapter
+from lift.fine_tuning import TrainedAdapter, train_adapter
 from lift.language_model import (
     BaseModel,
     autocast,
@@ -25,85 +24,20 @@ from lift.language_model import (
     load_model,
     select_device,
 )
+from lift.lift_settings import LiftSettings, reject_score_without_classes
 from lift.metrics import probability_columns
 from lift.prediction import generate, score_completions
 from lift.splits import of_split
-from lift.tasks import Answers, Classification, Task
+from lift.tasks import Answers, Task
 
 logger = logging.getLogger(__name__)
-
-GENERATION_KEYS = ("batch_size", "max_new_tokens", "mode", "samples", "temperature")
-MODES = ("score", "generate")
-
-
-def with_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` with ``overrides`` merged in, section by section (a dataset's own ``lift``
-    keys over the task's)."""
-    merged = dict(params)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = with_overrides(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-@dataclass(frozen=True)
-class LiftSettings:
-    """Everything the LIFT branch of a task needs besides the data (``<task>.lift``)."""
-
-    lora: LoraSettings
-    training: TrainingSettings
-    mode: str = "generate"  # score: each class's completion scored (classification only)
-    max_new_tokens: int | None = None  # None: the longest completion plus a margin
-    generation_batch_size: int = 32
-    samples: int = 1  # answers per prompt: 1 is greedy, k > 1 samples k and aggregates them
-    temperature: float = 1.0  # of sampling
-    completion_suffix: str = "@@@"
-    device: str = "auto"
-    dtype: str = "auto"
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> LiftSettings:
-        """Validate ``<task>.lift`` and return it as settings."""
-        params = dict(params or {})
-        sections = ["device", "dtype", "generation", "lora", "serialization", "training"]
-        generation = dict(params.get("generation") or {})
-        reject_unknown(
-            [*params, *(f"generation.{key}" for key in generation)],
-            [*sections, *(f"generation.{key}" for key in GENERATION_KEYS)],
-            "Parameter `lift` has unknown keys",
-        )
-        samples = int(generation.get("samples", 1))
-        if samples < 1:
-            raise DatasetInputError(
-                f"Parameter `lift.generation.samples` is {samples}; use 1 (greedy) or more."
-            )
-        mode = generation.get("mode", "generate")
-        if mode not in MODES:
-            raise DatasetInputError(
-                f"Parameter `lift.generation.mode` is {mode!r}; use `score` (score each class's "
-                "completion, classification) or `generate` (generate and parse text)."
-            )
-        return cls(
-            mode=mode,
-            lora=LoraSettings.from_params(params.get("lora")),
-            training=TrainingSettings.from_params(params.get("training")),
-            max_new_tokens=generation.get("max_new_tokens"),
-            generation_batch_size=int(generation.get("batch_size", 32)),
-            samples=samples,
-            temperature=float(generation.get("temperature", 1.0)),
-            completion_suffix=(params.get("serialization") or {}).get("completion_suffix", "@@@"),
-            device=params.get("device", "auto"),
-            dtype=params.get("dtype", "auto"),
-        )
 
 
 def _answer_budget(
     tokenizer: Any, completions: Sequence[str], task: Task, settings: LiftSettings
 ) -> int:
-    if settings.max_new_tokens:
-        return int(settings.max_new_tokens)
+    if settings.generation.max_new_tokens:
+        return settings.generation.max_new_tokens
     lengths = tokenizer(sorted(set(completions)), add_special_tokens=False).input_ids
     return max(map(len, lengths)) + task.answer_margin
 
@@ -134,14 +68,10 @@ def answer(
     """The model's answers to ``prompts``, read as the task's predictions. ``completions`` (of
     the training rows, say) size the generation budget; ``train_targets`` give regression's
     fallback, the training mean."""
-    if settings.mode == "score":
+    generation = settings.generation
+    if generation.mode == "score":
         scores = score_completions(
-            model,
-            tokenizer,
-            list(prompts),
-            task.completions,
-            settings.generation_batch_size,
-            description,
+            model, tokenizer, list(prompts), task.completions, generation.batch_size, description
         )
         return task.read_scores(scores)
     samples = generate(
@@ -149,22 +79,13 @@ def answer(
         tokenizer,
         list(prompts),
         _answer_budget(tokenizer, completions, task, settings),
-        settings.generation_batch_size,
+        generation.batch_size,
         description,
-        samples=settings.samples,
-        temperature=settings.temperature,
+        samples=generation.samples,
+        temperature=generation.temperature,
         seed=settings.training.seed,
     )
     return task.read(samples, train_targets)
-
-
-def check_mode(dataset: str, task: Task, settings: LiftSettings) -> None:
-    """Class scoring needs classes: a clear error before any training otherwise."""
-    if settings.mode == "score" and not isinstance(task, Classification):
-        raise DatasetInputError(
-            f"Dataset '{dataset}': `lift.generation.mode: score` scores each class's completion, "
-            "and a regression target has no classes; use `mode: generate`."
-        )
 
 
 def _validator(
@@ -197,7 +118,7 @@ def fine_tune(
 ) -> dict[int, TrainedAdapter]:
     """One adapter per repeat of ``prompts``, trained on its train rows and chosen on its
     validation rows."""
-    check_mode(dataset, task, settings)
+    reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     adapters = {}
     for repeat in sorted(prompts["repeat"].unique()):
         train = of_split(prompts, repeat, "train")
@@ -273,7 +194,7 @@ def predict(
     """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
     output, valid`` and, for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
     classification answer and the training mean for an invalid regression answer)."""
-    check_mode(dataset, task, settings)
+    reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
         test = of_split(prompts, repeat, "test")

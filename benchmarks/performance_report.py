@@ -1,0 +1,138 @@
+"""The page `make bench` writes: docs/performance.md from the figures that
+`benchmarks/performance.py` measured (docs/performance.json holds the same figures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAIVE_BATCH = 8  # the project's default training batch size, for both trainers
+ORIGINAL_BATCH = 10  # LIFT's original generation batch
+ORIGINAL_NEW_TOKENS = 10
+REGRESSION_DATASET = "quadratic_p1"
+REGRESSION_SAMPLES = 5
+TARGETS = {
+    "train_speedup": 1.5,
+    "train_mfu": 0.6,
+    "predict_speedup": 10.0,
+    "default_run_seconds": 300.0,
+}
+
+
+def render(results: dict[str, Any]) -> str:
+    m, run, train, predict = (
+        results["machine"],
+        results["default_run"],
+        results["training"],
+        results["prediction"],
+    )
+    headline = results["headline"]
+    lines = [
+        "# Performance",
+        "",
+        f"Written by `make bench` on {results['date']} ({m['device']}, {m['cores']} cores, "
+        f"torch {m['torch']}, {m['torch_threads']} threads, native CPU bf16: "
+        f"{m['cpu_native_bf16']}). Every figure below comes from that one run; "
+        "`docs/performance.json` holds them all.",
+        "",
+        "## Headline",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+    ]
+    for key, target in TARGETS.items():
+        better = "<=" if key == "default_run_seconds" else ">="
+        lines.append(f"| `{key}` | {headline[key]:.2f} | {better} {target} |")
+    lines += [
+        "",
+        f"Matrix-multiply peaks measured in this run: float32 {m['fp32_peak_flops'] / 1e9:.0f} "
+        f"GFLOP/s, bfloat16 {m['bf16_peak_flops'] / 1e9:.0f} GFLOP/s.",
+        "",
+        "## The default run (`make run`)",
+        "",
+        f"`kedro run --pipelines=classification` (iris and moons-400): **{run['wall_seconds']:.0f}"
+        f" s** wall, process start included; the `run_timings` artifact of that run:",
+        "",
+        "| phase | seconds |",
+        "|---|---|",
+        *(f"| {phase} | {seconds:.1f} |" for phase, seconds in run["phases"].items()),
+        f"| (run, as the hook saw it) | {run['total_seconds']:.1f} |",
+        "",
+        "## Training",
+        "",
+        "One epoch over each default dataset's training prompts (after a 3-batch warm-up), batch "
+        f"{NAIVE_BATCH}, LoRA rank 16 on every linear layer. *Naive*: LIFT's original loop "
+        "(padding to the dataset's longest sequence, the model's `labels` loss: logits over the "
+        "whole vocabulary at every position, float32; the same loaded model). *Project*: "
+        "`lift.fine_tuning.train_adapter` with the run's settings (length-grouped left-padded "
+        "batches, logits only at completion positions, bf16 products where the CPU has them, "
+        "eager attention on a CPU).",
+        "",
+        "| dataset | examples | tokens | naive tok/s | project tok/s | naive ex/s | project ex/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, d in train["datasets"].items():
+        lines.append(
+            f"| {name} | {d['examples']} | {d['tokens']} | {d['naive_tokens_per_second']:.0f} | "
+            f"{d['ours_tokens_per_second']:.0f} | {d['naive_examples_per_second']:.2f} | "
+            f"{d['ours_examples_per_second']:.2f} |"
+        )
+    lines += [
+        "",
+        f"`train_speedup` = {train['train_speedup']:.2f} (time of the naive epochs over the "
+        f"project's). Model FLOPs: {train['model_flops_per_second'] / 1e9:.0f} GFLOP/s, "
+        f"`train_mfu` = {train['train_mfu']:.2f} of the float32 peak "
+        f"({train['train_mfu_bf16']:.2f} of the bfloat16 peak). FLOPs counted per sequence of "
+        "T tokens with C completion tokens: 2 x (2·P·T + 4·L·T²·d_attn + 2·d·V·C), P the "
+        "transformer blocks' linear weights, the factor 2 for the backward pass (input "
+        "gradients only: the base weights are frozen); LoRA's own products not counted.",
+        "",
+        "## Prediction",
+        "",
+        "The test prompts of each default dataset, with its run's adapter (repeat 0). *score*: "
+        "each class's completion scored after one forward pass per prompt batch (key/value "
+        "cache shared by the classes), adapter merged; *generate*: greedy decoding that stops "
+        "at EOS or a newline; *original*: LIFT's original generation (batches of 10, sampling "
+        "at temperature 1, 10 new tokens, no stop, float32, adapter unmerged). Invalid answers "
+        "count as wrong; log-loss and ECE use the class probabilities (score: softmax over the "
+        "classes' completion log-probabilities; generated answers: one-hot, uniform if invalid).",
+        "",
+        "| mode | dataset | rows | seconds | rows/s | accuracy | invalid | log-loss | ECE |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for mode, by_dataset in predict["modes"].items():
+        for name, d in by_dataset.items():
+            lines.append(
+                f"| {mode} | {name} | {d['rows']} | {d['seconds']:.2f} | "
+                f"{d['rows'] / d['seconds']:.1f} | {d['accuracy']:.4f} | "
+                f"{d['invalid_rate']:.3f} | {d['log_loss']:.3f} | {d['ece']:.3f} |"
+            )
+    lines += [
+        "",
+        f"`predict_speedup` (score over original) = {predict['score_speedup']:.1f}; greedy "
+        f"generation over original = {predict['generate_speedup']:.1f}.",
+        "",
+    ]
+    if results.get("regression"):
+        lines += [
+            "## Regression: greedy or the median of samples",
+            "",
+            f"The test prompts of `{REGRESSION_DATASET}` with the adapter of a regression run of "
+            f"it; the median of {REGRESSION_SAMPLES} answers sampled at temperature 1 against "
+            "one greedy answer.",
+            "",
+            "| answers | seconds | RAE | RMSE | invalid |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {label} | {d['seconds']:.1f} | {d['rae']:.4f} | {d['rmse']:.4f} | "
+                f"{d['invalid_rate']:.3f} |"
+                for label, d in results["regression"].items()
+            ),
+            "",
+        ]
+    lines += [
+        "## GPU",
+        "",
+        results.get("gpu_note", "No GPU in this run: the GPU figures are not measured here."),
+        "",
+    ]
+    return "\n".join(lines)

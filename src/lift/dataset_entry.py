@@ -1,0 +1,117 @@
+"""The whole configuration of one dataset (``<task>.datasets.<name>`` in the parameters): where
+its table comes from, which column is the target, what to drop, what the paper published for
+it, and the LIFT settings it runs with (the task's ``lift``, its own ``lift`` keys over them).
+Built and validated in one place, ``DatasetEntry.from_params``; the pipeline checks every
+entry before any work and hands each dataset's entry to its nodes as one object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, ValidationError
+
+from lift import synthetic
+from lift.acquisition import Source, SyntheticSource
+from lift.errors import DatasetInputError, invalid_parameters
+from lift.lift_settings import LiftSettings, Settings, reject_score_without_classes, sets
+from lift.preprocessing import TaskName
+
+NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class DatasetEntry(Settings):
+    """One dataset's configuration.
+
+    ``source`` says where the raw table comes from (``acquisition.Source``); ``target`` names
+    the target column (needed for files, optional otherwise); ``split_column`` names a column
+    that fixes each row's split (``train``, ``validation``, ``test``) instead of the random
+    protocol; ``drop_columns`` are left out of the features; ``max_categories`` bounds a text
+    column's distinct values; ``paper`` holds what the LIFT paper published for this dataset by
+    model name (accuracy as a fraction for classification, RAE for regression); ``lift`` is the
+    dataset's LIFT settings, the task's with the dataset's own ``lift`` keys over them.
+    """
+
+    given_fields: ClassVar[tuple[str, ...]] = ("name", "task")  # from the namespace, not keys
+
+    name: str
+    task: TaskName
+    source: Source
+    target: str | None = None
+    split_column: str | None = None
+    drop_columns: list[str] = []
+    max_categories: Annotated[int, Field(gt=0)] = 50
+    paper: dict[str, float] = {}
+    lift: LiftSettings = LiftSettings()
+
+    @property
+    def kind(self) -> str:
+        """Where the raw table comes from: synthetic, sklearn, openml or file."""
+        return self.source.kind
+
+    @classmethod
+    def from_params(
+        cls,
+        task: str,
+        name: str,
+        params: Mapping[str, Any] | None,
+        task_lift: Mapping[str, Any] | None = None,
+    ) -> DatasetEntry:
+        """The entry of dataset ``name`` of ``task`` from its parameters, its ``lift`` keys
+        merged over ``task_lift`` (the task's ``lift`` section). Any unknown key or bad value
+        raises ``DatasetInputError`` naming the dataset and the parameter's full path
+        (``classification.datasets.iris.lift.lora.rank``, or ``classification.lift.lora.rank``
+        when the value comes from the task's section)."""
+        subject = f"Dataset '{name}': "
+        if not NAME.match(str(name)):
+            raise DatasetInputError(
+                f"Dataset name {name!r} in `{task}.datasets` cannot be a Kedro namespace; use "
+                "letters, digits, '_' and '-' only."
+            )
+        if not isinstance(params, Mapping):
+            raise DatasetInputError(
+                f"{subject}parameter `{task}.datasets.{name}` is {params!r}; give it a mapping "
+                "such as `{source: {kind: sklearn, name: iris}}` (or null to switch it off)."
+            )
+        params = dict(params)
+        overrides = params.pop("lift", None) or {}
+        own = f"{task}.datasets.{name}"
+        if not isinstance(overrides, Mapping):
+            raise DatasetInputError(
+                f"{subject}parameter `{own}.lift` is {overrides!r}; give it a mapping of the "
+                f"`{task}.lift` keys this dataset changes, such as `{{training: {{epochs: 2}}}}`."
+            )
+        lift = LiftSettings.from_params(
+            task_lift, overrides, f"{task}.lift", f"{own}.lift", subject
+        )
+        try:
+            entry = cls.model_validate({**params, "name": name, "task": task, "lift": lift})
+        except ValidationError as error:
+            if any(problem["loc"] == ("source",) for problem in error.errors()) and not (
+                params.get("source")
+            ):
+                raise DatasetInputError(
+                    f"{subject}it has no `source` parameter; add one such as "
+                    "`source: {kind: sklearn, name: iris}`."
+                ) from None
+            raise invalid_parameters(error, cls, own, subject) from None
+        if isinstance(entry.source, SyntheticSource):
+            try:
+                known = synthetic.options_of(task, entry.source.name)
+            except DatasetInputError as error:
+                raise DatasetInputError(f"{subject}{error}") from None
+            unknown = sorted(set(entry.source.options) - set(known))
+            if unknown:
+                raise DatasetInputError(
+                    f"{subject}parameter `{own}.source` has unknown keys {unknown}; the "
+                    f"generator '{entry.source.name}' takes {known}."
+                )
+        where = own if sets(overrides, ("generation", "mode")) else task
+        reject_score_without_classes(lift, task, f"{subject}parameter `{where}.lift.")
+        return entry
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DatasetEntry:
+        """An entry saved by ``to_json``."""
+        return cls.model_validate(dict(data))

