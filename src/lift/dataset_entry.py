@@ -110,8 +110,3 @@ class DatasetEntry(Settings):
         where = own if sets(overrides, ("generation", "mode")) else task
         reject_score_without_classes(lift, task, f"{subject}parameter `{where}.lift.")
         return entry
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DatasetEntry:
-        """An entry saved by ``to_json``."""
-        return cls.model_validate(dict(data))

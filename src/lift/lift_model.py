@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lift.encoding import Encodings
 from lift.fine_tuning import TrainedAdapter, train_adapter
 from lift.language_model import (
     BaseModel,
@@ -113,14 +114,25 @@ def _validator(
     return validate
 
 
+def for_repeat(task: Task, encodings: Encodings | None, repeat: int) -> Task:
+    """``task`` reading answers written with ``repeat``'s encoding (if any)."""
+    return task.written_with(encodings.of(int(repeat))) if encodings else task
+
+
 def fine_tune(
-    dataset: str, base: BaseModel, prompts: pd.DataFrame, task: Task, settings: LiftSettings
+    dataset: str,
+    base: BaseModel,
+    prompts: pd.DataFrame,
+    task: Task,
+    settings: LiftSettings,
+    encodings: Encodings | None = None,
 ) -> dict[int, TrainedAdapter]:
     """One adapter per repeat of ``prompts``, trained on its train rows and chosen on its
-    validation rows."""
+    validation rows (``encodings``: the ones the prompts were written with)."""
     reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     adapters = {}
     for repeat in sorted(prompts["repeat"].unique()):
+        repeat_task = for_repeat(task, encodings, repeat)
         train = of_split(prompts, repeat, "train")
         validation = of_split(prompts, repeat, "validation")
         model, tokenizer = load_base(base, settings)
@@ -130,7 +142,7 @@ def fine_tune(
                 tokenizer,
                 (train["prompt"].tolist(), train["completion"].tolist()),
                 (validation["prompt"].tolist(), validation["completion"].tolist()),
-                _validator(tokenizer, validation, train, task, settings),
+                _validator(tokenizer, validation, train, repeat_task, settings),
                 settings.lora,
                 settings.training,
                 select_on=task.select_on,
@@ -190,10 +202,12 @@ def predict(
     prompts: pd.DataFrame,
     task: Task,
     settings: LiftSettings,
+    encodings: Encodings | None = None,
 ) -> pd.DataFrame:
     """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
     output, valid`` and, for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
-    classification answer and the training mean for an invalid regression answer)."""
+    classification answer and the training mean for an invalid regression answer; numbers in
+    the target's units, read back with ``encodings``)."""
     reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
@@ -203,7 +217,7 @@ def predict(
             adapter,
             test["prompt"],
             of_split(prompts, repeat, "train"),
-            task,
+            for_repeat(task, encodings, repeat),
             settings,
             description=f"{dataset} repeat {repeat}: predict",
         )

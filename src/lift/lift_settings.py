@@ -36,7 +36,13 @@ class SerializationSettings(Settings):
 
     # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..."
     template: Literal["paper", "feature_names"] = "paper"
-    decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of the features' numbers
+    # how numeric features are written (lift.encoding): raw (the paper's fixed decimals),
+    # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
+    encoding: Literal["raw", "significant", "standardized", "minmax", "quantile"] = "raw"
+    decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of raw and standardized numbers
+    digits: Annotated[int, Field(ge=1, le=12)] = 3  # of significant numbers
+    # a regression target: raw, or its z-score read back into its units
+    target_encoding: Literal["raw", "standardized"] = "raw"
     target_decimals: Annotated[int, Field(ge=0, le=12)] = 3  # of a regression target
     prompt_suffix: str = PROMPT_SUFFIX
     completion_suffix: Annotated[str, Field(min_length=1)] = COMPLETION_SUFFIX

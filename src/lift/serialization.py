@@ -5,7 +5,9 @@
 ``feature_names``: ``Given that sepal length (cm) is 5.10, ..., What is the category?###``
 (regression: ``..., what should be the <target> value?###``).
 A classification completion is the integer class index, a regression one the target written
-with ``target_decimals`` decimals; training appends the tokenizer's EOS to it."""
+with ``target_decimals`` decimals; training appends the tokenizer's EOS to it. How numbers are
+written beyond the paper's fixed decimals (significant digits, scales fitted on the training
+rows) is ``lift.encoding``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from lift.encoding import Encodings, fit_encodings
 from lift.errors import DatasetInputError
 from lift.lift_settings import COMPLETION_SUFFIX, PROMPT_SUFFIX, SerializationSettings
 from lift.preprocessing import task_of
@@ -65,30 +68,12 @@ def completion_for(
     completion_suffix: str = COMPLETION_SUFFIX,
 ) -> str:
     """The completion of a row whose target is ``value``: a space, the class index (or the
-    number with ``target_decimals`` decimals), the suffix."""
+    number with ``target_decimals`` decimals; a text is taken as written), the suffix."""
+    if isinstance(value, str):
+        return f" {value}{completion_suffix}"
     if task == "regression":
         return f" {float(value):.{int(target_decimals)}f}{completion_suffix}"
     return f" {int(value)}{completion_suffix}"
-
-
-def prompts_of(
-    table: pd.DataFrame, schema: Mapping[str, Any], settings: SerializationSettings
-) -> list[str]:
-    """The prompt of every row of ``table`` (its features as ``schema`` lists them), in order."""
-    features = list(schema["features"])
-    task = task_of(schema)
-    return [
-        prompt_for(
-            values,
-            features,
-            task,
-            settings.template,
-            settings.decimals,
-            settings.prompt_suffix,
-            schema["target"],
-        )
-        for values in table[features].itertuples(index=False, name=None)
-    ]
 
 
 def serialize(
@@ -96,30 +81,48 @@ def serialize(
     schema: Mapping[str, Any],
     splits: pd.DataFrame,
     settings: SerializationSettings | None = None,
+    encodings: Encodings | None = None,
 ) -> pd.DataFrame:
     """Prompts and completions of every row in every split and repeat.
 
-    Returns one row per entry of ``splits``: ``repeat, split, row, prompt, completion, target``.
-    Features are written as raw values (numbers with ``settings.decimals`` decimals, text as it
-    is); the task (``schema["task"]``) decides the question and the completion.
+    Returns one row per entry of ``splits``: ``repeat, split, row, prompt, completion, target``
+    (``target`` in the table's units). Numbers are written by the repeat's encoding (fitted on
+    that repeat's training rows unless ``encodings`` are given; ``settings.encoding``), text
+    as it is; the task (``schema["task"]``) decides the question and the completion.
     """
     settings = settings or SerializationSettings()
+    encodings = encodings or fit_encodings(table, schema, splits, settings)
     task = task_of(schema)
-    prompts = prompts_of(table, schema, settings)
+    features = list(schema["features"])
+    values = list(table[features].itertuples(index=False, name=None))
     targets = table[schema["target"]].to_numpy()
+    written: dict[tuple[int, int], tuple[str, str]] = {}
+    for repeat, row in zip(splits["repeat"], splits["row"], strict=True):
+        if (repeat, row) in written:
+            continue
+        encoding = encodings.of(int(repeat))
+        target = encoding.write_target(targets[row]) if task == "regression" else targets[row]
+        written[repeat, row] = (
+            prompt_for(
+                [encoding.write(c, v) for c, v in zip(features, values[row], strict=True)],
+                features,
+                task,
+                settings.template,
+                settings.decimals,
+                settings.prompt_suffix,
+                schema["target"],
+            ),
+            completion_for(target, task, settings.target_decimals, settings.completion_suffix),
+        )
+    pairs = [written[key] for key in zip(splits["repeat"], splits["row"], strict=True)]
     rows = splits["row"].to_numpy()
     return pd.DataFrame(
         {
             "repeat": splits["repeat"].to_numpy(),
             "split": splits["split"].to_numpy(),
             "row": rows,
-            "prompt": [prompts[r] for r in rows],
-            "completion": [
-                completion_for(
-                    targets[r], task, settings.target_decimals, settings.completion_suffix
-                )
-                for r in rows
-            ],
+            "prompt": [prompt for prompt, _ in pairs],
+            "completion": [completion for _, completion in pairs],
             "target": targets[rows] if task == "regression" else targets[rows].astype(int),
         }
     )

@@ -5,11 +5,12 @@ the training epoch."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from lift.encoding import FittedEncoding
 from lift.lift_settings import COMPLETION_SUFFIX
 from lift.metrics import regression_scores
 from lift.parsing import INVALID, parse_label, read_numbers
@@ -76,6 +77,10 @@ class Classification:
         texts = [self.completions[label] for label in labels]
         return Answers(texts, labels, np.ones(len(labels), dtype=bool), probabilities)
 
+    def written_with(self, encoding: FittedEncoding) -> Classification:
+        """This task (class indices are written the same whatever the encoding)."""
+        return self
+
     def validation_metrics(
         self, y_true: np.ndarray, y_pred: np.ndarray, valid: np.ndarray
     ) -> dict[str, float]:
@@ -87,10 +92,12 @@ class Classification:
 
 @dataclass(frozen=True)
 class Regression:
-    """Answers are numbers; an invalid one is replaced by the training mean. The epoch is
-    chosen on validation RMSE, as in the paper."""
+    """Answers are numbers (read back into the target's units by ``encoding``, the one the
+    completions were written with); an invalid one is replaced by the training mean. The epoch
+    is chosen on validation RMSE, as in the paper."""
 
     completion_suffix: str = COMPLETION_SUFFIX
+    encoding: FittedEncoding | None = None
     name: ClassVar[TaskName] = "regression"
     select_on: ClassVar[str] = "rmse"
     maximize: ClassVar[bool] = False
@@ -100,9 +107,15 @@ class Regression:
     def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
         """Numbers (the median of each prompt's valid answers, else the training mean) and
         which prompts had a valid answer."""
-        fallback = float(np.mean(train_targets))
-        numbers, valid = read_numbers(samples, fallback, self.completion_suffix)
+        numbers, valid = read_numbers(samples, 0.0, self.completion_suffix)
+        if self.encoding is not None:
+            numbers = self.encoding.read_targets(numbers)
+        numbers = np.where(valid, numbers, float(np.mean(train_targets)))
         return Answers([" | ".join(answers) for answers in samples], numbers, valid)
+
+    def written_with(self, encoding: FittedEncoding) -> Regression:
+        """This task reading answers written with ``encoding``."""
+        return replace(self, encoding=encoding)
 
     def validation_metrics(
         self, y_true: np.ndarray, y_pred: np.ndarray, valid: np.ndarray

@@ -1,6 +1,6 @@
 """Custom Kedro datasets of the project."""
 
 from lift.datasets.adapter_dataset import AdapterDataset
-from lift.datasets.settings_dataset import SettingsDataset
+from lift.datasets.typed_json_dataset import TypedJSONDataset
 
-__all__ = ["AdapterDataset", "SettingsDataset"]
+__all__ = ["AdapterDataset", "TypedJSONDataset"]

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline as SklearnPipeline
 
 from lift import lift_model, reporting, synthetic
 from lift.dataset_entry import DatasetEntry
+from lift.encoding import Encodings
 from lift.errors import DatasetInputError
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
@@ -42,6 +43,7 @@ def extrapolate(
     trained: dict[int, TrainedAdapter],
     baseline_models: dict[int, dict[str, SklearnPipeline]],
     base_model: dict[str, Any],
+    encoding: Encodings,
     settings: DatasetEntry,
     extrapolation: dict[str, Any],
 ) -> pd.DataFrame:
@@ -58,14 +60,16 @@ def extrapolate(
             f"{sorted(baseline_models[repeat])}; add them to `regression.baselines.models`."
         )
     grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
-    grid_prompts = serialize(grid, schema, grid_splits, lift.serialization)
+    grid_prompts = serialize(grid, schema, grid_splits, lift.serialization, encoding)
     train = of_split(prompts, repeat, "train")
     answers = lift_model.answer_prompts(
         BaseModel.from_dict(base_model),
         trained[repeat],
         grid_prompts["prompt"],
         train,
-        task_for(schema, lift.serialization.completion_suffix),
+        lift_model.for_repeat(
+            task_for(schema, lift.serialization.completion_suffix), encoding, repeat
+        ),
         lift,
         description=f"{dataset}: extrapolate",
     )

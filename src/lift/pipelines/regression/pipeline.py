@@ -44,6 +44,7 @@ def extrapolation_steps(entry: DatasetEntry) -> list[Node]:
                 "adapters",
                 "baseline_models",
                 BASE_MODEL,
+                "encoding",
                 "settings",
                 "params:extrapolation",
             ],

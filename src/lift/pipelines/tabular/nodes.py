@@ -23,6 +23,7 @@ from lift import (
     splits,
 )
 from lift.dataset_entry import DatasetEntry
+from lift.encoding import Encodings, fit_encodings
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 from lift.lift_settings import ModelSettings
@@ -108,17 +109,29 @@ def prepare_base_model(model_params: dict[str, Any]) -> dict[str, Any]:
     return language_model.prepare_base_model(ModelSettings.from_params(model_params)).to_dict()
 
 
-def serialize(
+def fit_encoding(
     table: pd.DataFrame, schema: dict[str, Any], row_splits: pd.DataFrame, settings: DatasetEntry
+) -> Encodings:
+    """How numbers are written in the prompts, fitted on each repeat's training rows."""
+    return fit_encodings(table, schema, row_splits, settings.lift.serialization)
+
+
+def serialize(
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    encoding: Encodings,
+    settings: DatasetEntry,
 ) -> pd.DataFrame:
     """Prompt and completion of every row, per split and repeat."""
-    return serialize_rows(table, schema, row_splits, settings.lift.serialization)
+    return serialize_rows(table, schema, row_splits, settings.lift.serialization, encoding)
 
 
 def fine_tune(
     prompts: pd.DataFrame,
     schema: dict[str, Any],
     base_model: dict[str, Any],
+    encoding: Encodings,
     settings: DatasetEntry,
 ) -> dict[int, TrainedAdapter]:
     """One LoRA adapter per repeat, the epoch chosen on the validation prompts."""
@@ -129,6 +142,7 @@ def fine_tune(
         prompts,
         task_for(schema, lift.serialization.completion_suffix),
         lift,
+        encoding,
     )
 
 
@@ -137,6 +151,7 @@ def predict_lift(
     prompts: pd.DataFrame,
     schema: dict[str, Any],
     base_model: dict[str, Any],
+    encoding: Encodings,
     settings: DatasetEntry,
 ) -> pd.DataFrame:
     """The model's answers on the test prompts, read back as predictions (``valid`` says
@@ -149,6 +164,7 @@ def predict_lift(
         prompts,
         task_for(schema, lift.serialization.completion_suffix),
         lift,
+        encoding,
     )
 
 
@@ -161,12 +177,11 @@ def evaluate(
     )
 
 
-def report(*results: DatasetEntry | pd.DataFrame, task: str) -> tuple[pd.DataFrame, Figure]:
-    """The metrics table over all datasets (mean and std over repeats, the paper's figures
-    beside them) and its plot, from every dataset's settings and scores."""
-    entries = [r for r in results if isinstance(r, DatasetEntry)]
-    scores = [r for r in results if isinstance(r, pd.DataFrame)]
-    published = {entry.name: entry.paper for entry in entries}
+def report(
+    *scores: pd.DataFrame, task: str, published: dict[str, dict[str, float]]
+) -> tuple[pd.DataFrame, Figure]:
+    """The metrics table over all datasets (mean and std over repeats, the paper's
+    ``published`` figures beside them) and its plot, from every dataset's scores."""
     summary = reporting.summarize(pd.concat(scores, ignore_index=True), task, published)
-    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(entries))
+    logger.info("Metrics of %d models on %d datasets", summary["model"].nunique(), len(scores))
     return summary, reporting.comparison_plot(summary)

@@ -1,0 +1,177 @@
+"""How numbers are written in the prompts, and a regression target in the completions.
+
+``lift.serialization.encoding`` chooses how a numeric feature is written:
+
+- ``raw``: the paper's fixed decimals (``decimals``), e.g. ``0.04`` for diabetes' 0.0381;
+- ``significant``: ``digits`` significant digits, e.g. ``0.0381``;
+- ``standardized``: the z-score against the training rows, with ``decimals`` decimals;
+- ``minmax``: a whole number 0-100 between the training rows' minimum and maximum (values
+  beyond them go below 0 or above 100);
+- ``quantile``: the value's rank among the training rows, a whole number 0-100.
+
+``target_encoding: standardized`` writes a regression target as its z-score against the
+training rows (``target_decimals`` decimals) and reads the model's answers back into the
+target's units. Scales are fitted on the training rows of each repeat only; the fitted
+encoding is an artifact of the run, so that prediction uses exactly the one training used."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from lift.errors import DatasetInputError
+from lift.lift_settings import SerializationSettings, Settings
+from lift.preprocessing import task_of
+from lift.splits import rows_of
+
+SCALED = ("standardized", "minmax", "quantile")
+
+
+class FeatureScale(Settings):
+    """A numeric feature's statistics over the training rows (``values``: sorted, kept only
+    for the quantile encoding)."""
+
+    mean: float
+    std: float
+    low: float
+    high: float
+    values: list[float] = []
+
+
+class FittedEncoding(Settings):
+    """The encoding of one repeat: how every feature and the target are written."""
+
+    repeat: int
+    encoding: Literal["raw", "significant", "standardized", "minmax", "quantile"]
+    decimals: int
+    digits: int
+    target_encoding: Literal["raw", "standardized"]
+    target_decimals: int
+    scales: dict[str, FeatureScale] = {}
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    def write(self, column: str, value: Any) -> str:
+        """``value`` of feature ``column`` as the prompt shows it (text as it is)."""
+        if isinstance(value, str):
+            return value
+        value = float(value)
+        if self.encoding == "raw" or column not in self.scales and self.encoding in SCALED:
+            return f"{value:.{self.decimals}f}"
+        if self.encoding == "significant":
+            return np.format_float_positional(
+                value, precision=self.digits, unique=False, fractional=False, trim="-"
+            )
+        scale = self.scales[column]
+        if self.encoding == "standardized":
+            return f"{(value - scale.mean) / scale.std:.{self.decimals}f}"
+        if self.encoding == "minmax":
+            return str(round(100 * (value - scale.low) / (scale.high - scale.low)))
+        return str(round(100 * _rank(scale.values, value)))
+
+    def read(self, column: str, text: str) -> float:
+        """The number a written feature value stands for (its precision's worth: a whole
+        number 0-100 stands for a range of values)."""
+        number = float(text)
+        if self.encoding in ("raw", "significant") or column not in self.scales:
+            return number
+        scale = self.scales[column]
+        if self.encoding == "standardized":
+            return scale.mean + scale.std * number
+        if self.encoding == "minmax":
+            return scale.low + (scale.high - scale.low) * number / 100
+        return float(np.quantile(scale.values, min(max(number / 100, 0.0), 1.0)))
+
+    def write_target(self, value: float) -> str:
+        """A regression target as its completion writes it (without the suffix)."""
+        if self.target_encoding == "standardized":
+            value = (float(value) - self.target_mean) / self.target_std
+        return f"{float(value):.{self.target_decimals}f}"
+
+    def read_targets(self, numbers: np.ndarray) -> np.ndarray:
+        """Numbers read from the model's answers, in the target's units."""
+        if self.target_encoding == "standardized":
+            return self.target_mean + self.target_std * np.asarray(numbers, dtype=float)
+        return np.asarray(numbers, dtype=float)
+
+
+class Encodings(Settings):
+    """The fitted encoding of every repeat of a dataset (the ``encoding`` artifact)."""
+
+    repeats: list[FittedEncoding]
+
+    def of(self, repeat: int) -> FittedEncoding:
+        """The encoding fitted on the training rows of ``repeat``."""
+        for fitted in self.repeats:
+            if fitted.repeat == repeat:
+                return fitted
+        raise KeyError(f"No encoding fitted for repeat {repeat}.")
+
+
+def _rank(values: Sequence[float], value: float) -> float:
+    """The share of ``values`` (sorted) below ``value``, ties counted half."""
+    below = np.searchsorted(values, value, side="left")
+    not_above = np.searchsorted(values, value, side="right")
+    return float((below + not_above) / (2 * len(values)))
+
+
+def fit_encoding(
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    rows: Sequence[int] | np.ndarray,
+    settings: SerializationSettings,
+    repeat: int = 0,
+) -> FittedEncoding:
+    """The encoding of ``settings`` with its scales fitted on ``rows`` of ``table`` (the
+    training rows of one repeat; never validation or test rows)."""
+    train = table.iloc[np.asarray(rows, dtype=int)]
+    if train.empty and (settings.encoding in SCALED or settings.target_encoding != "raw"):
+        raise DatasetInputError(
+            f"Dataset '{schema.get('dataset')}': the `{settings.encoding}` encoding is fitted "
+            f"on training rows, and repeat {repeat} has none."
+        )
+    scales = {}
+    if settings.encoding in SCALED:
+        for column in schema["numeric_features"]:
+            values = train[column].to_numpy(dtype=float)
+            low, high = float(values.min()), float(values.max())
+            scales[column] = FeatureScale(
+                mean=float(values.mean()),
+                std=float(values.std()) or 1.0,  # a constant column: its values are 0
+                low=low,
+                high=high if high > low else low + 1.0,
+                values=sorted(values.tolist()) if settings.encoding == "quantile" else [],
+            )
+    target_mean, target_std = 0.0, 1.0
+    if task_of(schema) == "regression" and settings.target_encoding == "standardized":
+        targets = train[schema["target"]].to_numpy(dtype=float)
+        target_mean, target_std = float(targets.mean()), float(targets.std()) or 1.0
+    return FittedEncoding(
+        repeat=int(repeat),
+        encoding=settings.encoding,
+        decimals=settings.decimals,
+        digits=settings.digits,
+        target_encoding=settings.target_encoding,
+        target_decimals=settings.target_decimals,
+        scales=scales,
+        target_mean=target_mean,
+        target_std=target_std,
+    )
+
+
+def fit_encodings(
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    splits: pd.DataFrame,
+    settings: SerializationSettings,
+) -> Encodings:
+    """One encoding per repeat of ``splits``, each fitted on that repeat's training rows."""
+    return Encodings(
+        repeats=[
+            fit_encoding(table, schema, rows_of(splits, repeat, "train"), settings, int(repeat))
+            for repeat in sorted(splits["repeat"].unique())
+        ]
+    )
