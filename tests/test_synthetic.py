@@ -51,7 +51,7 @@ def test_unknown_generator_names_the_choices():
         synthetic.generate("classification", "spiral", n_samples=100, seed=0)
 
 
-# per-feature terms of lift-reference.md at hand-computed points (x -> value)
+# per-feature terms of the LIFT paper at hand-computed points (x -> value)
 FORMULA_POINTS = {
     "linear": [(-10, -9.0), (0, 0.0), (5, 4.5)],
     "quadratic": [(-10, 9.0), (0, -9.0), (5, -4.5)],

@@ -1,4 +1,4 @@
-"""The paper's classical baselines (lift-reference.md, "Baselines of the paper and their grids"),
+"""The paper's classical baselines (the LIFT paper, arXiv:2206.06565),
 each an sklearn ``Pipeline`` of the feature encoder and the model answering ``fit`` /
 ``predict`` (and ``predict_proba`` for classifiers). Classifiers are tuned by a cross-validated
 grid search on the training split; regressors, as in the paper, are fitted on the training

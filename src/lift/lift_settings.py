@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lift.errors import DatasetInputError, Location, invalid_parameters
 
-# The separators of the paper's prompts and completions (lift-reference.md, "Serialization").
+# The separators of the paper's prompts and completions (the LIFT paper, arXiv:2206.06565).
 PROMPT_SUFFIX = "###"
 COMPLETION_SUFFIX = "@@@"
 

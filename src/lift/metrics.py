@@ -1,8 +1,8 @@
 """Scores of test-split predictions, per model and repeat.
 
-Regression's primary metric is the paper's RAE (lift-reference.md): sum |y_hat - y| divided by
-sum |mean(y) - y|, the mean taken over the scored rows; 0 is perfect, 1 is as good as
-predicting their mean."""
+Regression's primary metric is the RAE of the LIFT paper (arXiv:2206.06565): sum |y_hat - y|
+divided by sum |mean(y) - y|, the mean taken over the scored rows; 0 is perfect, 1 is as good
+as predicting their mean."""
 
 from __future__ import annotations
 

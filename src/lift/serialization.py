@@ -1,4 +1,4 @@
-"""Rows as sentences (lift-reference.md, "Serialization used by the paper").
+"""Rows as sentences (the LIFT paper, arXiv:2206.06565).
 
 ``paper``, classification: ``When we have x1=5.10, x2=3.50, What is this type?###`` -> `` 0@@@``
 ``paper``, regression: ``When we have x1=-3.1416, what should be the y value?###`` -> `` 2.718@@@``

@@ -1,4 +1,4 @@
-"""The paper's split protocol (lift-reference.md, "Splits"): a stratified test split with one
+"""The paper's split protocol (the LIFT paper, arXiv:2206.06565): a stratified test split with one
 seed, shared by every repeat, then a stratified train/validation split of the rest with seeds
 0..R-1. Overall 64/16/20 with the default sizes. Regression splits are not stratified.
 

@@ -1,7 +1,7 @@
 """Synthetic datasets of the LIFT paper, seeded.
 
-Classification (lift-reference.md, "Synthetic classification data"): tables with features
-``x1, x2`` and an integer ``label`` column. Regression ("Synthetic regression functions"): six
+Classification (the LIFT paper, arXiv:2206.06565): tables with features
+``x1, x2`` and an integer ``label`` column. Regression: six
 functions of ``p`` features, each a per-feature term averaged over the features; tables with
 ``x1..xp``, the target ``y`` and a ``split`` column (the noiseless test rows are fixed by the
 generator), plus a noiseless grid for extrapolation."""
