@@ -19,11 +19,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn import datasets as sklearn_datasets
 
 from lift import synthetic
-from lift.errors import DatasetInputError, invalid_parameters
+from lift.errors import DatasetInputError
 from lift.lift_settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,10 +98,7 @@ def source_of(source: Source | Mapping[str, Any], subject: str = "") -> Source:
     is checked; ``subject``, e.g. "Dataset 'iris': ", opens a ``DatasetInputError``)."""
     if isinstance(source, BaseModel):
         return source
-    try:
-        return _Sourced.model_validate({"source": dict(source)}).source
-    except ValidationError as error:
-        raise invalid_parameters(error, _Sourced, "", subject) from None
+    return _Sourced.parsed({"source": dict(source)}, "", subject).source
 
 
 def load_sklearn(name: str) -> pd.DataFrame:

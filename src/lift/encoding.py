@@ -17,13 +17,13 @@ encoding is an artifact of the run, so that prediction uses exactly the one trai
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lift.errors import DatasetInputError
-from lift.lift_settings import SerializationSettings, Settings
+from lift.lift_settings import NumberEncoding, SerializationSettings, Settings, TargetEncoding
 from lift.preprocessing import task_of
 from lift.splits import rows_of
 
@@ -45,10 +45,10 @@ class FittedEncoding(Settings):
     """The encoding of one repeat: how every feature and the target are written."""
 
     repeat: int
-    encoding: Literal["raw", "significant", "standardized", "minmax", "quantile"]
+    encoding: NumberEncoding
     decimals: int
     digits: int
-    target_encoding: Literal["raw", "standardized"]
+    target_encoding: TargetEncoding
     target_decimals: int
     scales: dict[str, FeatureScale] = {}
     target_mean: float = 0.0

@@ -42,14 +42,13 @@ def invalid_parameters(
     lists the known ones. ``subject`` ("Dataset 'iris': ") opens the message."""
     sentences = []
     for problem in error.errors():
-        location, _ = _walk(model, problem["loc"])
+        location, end = _walk(model, problem["loc"])
         value = problem.get("input")
         head = prefix(location) if callable(prefix) else prefix
         kind, context = problem["type"], problem.get("ctx") or {}
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             location, value = (*location, "kind"), context.get("tag")
-            members = _walk(model, problem["loc"])[1]
-            what = f"use one of {[_tag_of(m) for m in members or []]}"
+            what = f"use one of {[_tag_of(m) for m in end or []]}"
         elif kind == "extra_forbidden":
             parent = _walk(model, problem["loc"][:-1])[1]
             fields = parent.model_fields if _is_model(parent) else {}

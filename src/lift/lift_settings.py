@@ -5,12 +5,17 @@ value stops a run before any work, with the parameter's path, its value and what
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import Self
 
 from lift.errors import DatasetInputError, Location, invalid_parameters
+
+# How numbers (and a regression target) are written in prompts and completions (lift.encoding)
+NumberEncoding = Literal["raw", "significant", "standardized", "minmax", "quantile"]
+TargetEncoding = Literal["raw", "standardized"]
 
 # The separators of the paper's prompts and completions (the LIFT paper, arXiv:2206.06565).
 PROMPT_SUFFIX = "###"
@@ -30,6 +35,20 @@ class Settings(BaseModel):
         """The settings as plain JSON values (what the versioned artifacts hold)."""
         return self.model_dump(mode="json")
 
+    @classmethod
+    def parsed(
+        cls,
+        params: Mapping[str, Any] | None,
+        prefix: Callable[[Location], str] | str,
+        subject: str = "",
+    ) -> Self:
+        """The settings of ``params``; a bad value raises ``DatasetInputError`` naming its
+        parameter under ``prefix`` (``errors.invalid_parameters``)."""
+        try:
+            return cls.model_validate(dict(params or {}))
+        except ValidationError as error:
+            raise invalid_parameters(error, cls, prefix, subject) from None
+
 
 class SerializationSettings(Settings):
     """How a row becomes a prompt and its target a completion (``lift.serialization``)."""
@@ -38,11 +57,11 @@ class SerializationSettings(Settings):
     template: Literal["paper", "feature_names"] = "paper"
     # how numeric features are written (lift.encoding): raw (the paper's fixed decimals),
     # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
-    encoding: Literal["raw", "significant", "standardized", "minmax", "quantile"] = "raw"
+    encoding: NumberEncoding = "raw"
     decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of raw and standardized numbers
     digits: Annotated[int, Field(ge=1, le=12)] = 3  # of significant numbers
     # a regression target: raw, or its z-score read back into its units
-    target_encoding: Literal["raw", "standardized"] = "raw"
+    target_encoding: TargetEncoding = "raw"
     target_decimals: Annotated[int, Field(ge=0, le=12)] = 3  # of a regression target
     prompt_suffix: str = PROMPT_SUFFIX
     completion_suffix: Annotated[str, Field(min_length=1)] = COMPLETION_SUFFIX
@@ -122,14 +141,11 @@ class LiftSettings(Settings):
         ``DatasetInputError`` naming its parameter: under ``overrides_path`` if the dataset set
         it, else under ``path``."""
         overrides = overrides or {}
-        try:
-            return cls.model_validate(with_overrides(params or {}, overrides))
-        except ValidationError as error:
 
-            def where(location: Location) -> str:
-                return overrides_path if sets(overrides, location) else path
+        def where(location: Location) -> str:
+            return overrides_path if sets(overrides, location) else path
 
-            raise invalid_parameters(error, cls, where, subject) from None
+        return cls.parsed(with_overrides(params or {}, overrides), where, subject)
 
     def overridden(self, overrides: Mapping[str, Any]) -> LiftSettings:
         """These settings with ``overrides`` merged over them (e.g. ``{"generation": {"mode":
@@ -169,10 +185,7 @@ class ModelSettings(Settings):
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> ModelSettings:
         """Validated ``lift.model`` parameters."""
-        try:
-            return cls.model_validate(dict(params or {}))
-        except ValidationError as error:
-            raise invalid_parameters(error, cls, "lift.model") from None
+        return cls.parsed(params, "lift.model")
 
 
 def reject_score_without_classes(

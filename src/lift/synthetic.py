@@ -15,10 +15,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sklearn.datasets import make_blobs, make_circles, make_moons
 
-from lift.errors import DatasetInputError, invalid_parameters
+from lift.errors import DatasetInputError
 from lift.lift_settings import Settings
 
 SYNTHETIC_TARGET = "label"
@@ -191,10 +191,7 @@ class ExtrapolationSettings(Settings):
         cls, params: Mapping[str, Any] | None, path: str = "regression.extrapolation"
     ) -> ExtrapolationSettings:
         """Validated extrapolation parameters (``low`` below ``high``)."""
-        try:
-            settings = cls.model_validate(dict(params or {}))
-        except ValidationError as error:
-            raise invalid_parameters(error, cls, path) from None
+        settings = cls.parsed(params, path)
         if settings.low >= settings.high:
             raise DatasetInputError(
                 f"Parameters `{path}.low` and `high` are {settings.low} and {settings.high}; "
