@@ -60,9 +60,9 @@ def test_lift_learns_iris_well_above_chance(embedded):
         }
     )
     adapters = lift_model.fine_tune("iris", embedded, sliced, Classification(3), settings)
-    predictions = lift_model.predict(
-        "iris", embedded, adapters, sliced, Classification(3), settings
-    )
+    scored = lift_model.predict("iris", embedded, adapters, sliced, Classification(3), settings)
+    assert scored["model"].value_counts().to_dict() == {"lift": 30, "lift_corrected": 30}
+    predictions = scored[scored["model"] == "lift"]
     accuracy = float(np.mean(predictions["y_pred"] == predictions["y_true"]))
     assert len(predictions) == 30
     assert accuracy >= 0.7, (accuracy, predictions["y_pred"].value_counts().to_dict())

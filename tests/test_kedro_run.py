@@ -108,7 +108,8 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     metrics = only_metrics(project, "classification")
     assert METRICS_COLUMNS | {"balanced_accuracy", "invalid_rate"} <= set(metrics.columns)
     assert set(metrics["dataset"]) == {"iris", "moons", "mine"}
-    assert len(metrics) == 3 * 9  # the eight baselines of the default configuration, and lift
+    # the eight baselines of the default configuration, lift and lift with the prior corrected
+    assert len(metrics) == 3 * 10
     assert set(metrics.loc[metrics["model"] == "lift", "invalid_rate"].between(0, 1)) == {True}
     by_key = metrics.set_index(["dataset", "model"])
     assert by_key.loc[("iris", "logistic_regression"), "accuracy"] >= 0.9

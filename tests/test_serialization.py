@@ -36,7 +36,9 @@ def test_serialize_gives_one_row_per_split_entry():
         }
     )
     prompts = serialize(table, schema, splits)
-    assert list(prompts.columns) == ["repeat", "split", "row", "prompt", "completion", "target"]
+    columns = ["repeat", "split", "row", "encoding", "prompt", "completion", "target"]
+    assert list(prompts.columns) == columns
+    assert set(prompts["encoding"]) == {"raw"}
     assert prompts["prompt"].tolist()[2:] == ["When we have x1=2.50, What is this type?###"] * 2
     assert prompts["completion"].tolist() == [" 0@@@", " 1@@@", " 0@@@", " 0@@@"]
 

@@ -4,6 +4,7 @@ any node runs, with the parameter's full path, its value and what is allowed."""
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from kedro.io import Version
@@ -62,6 +63,9 @@ BAD_VALUES = [
     ("lift.serialization.template", "poem", "'paper' or 'feature_names'"),
     ("lift.serialization.decimals", -1, "greater than or equal to 0"),
     ("lift.serialization.completion_suffix", "", "at least 1 character"),
+    ("lift.selection.encoding", ["raw", "zscore"], "'zscore': input should be 'raw'"),
+    ("lift.selection.learning_rate", [0.001, -1.0], "greater than 0"),
+    ("lift.selection.epochs", 6, "valid list"),
     ("lift.device", "gpu", "'gpu'"),
     ("lift.dtype", "fp8", "'fp8'"),
     ("datasets.iris.max_categories", 0, "greater than 0"),
@@ -83,6 +87,7 @@ UNKNOWN_KEYS = [
     ("lift.training.epoch", "the known ones are ['learning_rate', 'epochs'"),
     ("lift.lora.rnak", "the known ones are ['rank', 'alpha', 'dropout', 'target_modules']"),
     ("lift.generation.beams", "the known ones are ['mode', 'max_new_tokens'"),
+    ("lift.selection.lr", "the known ones are ['learning_rate', 'epochs', 'encoding']"),
     ("lift.serialization.sufix", "the known ones are ['template', 'encoding', 'decimals'"),
     ("datasets.iris.targt", "the known ones are ['source', 'target', 'split_column'"),
     ("datasets.iris.source.nam", "the known ones are ['kind', 'name']"),
@@ -116,7 +121,8 @@ def test_the_valid_configuration_builds():
 @pytest.mark.parametrize(("where", "value", "allowed"), BAD_VALUES)
 def test_a_bad_value_stops_the_build_naming_its_parameter(where, value, allowed):
     message = build_error(with_value(CLASSIFICATION, where, value))
-    assert f"arameter `classification.{where}`" in message, message
+    # a list's bad item is named with its index
+    assert re.search(rf"arameter `classification\.{re.escape(where)}(\[\d+\])?`", message), message
     assert allowed in message, message
 
 

@@ -15,7 +15,13 @@ from pydantic import Field, ValidationError
 from lift import synthetic
 from lift.acquisition import Source, SyntheticSource
 from lift.errors import DatasetInputError, invalid_parameters
-from lift.lift_settings import LiftSettings, Settings, reject_score_without_classes, sets
+from lift.lift_settings import (
+    LiftSettings,
+    Settings,
+    reject_score_without_classes,
+    sets,
+    with_overrides,
+)
 from lift.preprocessing import TaskName
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -57,9 +63,11 @@ class DatasetEntry(Settings):
         name: str,
         params: Mapping[str, Any] | None,
         task_lift: Mapping[str, Any] | None = None,
+        study: Mapping[str, Any] | None = None,
     ) -> DatasetEntry:
         """The entry of dataset ``name`` of ``task`` from its parameters, its ``lift`` keys
-        merged over ``task_lift`` (the task's ``lift`` section). Any unknown key or bad value
+        merged over ``task_lift`` (the task's ``lift`` section) and a study's ``lift`` keys
+        (``study``, e.g. the encoding it compares) over both. Any unknown key or bad value
         raises ``DatasetInputError`` naming the dataset and the parameter's full path
         (``classification.datasets.iris.lift.lora.rank``, or ``classification.lift.lora.rank``
         when the value comes from the task's section)."""
@@ -83,7 +91,11 @@ class DatasetEntry(Settings):
                 f"`{task}.lift` keys this dataset changes, such as `{{training: {{epochs: 2}}}}`."
             )
         lift = LiftSettings.from_params(
-            task_lift, overrides, f"{task}.lift", f"{own}.lift", subject
+            task_lift,
+            with_overrides(overrides, study or {}),
+            f"{task}.lift",
+            f"{own}.lift",
+            subject,
         )
         try:
             entry = cls.model_validate({**params, "name": name, "task": task, "lift": lift})

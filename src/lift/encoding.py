@@ -99,16 +99,35 @@ class FittedEncoding(Settings):
 
 
 class Encodings(Settings):
-    """The fitted encoding of every repeat of a dataset (the ``encoding`` artifact)."""
+    """The fitted encodings of every repeat of a dataset (the ``encoding`` artifact): one per
+    repeat, or one per repeat and encoding a selection chooses from."""
 
     repeats: list[FittedEncoding]
 
-    def of(self, repeat: int) -> FittedEncoding:
-        """The encoding fitted on the training rows of ``repeat``."""
-        for fitted in self.repeats:
-            if fitted.repeat == repeat:
-                return fitted
-        raise KeyError(f"No encoding fitted for repeat {repeat}.")
+    def of(self, repeat: int, encoding: NumberEncoding | None = None) -> FittedEncoding:
+        """The encoding fitted on the training rows of ``repeat`` (the one named ``encoding``
+        where there are several)."""
+        fitted = [
+            f
+            for f in self.repeats
+            if f.repeat == repeat and (encoding is None or f.encoding == encoding)
+        ]
+        if len(fitted) != 1:
+            raise KeyError(
+                f"{len(fitted)} encodings fitted for repeat {repeat}"
+                + (f" named {encoding!r}" if encoding else "; name the one to use")
+            )
+        return fitted[0]
+
+    def only(self, encoding: NumberEncoding | None) -> Encodings:
+        """These encodings less those not named ``encoding`` (all of them for None)."""
+        if encoding is None:
+            return self
+        return Encodings(repeats=[f for f in self.repeats if f.encoding == encoding])
+
+    def names(self) -> list[NumberEncoding]:
+        """The encodings fitted, in order."""
+        return list(dict.fromkeys(f.encoding for f in self.repeats))
 
 
 def _rank(values: Sequence[float], value: float) -> float:
@@ -167,11 +186,20 @@ def fit_encodings(
     schema: Mapping[str, Any],
     splits: pd.DataFrame,
     settings: SerializationSettings,
+    encodings: Sequence[NumberEncoding] = (),
 ) -> Encodings:
-    """One encoding per repeat of ``splits``, each fitted on that repeat's training rows."""
+    """One encoding per repeat of ``splits`` (and per name of ``encodings``, if given,
+    instead of ``settings.encoding``), each fitted on that repeat's training rows."""
     return Encodings(
         repeats=[
-            fit_encoding(table, schema, rows_of(splits, repeat, "train"), settings, int(repeat))
+            fit_encoding(
+                table,
+                schema,
+                rows_of(splits, repeat, "train"),
+                settings.model_copy(update={"encoding": encoding}),
+                int(repeat),
+            )
+            for encoding in encodings or [settings.encoding]
             for repeat in sorted(splits["repeat"].unique())
         ]
     )

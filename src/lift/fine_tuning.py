@@ -27,12 +27,16 @@ IGNORE = -100  # target of positions that carry no loss
 @dataclass
 class TrainedAdapter:
     """A fine-tuned LoRA adapter: its PEFT config, its weights (PEFT state dict, on the CPU),
-    the per-epoch history and the epoch whose weights these are."""
+    the per-epoch history and the epoch whose weights these are; where a selection chose its
+    settings, what it chose (``encoding``, ``learning_rate``, ``epochs``) and every candidate's
+    validation outcome."""
 
     lora_config: dict[str, Any]
     weights: dict[str, torch.Tensor]
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
+    chosen: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
     def attach(self, model: Any) -> Any:
         """``model`` wrapped with this adapter, ready for inference."""

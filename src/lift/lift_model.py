@@ -8,7 +8,9 @@ shared. The settings (``lift.lift_settings.LiftSettings``) come validated."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import pandas as pd
 import torch
 
 from lift.encoding import Encodings
+from lift.errors import DatasetInputError
 from lift.fine_tuning import TrainedAdapter, train_adapter
 from lift.language_model import (
     BaseModel,
@@ -28,10 +31,13 @@ from lift.language_model import (
 from lift.lift_settings import LiftSettings, reject_score_without_classes
 from lift.metrics import probability_columns
 from lift.prediction import generate, score_completions
+from lift.prior_correction import fit_prior_correction
 from lift.splits import of_split
-from lift.tasks import Answers, Task
+from lift.tasks import Answers, Classification, Task
 
 logger = logging.getLogger(__name__)
+
+LIFT, LIFT_CORRECTED = "lift", "lift_corrected"  # the model names of LIFT's predictions
 
 
 def _answer_budget(
@@ -114,9 +120,27 @@ def _validator(
     return validate
 
 
-def for_repeat(task: Task, encodings: Encodings | None, repeat: int) -> Task:
-    """``task`` reading answers written with ``repeat``'s encoding (if any)."""
-    return task.written_with(encodings.of(int(repeat))) if encodings else task
+def for_repeat(
+    task: Task, encodings: Encodings | None, repeat: int, encoding: str | None = None
+) -> Task:
+    """``task`` reading answers written with ``repeat``'s encoding (if any; the one named
+    ``encoding`` where a selection fitted several)."""
+    return task.written_with(encodings.of(int(repeat), encoding)) if encodings else task
+
+
+def written_with(prompts: pd.DataFrame, encoding: str | None) -> pd.DataFrame:
+    """The prompts written with ``encoding`` (all of them where the prompts or the adapter
+    name none)."""
+    if encoding is None or "encoding" not in prompts.columns:
+        return prompts
+    chosen = prompts[prompts["encoding"] == encoding]
+    if chosen.empty and not prompts.empty:
+        raise DatasetInputError(
+            f"The prompts hold none written with the `{encoding}` encoding (they hold "
+            f"{sorted(prompts['encoding'].unique())}): serialize them again with the settings "
+            "of this run (`lift.serialization.encoding`, `lift.selection.encoding`)."
+        )
+    return chosen
 
 
 def fine_tune(
@@ -127,41 +151,104 @@ def fine_tune(
     settings: LiftSettings,
     encodings: Encodings | None = None,
 ) -> dict[int, TrainedAdapter]:
-    """One adapter per repeat of ``prompts``, trained on its train rows and chosen on its
-    validation rows (``encodings``: the ones the prompts were written with)."""
+    """One adapter per repeat of ``prompts``, trained on its train rows, its epoch chosen on
+    its validation rows (``encodings``: the ones the prompts were written with). With a
+    selection (``lift.selection``) every candidate setting is fine-tuned per repeat and the
+    one with the best validation score kept (ties: the lower validation loss); the adapter
+    records what was chosen and every candidate's outcome."""
     reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
+    candidates = settings.candidates()
     adapters = {}
     for repeat in sorted(prompts["repeat"].unique()):
-        repeat_task = for_repeat(task, encodings, repeat)
-        train = of_split(prompts, repeat, "train")
-        validation = of_split(prompts, repeat, "validation")
-        model, tokenizer = load_base(base, settings)
-        with precision(settings):
-            adapter = train_adapter(
-                model,
-                tokenizer,
-                (train["prompt"].tolist(), train["completion"].tolist()),
-                (validation["prompt"].tolist(), validation["completion"].tolist()),
-                _validator(tokenizer, validation, train, repeat_task, settings),
-                settings.lora,
-                settings.training,
-                select_on=task.select_on,
-                maximize=task.maximize,
-                description=f"{dataset} repeat {repeat}",
+        best, outcomes = None, []
+        for candidate in candidates:
+            chosen = candidate.chosen()
+            label = " ".join(f"{k}={v}" for k, v in chosen.items())
+            adapter = _fine_tune_repeat(
+                f"{dataset} ({label})" if len(candidates) > 1 else dataset,
+                base,
+                written_with(prompts, chosen["encoding"]),
+                int(repeat),
+                for_repeat(task, encodings, repeat, chosen["encoding"]),
+                candidate,
             )
-        best = adapter.history[adapter.best_epoch - 1]
-        logger.info(
-            "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f)",
-            dataset,
-            repeat,
-            adapter.best_epoch,
-            task.select_on,
-            best[f"validation_{task.select_on}"],
-            best["validation_loss"],
-        )
-        adapters[int(repeat)] = adapter
-        del model
+            epoch = adapter.history[adapter.best_epoch - 1]
+            score = epoch[f"validation_{task.select_on}"]
+            outcomes.append(
+                {
+                    **chosen,
+                    "best_epoch": adapter.best_epoch,
+                    f"validation_{task.select_on}": score,
+                    "validation_loss": epoch["validation_loss"],
+                }
+            )
+            key = ((score if task.maximize else -score), -epoch["validation_loss"])
+            if best is None or key > best[0]:
+                best = (key, replace(adapter, chosen=chosen))
+        assert best is not None
+        adapters[int(repeat)] = replace(best[1], candidates=outcomes)
+        if len(candidates) > 1:
+            logger.info(
+                "LIFT %s repeat %d: %s chosen on validation among %d candidates",
+                dataset,
+                repeat,
+                best[1].chosen,
+                len(candidates),
+            )
     return adapters
+
+
+def _fine_tune_repeat(
+    dataset: str,
+    base: BaseModel,
+    prompts: pd.DataFrame,
+    repeat: int,
+    task: Task,
+    settings: LiftSettings,
+) -> TrainedAdapter:
+    """The adapter of one repeat and setting, its epoch chosen on the validation rows."""
+    train = of_split(prompts, repeat, "train")
+    validation = of_split(prompts, repeat, "validation")
+    model, tokenizer = load_base(base, settings)
+    with precision(settings):
+        adapter = train_adapter(
+            model,
+            tokenizer,
+            (train["prompt"].tolist(), train["completion"].tolist()),
+            (validation["prompt"].tolist(), validation["completion"].tolist()),
+            _validator(tokenizer, validation, train, task, settings),
+            settings.lora,
+            settings.training,
+            select_on=task.select_on,
+            maximize=task.maximize,
+            description=f"{dataset} repeat {repeat}",
+        )
+    best = adapter.history[adapter.best_epoch - 1]
+    logger.info(
+        "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f)",
+        dataset,
+        repeat,
+        adapter.best_epoch,
+        task.select_on,
+        best[f"validation_{task.select_on}"],
+        best["validation_loss"],
+    )
+    del model
+    return adapter
+
+
+@contextmanager
+def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> Iterator[Any]:
+    """The base model with ``adapter`` merged into its weights (as fast as the base model)
+    and its tokenizer, in the settings' precision; freed afterwards."""
+    model, tokenizer = load_base(base, settings)
+    try:
+        with precision(settings):
+            yield adapter.attach(model).merge_and_unload(), tokenizer
+    finally:
+        del model
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def answer_prompts(
@@ -173,26 +260,34 @@ def answer_prompts(
     settings: LiftSettings,
     description: str | None = None,
 ) -> Answers:
-    """``answer`` with the base model and ``adapter`` merged into its weights (as fast as
-    the base model); ``train`` is the adapter's training prompts (their completions and
-    targets)."""
-    model, tokenizer = load_base(base, settings)
-    try:
-        with precision(settings):
-            return answer(
-                adapter.attach(model).merge_and_unload(),
-                tokenizer,
-                prompts,
-                train["completion"],
-                task,
-                train["target"].to_numpy(),
-                settings,
-                description,
-            )
-    finally:
-        del model
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    """``answer`` with the base model and ``adapter`` merged into its weights; ``train`` is
+    the adapter's training prompts (their completions and targets)."""
+    with merged(base, adapter, settings) as (model, tokenizer):
+        return answer(
+            model,
+            tokenizer,
+            prompts,
+            train["completion"],
+            task,
+            train["target"].to_numpy(),
+            settings,
+            description,
+        )
+
+
+def _rows(model: str, test: pd.DataFrame, repeat: int, answers: Answers) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "model": model,
+            "repeat": int(repeat),
+            "row": test["row"].to_numpy(),
+            "y_true": test["target"].to_numpy(),
+            "y_pred": answers.predictions,
+            "output": answers.texts,
+            "valid": answers.valid,
+            **probability_columns(answers.probabilities),
+        }
+    )
 
 
 def predict(
@@ -207,32 +302,74 @@ def predict(
     """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
     output, valid`` and, for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
     classification answer and the training mean for an invalid regression answer; numbers in
-    the target's units, read back with ``encodings``)."""
+    the target's units, read back with ``encodings``). Each adapter answers the prompts of the
+    encoding it was trained with.
+
+    Scored classes (with ``generation.correct_prior``) add the rows of model
+    ``lift_corrected``: the same scores with the class prior taken out as far as the
+    validation rows say it helps (``lift.prior_correction``), and its ``prior_strength``."""
     reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
-        test = of_split(prompts, repeat, "test")
-        answers = answer_prompts(
+        encoding = adapter.chosen.get("encoding")  # the one its prompts were written with
+        parts += _predict_repeat(
+            dataset,
             base,
             adapter,
-            test["prompt"],
-            of_split(prompts, repeat, "train"),
-            for_repeat(task, encodings, repeat),
+            written_with(prompts, encoding),
+            int(repeat),
+            for_repeat(task, encodings, repeat, encoding),
             settings,
-            description=f"{dataset} repeat {repeat}: predict",
-        )
-        parts.append(
-            pd.DataFrame(
-                {
-                    "model": "lift",
-                    "repeat": int(repeat),
-                    "row": test["row"].to_numpy(),
-                    "y_true": test["target"].to_numpy(),
-                    "y_pred": answers.predictions,
-                    "output": answers.texts,
-                    "valid": answers.valid,
-                    **probability_columns(answers.probabilities),
-                }
-            )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _predict_repeat(
+    dataset: str,
+    base: BaseModel,
+    adapter: TrainedAdapter,
+    prompts: pd.DataFrame,
+    repeat: int,
+    task: Task,
+    settings: LiftSettings,
+) -> list[pd.DataFrame]:
+    """``predict``'s rows of one repeat."""
+    train = of_split(prompts, repeat, "train")
+    with merged(base, adapter, settings) as (model, tokenizer):
+
+        def answered(split: str) -> tuple[pd.DataFrame, Answers]:
+            rows = of_split(prompts, repeat, split)
+            return rows, answer(
+                model,
+                tokenizer,
+                rows["prompt"],
+                train["completion"],
+                task,
+                train["target"].to_numpy(),
+                settings,
+                f"{dataset} repeat {repeat}: predict {split}",
+            )
+
+        test, answers = answered("test")
+        parts = [_rows(LIFT, test, repeat, answers)]
+        generation = settings.generation
+        if generation.mode == "score" and generation.correct_prior:
+            assert isinstance(task, Classification) and answers.scores is not None
+            validation, scored = answered("validation")
+            correction = fit_prior_correction(scored.scores, validation["target"].to_numpy())
+            logger.info(
+                "LIFT %s repeat %d: prior correction of strength %g (validation accuracy "
+                "%.4g -> %.4g)",
+                dataset,
+                repeat,
+                correction.strength,
+                correction.validation_accuracy,
+                correction.corrected_validation_accuracy,
+            )
+            corrected = task.read_scores(answers.scores, correction)
+            parts.append(
+                _rows(LIFT_CORRECTED, test, repeat, corrected).assign(
+                    prior_strength=correction.strength
+                )
+            )
+    return parts

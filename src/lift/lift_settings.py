@@ -113,6 +113,20 @@ class GenerationSettings(Settings):
     batch_size: Positive = 32
     samples: Positive = 1  # answers per prompt: 1 is greedy, k > 1 samples k and aggregates
     temperature: PositiveNumber = 1.0  # of sampling
+    # score: also report `lift_corrected`, the class scores with per-class biases fitted on
+    # the validation rows (lift.prior_correction), beside the raw ones
+    correct_prior: bool = True
+
+
+class SelectionSettings(Settings):
+    """Settings chosen on the validation rows (``lift.selection``): every combination of the
+    values listed is fine-tuned on each repeat, and the adapter with the best validation score
+    is kept (the paper chose its epochs from 2, 6 and 10 so). An empty list keeps the setting
+    as configured: the default costs no extra fine-tuning."""
+
+    learning_rate: list[PositiveNumber] = []
+    epochs: list[Positive] = []
+    encoding: list[NumberEncoding] = []
 
 
 class LiftSettings(Settings):
@@ -122,6 +136,7 @@ class LiftSettings(Settings):
     lora: LoraSettings = LoraSettings()
     training: TrainingSettings = TrainingSettings()
     generation: GenerationSettings = GenerationSettings()
+    selection: SelectionSettings = SelectionSettings()
     # auto: CUDA, then MPS, then CPU
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     # auto: bfloat16 on a GPU; on a CPU float32 weights, bf16 products where native
@@ -146,6 +161,37 @@ class LiftSettings(Settings):
             return overrides_path if sets(overrides, location) else path
 
         return cls.parsed(with_overrides(params or {}, overrides), where, subject)
+
+    def encodings(self) -> list[NumberEncoding]:
+        """The number encodings the prompts are written with: the selection's, or the one."""
+        return list(dict.fromkeys(self.selection.encoding)) or [self.serialization.encoding]
+
+    def candidates(self) -> list[LiftSettings]:
+        """The settings ``selection`` chooses from (these settings alone without one), each
+        with its values in place and no selection left."""
+        chosen = self.selection
+        return [
+            self.overridden(
+                {
+                    "serialization": {"encoding": encoding},
+                    "training": {"learning_rate": learning_rate, "epochs": epochs},
+                    "selection": SelectionSettings().to_json(),
+                }
+            )
+            for encoding in self.encodings()
+            for learning_rate in dict.fromkeys(
+                chosen.learning_rate or [self.training.learning_rate]
+            )
+            for epochs in dict.fromkeys(chosen.epochs or [self.training.epochs])
+        ]
+
+    def chosen(self) -> dict[str, Any]:
+        """What a selection chooses, as these settings have it."""
+        return {
+            "encoding": self.serialization.encoding,
+            "learning_rate": self.training.learning_rate,
+            "epochs": self.training.epochs,
+        }
 
     def overridden(self, overrides: Mapping[str, Any]) -> LiftSettings:
         """These settings with ``overrides`` merged over them (e.g. ``{"generation": {"mode":

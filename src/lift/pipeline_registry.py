@@ -12,7 +12,7 @@ from kedro.pipeline import Pipeline
 from lift.errors import reject_unknown
 from lift.hooks import ProjectParameters
 from lift.lift_settings import ModelSettings
-from lift.pipelines import classification, regression
+from lift.pipelines import classification, numeric_encoding, regression
 
 
 def _parameters() -> dict[str, Any]:
@@ -28,7 +28,7 @@ def _parameters() -> dict[str, Any]:
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: ``classification``, ``regression`` and both together
-    as the default."""
+    as the default, and the ``numeric_encoding`` study."""
     parameters = _parameters()
     # the model shared by both tasks (parameters_lift.yml), checked before any work
     shared = parameters.get("lift") or {}
@@ -38,4 +38,10 @@ def register_pipelines() -> dict[str, Pipeline]:
         "classification": classification.create_pipeline(**parameters.get("classification", {})),
         "regression": regression.create_pipeline(**parameters.get("regression", {})),
     }
-    return {**pipelines, "__default__": sum(pipelines.values(), Pipeline([]))}
+    tasks = {task: parameters.get(task, {}) for task in pipelines}
+    study = numeric_encoding.create_pipeline(parameters.get("numeric_encoding"), tasks)
+    return {
+        **pipelines,
+        "__default__": sum(pipelines.values(), Pipeline([])),
+        "numeric_encoding": study,
+    }

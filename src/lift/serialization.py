@@ -85,13 +85,29 @@ def serialize(
 ) -> pd.DataFrame:
     """Prompts and completions of every row in every split and repeat.
 
-    Returns one row per entry of ``splits``: ``repeat, split, row, prompt, completion, target``
-    (``target`` in the table's units). Numbers are written by the repeat's encoding (fitted on
-    that repeat's training rows unless ``encodings`` are given; ``settings.encoding``), text
-    as it is; the task (``schema["task"]``) decides the question and the completion.
+    Returns one row per entry of ``splits`` and encoding: ``repeat, split, row, encoding,
+    prompt, completion, target`` (``target`` in the table's units). Numbers are written by the
+    repeat's encodings (fitted on that repeat's training rows unless ``encodings`` are given;
+    ``settings.encoding``; several where a selection chooses among them), text as it is; the
+    task (``schema["task"]``) decides the question and the completion.
     """
     settings = settings or SerializationSettings()
     encodings = encodings or fit_encodings(table, schema, splits, settings)
+    return pd.concat(
+        [_written(table, schema, splits, settings, encodings, name) for name in encodings.names()],
+        ignore_index=True,
+    )
+
+
+def _written(
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    splits: pd.DataFrame,
+    settings: SerializationSettings,
+    encodings: Encodings,
+    name: str,
+) -> pd.DataFrame:
+    """``serialize``'s rows of the encoding ``name``."""
     task = task_of(schema)
     features = list(schema["features"])
     values = list(table[features].itertuples(index=False, name=None))
@@ -100,7 +116,7 @@ def serialize(
     for repeat, row in zip(splits["repeat"], splits["row"], strict=True):
         if (repeat, row) in written:
             continue
-        encoding = encodings.of(int(repeat))
+        encoding = encodings.of(int(repeat), name)
         target = encoding.write_target(targets[row]) if task == "regression" else targets[row]
         written[repeat, row] = (
             prompt_for(
@@ -121,6 +137,7 @@ def serialize(
             "repeat": splits["repeat"].to_numpy(),
             "split": splits["split"].to_numpy(),
             "row": rows,
+            "encoding": name,
             "prompt": [prompt for prompt, _ in pairs],
             "completion": [completion for _, completion in pairs],
             "target": targets[rows] if task == "regression" else targets[rows].astype(int),

@@ -15,6 +15,7 @@ from lift.lift_settings import COMPLETION_SUFFIX
 from lift.metrics import regression_scores
 from lift.parsing import INVALID, parse_label, read_numbers
 from lift.preprocessing import TaskName, task_of
+from lift.prior_correction import PriorCorrection, softmax
 from lift.serialization import completion_for
 
 
@@ -22,12 +23,13 @@ from lift.serialization import completion_for
 class Answers:
     """A model's answers to some prompts: the text of each (samples joined by `` | ``), the
     prediction read from it, whether it was valid and, for classes, the probability of each
-    class (rows sum to 1)."""
+    class (rows sum to 1) and, for scored classes, their log-probabilities."""
 
     texts: list[str]
     predictions: np.ndarray
     valid: np.ndarray
     probabilities: np.ndarray | None = None
+    scores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,21 @@ class Classification:
         texts = [" | ".join(answers) for answers in samples]
         return Answers(texts, labels, valid, probabilities)
 
-    def read_scores(self, log_probabilities: np.ndarray) -> Answers:
+    def read_scores(
+        self, log_probabilities: np.ndarray, correction: PriorCorrection | None = None
+    ) -> Answers:
         """Scored completions (``log P(class completion | prompt)``, one column per class):
         the probabilities are their softmax over the classes, the label the likeliest class,
-        every answer valid."""
-        shifted = np.exp(log_probabilities - log_probabilities.max(axis=1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        every answer valid. ``correction`` (fitted on the validation rows) is applied to the
+        scores first."""
+        if correction is not None:
+            log_probabilities = correction.apply(log_probabilities)
+        probabilities = softmax(log_probabilities)
         labels = probabilities.argmax(axis=1)
         texts = [self.completions[label] for label in labels]
-        return Answers(texts, labels, np.ones(len(labels), dtype=bool), probabilities)
+        return Answers(
+            texts, labels, np.ones(len(labels), dtype=bool), probabilities, log_probabilities
+        )
 
     def written_with(self, encoding: FittedEncoding) -> Classification:
         """This task (class indices are written the same whatever the encoding)."""

@@ -1,6 +1,7 @@
 """``AdapterDataset``: versioned LoRA adapters, one folder per repeat in PEFT's own layout
 (``adapter_config.json`` + ``adapter_model.safetensors``), so ``PeftModel.from_pretrained(base,
-folder)`` reads them too. ``training.json`` beside them holds the epoch history."""
+folder)`` reads them too. ``training.json`` beside them holds the epoch history, the settings
+a selection chose and every candidate's validation outcome."""
 
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ class AdapterDataset(
                 weights=load_file(repeat_folder / WEIGHTS),
                 history=training["history"],
                 best_epoch=training["best_epoch"],
+                chosen=training.get("chosen", {}),
+                candidates=training.get("candidates", []),
             )
         if not adapters:
             raise DatasetError(f"No adapter (repeat_<r> folder) in {folder}.")
@@ -85,7 +88,15 @@ class AdapterDataset(
             weights = {k: v.contiguous() for k, v in adapter.weights.items()}
             save_file(weights, target / WEIGHTS, metadata={"format": "pt"})
             (target / TRAINING).write_text(
-                json.dumps({"best_epoch": adapter.best_epoch, "history": adapter.history}, indent=2)
+                json.dumps(
+                    {
+                        "best_epoch": adapter.best_epoch,
+                        "history": adapter.history,
+                        "chosen": adapter.chosen,
+                        "candidates": adapter.candidates,
+                    },
+                    indent=2,
+                )
             )
         # a complete folder or none: an interrupted save leaves only the .partial folder
         partial.rename(folder)

@@ -60,15 +60,17 @@ def extrapolate(
             f"{sorted(baseline_models[repeat])}; add them to `regression.baselines.models`."
         )
     grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
-    grid_prompts = serialize(grid, schema, grid_splits, lift.serialization, encoding)
-    train = of_split(prompts, repeat, "train")
+    adapter = trained[repeat]
+    written = adapter.chosen.get("encoding")  # the encoding its prompts were written with
+    grid_prompts = serialize(grid, schema, grid_splits, lift.serialization, encoding.only(written))
+    train = of_split(lift_model.written_with(prompts, written), repeat, "train")
     answers = lift_model.answer_prompts(
         BaseModel.from_dict(base_model),
-        trained[repeat],
+        adapter,
         grid_prompts["prompt"],
         train,
         lift_model.for_repeat(
-            task_for(schema, lift.serialization.completion_suffix), encoding, repeat
+            task_for(schema, lift.serialization.completion_suffix), encoding, repeat, written
         ),
         lift,
         description=f"{dataset}: extrapolate",

@@ -6,6 +6,7 @@ rest follows from the table's schema."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -34,11 +35,17 @@ logger = logging.getLogger(__name__)
 
 
 def configure(
-    params: dict[str, Any], lift_params: dict[str, Any], *, dataset: str, task: str
+    params: dict[str, Any],
+    lift_params: dict[str, Any],
+    *,
+    dataset: str,
+    task: str,
+    overrides: Mapping[str, Any] | None = None,
 ) -> DatasetEntry:
     """The dataset's settings: its parameters, with the task's LIFT settings under its own
-    ``lift`` keys, validated (the pipeline checked them already when it was built)."""
-    return DatasetEntry.from_params(task, dataset, params, lift_params)
+    ``lift`` keys (and a study's ``overrides`` over both), validated (the pipeline checked
+    them already when it was built)."""
+    return DatasetEntry.from_params(task, dataset, params, lift_params, overrides)
 
 
 def acquire(settings: DatasetEntry, openml_cache: str) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -112,8 +119,10 @@ def prepare_base_model(model_params: dict[str, Any]) -> dict[str, Any]:
 def fit_encoding(
     table: pd.DataFrame, schema: dict[str, Any], row_splits: pd.DataFrame, settings: DatasetEntry
 ) -> Encodings:
-    """How numbers are written in the prompts, fitted on each repeat's training rows."""
-    return fit_encodings(table, schema, row_splits, settings.lift.serialization)
+    """How numbers are written in the prompts, fitted on each repeat's training rows (each
+    encoding a selection chooses from)."""
+    lift = settings.lift
+    return fit_encodings(table, schema, row_splits, lift.serialization, lift.encodings())
 
 
 def serialize(

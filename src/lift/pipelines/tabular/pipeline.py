@@ -33,11 +33,8 @@ def bind(function: Callable[..., Any], **keywords: Any) -> Callable[..., Any]:
     return update_wrapper(partial(function, **keywords), function)
 
 
-def dataset_pipeline(
-    entry: DatasetEntry, extra: Callable[[DatasetEntry], list[Node]] | None = None
-) -> Pipeline:
-    """The nodes of one dataset, and the task's ``extra`` ones, in namespace ``<task>.<name>``."""
-    name, task = entry.name, entry.task
+def data_nodes(entry: DatasetEntry) -> list[Node]:
+    """configure -> settings; acquire (or describe_file) -> prepare -> split."""
     if entry.kind == "file":
         intake: Node = node(
             nodes.describe_file,
@@ -54,89 +51,127 @@ def dataset_pipeline(
             name="acquire",
             tags="data",
         )
-    steps = Pipeline(
-        [
-            node(
-                bind(nodes.configure, dataset=name, task=task),
-                ["params:dataset", "params:lift"],
-                "settings",
-                name="configure",
-                tags="data",
-            ),
-            intake,
-            node(
-                nodes.prepare,
-                ["raw_table", "source_info", "settings"],
-                ["table", "schema"],
-                name="prepare",
-                tags="data",
-            ),
-            node(
-                bind(nodes.split, dataset=name),
-                ["table", "schema", "params:split"],
-                "splits",
-                name="split",
-                tags="data",
-            ),
-            node(
-                bind(nodes.fit_baselines, dataset=name),
-                ["table", "schema", "splits", "params:baselines"],
-                "baseline_models",
-                name="fit_baselines",
-                tags="baselines",
-            ),
-            node(
-                baselines.predict_baselines,
-                ["baseline_models", "table", "schema", "splits"],
-                "baseline_predictions",
-                name="predict_baselines",
-                tags="baselines",
-            ),
-            node(
-                nodes.fit_encoding,
-                ["table", "schema", "splits", "settings"],
-                "encoding",
-                name="fit_encoding",
-                tags="serialization",
-            ),
-            node(
-                nodes.serialize,
-                ["table", "schema", "splits", "encoding", "settings"],
-                "prompts",
-                name="serialize",
-                tags="serialization",
-            ),
-            node(
-                nodes.fine_tune,
-                ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
-                "adapters",
-                name="fine_tune",
-                tags="training",
-            ),
-            node(
-                nodes.predict_lift,
-                ["adapters", "prompts", "schema", BASE_MODEL, "encoding", "settings"],
-                "lift_predictions",
-                name="predict_lift",
-                tags="prediction",
-            ),
-            node(
-                bind(nodes.evaluate, dataset=name, task=task),
-                ["splits", "baseline_predictions", "lift_predictions"],
-                "scores",
-                name="evaluate",
-                tags="reporting",
-            ),
-            *(extra(entry) if extra else []),
-        ]
+    return [
+        configure_node(entry),
+        intake,
+        node(
+            nodes.prepare,
+            ["raw_table", "source_info", "settings"],
+            ["table", "schema"],
+            name="prepare",
+            tags="data",
+        ),
+        node(
+            bind(nodes.split, dataset=entry.name),
+            ["table", "schema", "params:split"],
+            "splits",
+            name="split",
+            tags="data",
+        ),
+    ]
+
+
+def configure_node(entry: DatasetEntry, overrides: Mapping[str, Any] | None = None) -> Node:
+    """configure -> settings (with ``overrides`` over the dataset's own ``lift`` keys)."""
+    return node(
+        bind(nodes.configure, dataset=entry.name, task=entry.task, overrides=overrides),
+        ["params:dataset", "params:lift"],
+        "settings",
+        name="configure",
+        tags="data",
     )
-    shared = {p for p in SHARED_PARAMETERS if f"params:{p}" in steps.inputs()}
+
+
+def baseline_nodes(entry: DatasetEntry) -> list[Node]:
+    """split -> fit_baselines -> predict_baselines."""
+    return [
+        node(
+            bind(nodes.fit_baselines, dataset=entry.name),
+            ["table", "schema", "splits", "params:baselines"],
+            "baseline_models",
+            name="fit_baselines",
+            tags="baselines",
+        ),
+        node(
+            baselines.predict_baselines,
+            ["baseline_models", "table", "schema", "splits"],
+            "baseline_predictions",
+            name="predict_baselines",
+            tags="baselines",
+        ),
+    ]
+
+
+def lift_nodes() -> list[Node]:
+    """split -> fit_encoding -> serialize -> fine_tune -> predict_lift."""
+    return [
+        node(
+            nodes.fit_encoding,
+            ["table", "schema", "splits", "settings"],
+            "encoding",
+            name="fit_encoding",
+            tags="serialization",
+        ),
+        node(
+            nodes.serialize,
+            ["table", "schema", "splits", "encoding", "settings"],
+            "prompts",
+            name="serialize",
+            tags="serialization",
+        ),
+        node(
+            nodes.fine_tune,
+            ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
+            "adapters",
+            name="fine_tune",
+            tags="training",
+        ),
+        node(
+            nodes.predict_lift,
+            ["adapters", "prompts", "schema", BASE_MODEL, "encoding", "settings"],
+            "lift_predictions",
+            name="predict_lift",
+            tags="prediction",
+        ),
+    ]
+
+
+def namespaced(steps: list[Node], entry: DatasetEntry, namespace: str, **inputs: str) -> Pipeline:
+    """``steps`` of the dataset ``entry`` in ``namespace``, its parameters mapped to the task's
+    and ``inputs`` (artifact -> its full name) taken from outside."""
+    pipeline = Pipeline(steps)
+    shared = {p for p in SHARED_PARAMETERS if f"params:{p}" in pipeline.inputs()}
+    task = entry.task
     return Pipeline(
-        steps,
-        namespace=f"{task}.{name}",
-        inputs={BASE_MODEL},
-        parameters={"dataset": f"{task}.datasets.{name}", **{p: f"{task}.{p}" for p in shared}},
+        pipeline,
+        namespace=namespace,
+        inputs={BASE_MODEL: BASE_MODEL, **inputs} if BASE_MODEL in pipeline.inputs() else inputs,
+        parameters={
+            "dataset": f"{task}.datasets.{entry.name}",
+            **{p: f"{task}.{p}" for p in shared},
+        },
     )
+
+
+def dataset_pipeline(
+    entry: DatasetEntry, extra: Callable[[DatasetEntry], list[Node]] | None = None
+) -> Pipeline:
+    """The nodes of one dataset, and the task's ``extra`` ones, in namespace ``<task>.<name>``."""
+    name, task = entry.name, entry.task
+    steps = [
+        *data_nodes(entry),
+        *baseline_nodes(entry),
+        *lift_nodes(),
+        node(
+            bind(nodes.evaluate, dataset=name, task=task),
+            ["splits", "baseline_predictions", "lift_predictions"],
+            "scores",
+            name="evaluate",
+            tags="reporting",
+        ),
+        *(extra(entry) if extra else []),
+    ]
+    return namespaced(steps, entry, f"{task}.{name}")
 
 
 def active(datasets: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Mapping[str, Any]]:
@@ -177,11 +212,17 @@ def create_pipeline(
         tags="reporting",
         namespace=task,
     )
-    base_model = node(
+    return Pipeline(
+        [base_model_node(), *(dataset_pipeline(entry, extra) for entry in entries), report]
+    )
+
+
+def base_model_node() -> Node:
+    """prepare_base_model -> base_model, once for the run (shared by every dataset and task)."""
+    return node(
         nodes.prepare_base_model,
         "params:lift.model",
         BASE_MODEL,
         name="prepare_base_model",
         tags="model_load",
     )
-    return Pipeline([base_model, *(dataset_pipeline(entry, extra) for entry in entries), report])

@@ -1,0 +1,89 @@
+"""The class prior taken out of scored classes, fitted on validation rows only."""
+
+import numpy as np
+import pytest
+
+from lift import lift_model
+from lift.language_model import BaseModel
+from lift.lift_settings import LiftSettings
+from lift.prior_correction import equal_prior_biases, fit_prior_correction, softmax
+from lift.tasks import Classification
+
+
+def prior_bound_scores(n: int, seed: int, prior: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of two balanced classes that rank the rows well (signal) but whose argmax is
+    nearly always class 0 (a learned prior of ``prior`` nats)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n)
+    signal = np.where(truth == 1, 1.0, -1.0) + rng.normal(0, 0.8, n)
+    return np.column_stack([np.full(n, prior), signal]), truth
+
+
+def accuracy(scores: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean(scores.argmax(axis=1) == truth))
+
+
+def test_equal_prior_biases_equalize_the_mean_probability_of_the_classes():
+    scores, _ = prior_bound_scores(200, 0)
+    corrected = softmax(scores + equal_prior_biases(scores)).mean(axis=0)
+    raw = softmax(scores).mean(axis=0)
+    assert raw[0] > 0.7
+    assert abs(corrected[0] - corrected[1]) < abs(raw[0] - raw[1]) / 5
+
+
+def test_a_correction_fitted_on_validation_rows_frees_test_rows_from_the_prior():
+    validation, truth = prior_bound_scores(60, 1)
+    test, test_truth = prior_bound_scores(400, 2)
+    correction = fit_prior_correction(validation, truth)
+    assert correction.strength > 0
+    assert correction.corrected_validation_accuracy > correction.validation_accuracy
+    assert accuracy(test, test_truth) < 0.6  # the prior decides
+    assert accuracy(correction.apply(test), test_truth) > 0.8
+
+
+def test_no_correction_where_the_scores_have_no_prior_to_remove():
+    validation, truth = prior_bound_scores(60, 3, prior=0.0)
+    correction = fit_prior_correction(validation, truth)
+    assert correction.strength == 0.0  # ties go to the smallest strength
+    np.testing.assert_array_equal(correction.biases, 0.0)
+    assert correction.corrected_validation_accuracy == correction.validation_accuracy
+
+
+def test_reading_corrected_scores_keeps_them_with_the_answers():
+    scores, truth = prior_bound_scores(50, 4)
+    correction = fit_prior_correction(scores, truth)
+    answers = Classification(2).read_scores(scores, correction)
+    np.testing.assert_allclose(answers.scores, correction.apply(scores))
+    np.testing.assert_allclose(answers.probabilities.sum(axis=1), 1.0)
+    assert accuracy(answers.scores, truth) == correction.corrected_validation_accuracy
+
+
+@pytest.mark.parametrize("correct_prior", [True, False])
+def test_scored_predictions_report_the_corrected_model_beside_the_raw_one(
+    tiny_model_dir, correct_prior
+):
+    from test_fine_tuning import FAST, letter_prompts
+
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = letter_prompts(6)
+    settings = LiftSettings.from_params(
+        {
+            **FAST,
+            "training": {**FAST["training"], "epochs": 1},
+            "generation": {"mode": "score", "correct_prior": correct_prior},
+        }
+    )
+    task = Classification(3)
+    adapters = lift_model.fine_tune("letters", base, prompts, task, settings)
+    predictions = lift_model.predict("letters", base, adapters, prompts, task, settings)
+    test_rows = int((prompts["split"] == "test").sum())
+    models = predictions["model"].value_counts().to_dict()
+    if not correct_prior:
+        assert models == {"lift": test_rows}
+        return
+    assert models == {"lift": test_rows, "lift_corrected": test_rows}
+    corrected = predictions[predictions["model"] == "lift_corrected"]
+    assert corrected["prior_strength"].nunique() == 1
+    assert corrected["prior_strength"].iloc[0] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    raw = predictions[predictions["model"] == "lift"]
+    assert (corrected["row"].to_numpy() == raw["row"].to_numpy()).all()
