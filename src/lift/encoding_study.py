@@ -76,8 +76,7 @@ def encoding_scores(
     and each repeat's ``validation`` score of the epoch kept (the task's selection metric)."""
     metric = SELECT_ON[task][0]
     validation = {
-        repeat: adapter.history[adapter.best_epoch - 1][f"validation_{metric}"]
-        for repeat, adapter in adapters.items()
+        repeat: adapter.kept[f"validation_{metric}"] for repeat, adapter in adapters.items()
     }
     return scores.assign(encoding=encoding, validation=scores["repeat"].map(validation))
 

@@ -38,6 +38,11 @@ class TrainedAdapter:
     chosen: dict[str, Any] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def kept(self) -> dict[str, float]:
+        """The history's record of the epoch whose weights these are."""
+        return self.history[self.best_epoch - 1]
+
     def attach(self, model: Any) -> Any:
         """``model`` wrapped with this adapter, ready for inference."""
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
@@ -116,6 +121,13 @@ def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int)
         loss, n = completion_loss(model, collate([examples[i] for i in indices], pad_id))
         total, count = total + float(loss), count + n
     return total / max(count, 1)
+
+
+def preference(score: float, validation_loss: float, maximize: bool) -> tuple[float, float]:
+    """How good a validation outcome is, as a key to maximize: the score (negated if lower is
+    better; a score that is not finite counts as the worst), then the lower validation loss."""
+    score = score if maximize else -score
+    return (score if math.isfinite(score) else -math.inf, -validation_loss)
 
 
 def train_adapter(
@@ -202,8 +214,7 @@ def train_adapter(
                 "seconds": time.perf_counter() - started,
             }
         )
-        score = scores[select_on] if maximize else -scores[select_on]
-        key = (score if math.isfinite(score) else -math.inf, -validation_loss)
+        key = preference(scores[select_on], validation_loss, maximize)
         if best is None or key > best[0]:
             weights = {
                 k: v.detach().cpu().clone()

@@ -19,7 +19,7 @@ import torch
 
 from lift.encoding import Encodings
 from lift.errors import DatasetInputError
-from lift.fine_tuning import TrainedAdapter, train_adapter
+from lift.fine_tuning import TrainedAdapter, preference, train_adapter
 from lift.language_model import (
     BaseModel,
     autocast,
@@ -172,17 +172,19 @@ def fine_tune(
                 for_repeat(task, encodings, repeat, chosen["encoding"]),
                 candidate,
             )
-            epoch = adapter.history[adapter.best_epoch - 1]
-            score = epoch[f"validation_{task.select_on}"]
+            score, loss = (
+                adapter.kept[f"validation_{task.select_on}"],
+                adapter.kept["validation_loss"],
+            )
             outcomes.append(
                 {
                     **chosen,
                     "best_epoch": adapter.best_epoch,
                     f"validation_{task.select_on}": score,
-                    "validation_loss": epoch["validation_loss"],
+                    "validation_loss": loss,
                 }
             )
-            key = ((score if task.maximize else -score), -epoch["validation_loss"])
+            key = preference(score, loss, task.maximize)
             if best is None or key > best[0]:
                 best = (key, replace(adapter, chosen=chosen))
         assert best is not None
@@ -223,15 +225,14 @@ def _fine_tune_repeat(
             maximize=task.maximize,
             description=f"{dataset} repeat {repeat}",
         )
-    best = adapter.history[adapter.best_epoch - 1]
     logger.info(
         "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f)",
         dataset,
         repeat,
         adapter.best_epoch,
         task.select_on,
-        best[f"validation_{task.select_on}"],
-        best["validation_loss"],
+        adapter.kept[f"validation_{task.select_on}"],
+        adapter.kept["validation_loss"],
     )
     del model
     return adapter

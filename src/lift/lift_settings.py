@@ -169,7 +169,7 @@ class LiftSettings(Settings):
     def candidates(self) -> list[LiftSettings]:
         """The settings ``selection`` chooses from (these settings alone without one), each
         with its values in place and no selection left."""
-        chosen = self.selection
+        selection = self.selection
         return [
             self.overridden(
                 {
@@ -180,9 +180,9 @@ class LiftSettings(Settings):
             )
             for encoding in self.encodings()
             for learning_rate in dict.fromkeys(
-                chosen.learning_rate or [self.training.learning_rate]
+                selection.learning_rate or [self.training.learning_rate]
             )
-            for epochs in dict.fromkeys(chosen.epochs or [self.training.epochs])
+            for epochs in dict.fromkeys(selection.epochs or [self.training.epochs])
         ]
 
     def chosen(self) -> dict[str, Any]:
