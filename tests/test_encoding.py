@@ -183,3 +183,18 @@ def test_prediction_reads_answers_with_the_stored_encoding(tmp_path, tiny_model_
     np.testing.assert_allclose(valid["y_pred"], decoded)
     # in the target's units: near the targets, not near their z-scores
     assert abs(valid["y_pred"].mean() - fitted.target_mean - 100) < 3 * fitted.target_std
+
+
+@pytest.mark.parametrize("encoding", ["standardized", "minmax", "quantile"])
+def test_a_small_whole_number_scale_is_written_as_it_is_by_the_scaled_encodings(encoding):
+    table, schema, splits = diabetes_like()
+    table["score"] = (np.arange(len(table)) % 10 + 1).astype(float)  # a 1-10 score
+    schema = {**schema, "numeric_features": [*schema["numeric_features"], "score"]}
+    settings = SerializationSettings(encoding=encoding)
+    fitted = fit_encodings(table, schema, splits, settings).of(0)
+    assert "score" not in fitted.scales and "visits" in fitted.scales  # 30 levels: scaled
+    assert fitted.write("score", 7.0) == "7.00" and fitted.read("score", "7.00") == 7.0
+    every = fit_encodings(
+        table, schema, splits, settings.model_copy(update={"ordinal_levels": 0})
+    ).of(0)
+    assert "score" in every.scales

@@ -20,6 +20,15 @@ from conftest import METRICS_COLUMNS, build_tiny_model, make_mixed_table
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+STUDY_PIPELINES = (
+    "sample_complexity",
+    "label_noise",
+    "class_imbalance",
+    "decision_boundaries",
+    "inductive_bias",
+)
+
+
 def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
@@ -237,6 +246,12 @@ def test_kedro_viz_shows_the_classification_pipeline_in_a_browser(project, tmp_p
     assert (project / "build/index.html").is_file()
     static = json.loads((project / "build/api/main").read_text())
     assert any(node["name"] == "fine_tune" for node in static["nodes"])
+    # every study is a pipeline of its own in the DAG: a namespace per table and variant
+    for study in STUDY_PIPELINES:
+        graph = json.loads((project / f"build/api/pipelines/{study}").read_text())
+        names = {node["name"] for node in graph["nodes"]}
+        assert {"fine_tune", "report"} <= names, (study, names)
+        assert any(name.startswith(f"{study}.classification.") for name in names), study
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -168,6 +168,24 @@ def _openml_config(cache_dir: Path, server: str) -> Iterator[Any]:
         config.set_root_cache_directory(str(saved[2]))
 
 
+def openml_available(
+    dataset_id: int, cache_dir: str | Path, server: str | None = None, timeout: float = 5.0
+) -> bool:
+    """Whether ``load_openml`` can give dataset ``dataset_id``: it is in the OpenML cache under
+    ``cache_dir``, or the server answers (one request, ``timeout`` seconds)."""
+    import requests
+
+    with _openml_config(Path(cache_dir).resolve(), server or OPENML_SERVER) as openml:
+        cached = Path(openml.config.get_cache_directory()) / "datasets" / str(dataset_id)
+        if cached.is_dir() and any(f.suffix in (".pq", ".arff") for f in cached.iterdir()):
+            return True
+        try:
+            answer = requests.get(f"{openml.config.server}/data/{int(dataset_id)}", timeout=timeout)
+        except requests.exceptions.RequestException:
+            return False
+    return answer.ok
+
+
 def load_openml(
     dataset_id: int, cache_dir: str | Path, server: str | None = None
 ) -> tuple[pd.DataFrame, str | None]:

@@ -60,7 +60,15 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
 
     def fit(self, features: np.ndarray, labels: np.ndarray) -> PlattSVC:
         svm = SVC(kernel=self.kernel, C=self.C, random_state=self.random_state)
-        self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", ensemble=False)
+        # Platt scaling is cross-validated within each class's rows: as many folds as the
+        # rarest class allows (a study's smallest training sets have one or two rows a class)
+        folds = min(5, int(np.unique(labels, return_counts=True)[1].min()))
+        if folds < 2:
+            self.calibrated_ = None
+            self.svm_ = svm.fit(features, labels)
+            self.classes_ = self.svm_.classes_
+            return self
+        self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", ensemble=False, cv=folds)
         self.calibrated_.fit(features, labels)
         # with ensemble=False, the one underlying SVM is fitted on all the rows
         self.svm_ = self.calibrated_.calibrated_classifiers_[0].estimator
@@ -71,7 +79,29 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
         return self.svm_.predict(features)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        if self.calibrated_ is None:  # too few rows to calibrate: the answer, certain
+            return (self.predict(features)[:, None] == self.classes_[None, :]).astype(float)
         return self.calibrated_.predict_proba(features)
+
+
+class XGBoost(XGBClassifier):
+    """XGBoost's classifier on any integer labels: it wants 0..K-1, and a teacher's labels
+    (the inductive bias study) may skip a class, so the labels seen are coded and decoded."""
+
+    def fit(self, features: Any, labels: Any, **options: Any) -> XGBoost:
+        seen, codes = np.unique(np.asarray(labels), return_inverse=True)
+        self.labels_ = None  # while XGBoost fits, its classes are the codes
+        super().fit(features, codes, **options)
+        self.labels_ = seen
+        return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        labels = getattr(self, "labels_", None)
+        return XGBClassifier.classes_.fget(self) if labels is None else labels
+
+    def predict(self, features: Any, **options: Any) -> np.ndarray:
+        return self.classes_[np.asarray(super().predict(features, **options), dtype=int)]
 
 
 CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
@@ -81,7 +111,7 @@ CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
     "decision_tree": lambda seed: DecisionTreeClassifier(random_state=seed),
     "svm": lambda seed: PlattSVC(random_state=seed),
     "random_forest": lambda seed: RandomForestClassifier(random_state=seed),
-    "xgboost": lambda seed: XGBClassifier(random_state=seed, n_jobs=1, tree_method="hist"),
+    "xgboost": lambda seed: XGBoost(random_state=seed, n_jobs=1, tree_method="hist"),
     "mlp": lambda seed: MLPClassifier(hidden_layer_sizes=(100, 100), random_state=seed),
 }
 
@@ -133,6 +163,15 @@ def check_grids(grids: Mapping[str, Mapping[str, Sequence[Any]] | None], task: s
     )
 
 
+def classifier(
+    name: str, schema: Mapping[str, Any], seed: int = 0, params: Mapping[str, Any] | None = None
+) -> Pipeline:
+    """Baseline ``name`` unfitted: the feature encoder of ``schema`` and the model, with
+    ``params`` set on the model."""
+    model = CLASSIFIERS[name](seed).set_params(**dict(params or {}))
+    return Pipeline([("encode", feature_encoder(schema)), ("model", model)])
+
+
 def fit_classifier(
     name: str,
     grid: Mapping[str, Sequence[Any]] | None,
@@ -146,7 +185,7 @@ def fit_classifier(
     """Fit baseline ``name`` on ``features`` / ``labels`` with a stratified ``cv_folds``-fold
     grid search over ``grid`` (parameter -> candidate values) and return the refitted best
     pipeline (encoder + model). Its ``best_params_`` and ``cv_score_`` are set as attributes."""
-    pipeline = Pipeline([("encode", feature_encoder(schema)), ("model", CLASSIFIERS[name](seed))])
+    pipeline = classifier(name, schema, seed)
     grid = {f"model__{key}": list(values) for key, values in (grid or {}).items()}
     smallest_class = int(
         np.bincount(labels).min(where=np.bincount(labels) > 0, initial=len(labels))

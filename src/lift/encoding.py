@@ -9,6 +9,9 @@
   beyond them go below 0 or above 100);
 - ``quantile``: the value's rank among the training rows, a whole number 0-100.
 
+The scaled encodings write a feature whose training values are at most ``ordinal_levels``
+distinct whole numbers (a 1-10 score, a small count) as it is, in the raw format.
+
 ``target_encoding: standardized`` writes a regression target as its z-score against the
 training rows (``target_decimals`` decimals) and reads the model's answers back into the
 target's units. Scales are fitted on the training rows of each repeat only; the fitted
@@ -137,6 +140,12 @@ def _rank(values: Sequence[float], value: float) -> float:
     return float((below + not_above) / (2 * len(values)))
 
 
+def _ordinal(values: np.ndarray, levels: int) -> bool:
+    """Whether ``values`` are at most ``levels`` distinct whole numbers."""
+    finite = values[np.isfinite(values)]
+    return bool(np.all(finite == np.round(finite)) and len(np.unique(finite)) <= levels)
+
+
 def fit_encoding(
     table: pd.DataFrame,
     schema: Mapping[str, Any],
@@ -156,6 +165,8 @@ def fit_encoding(
     if settings.encoding in SCALED:
         for column in schema["numeric_features"]:
             values = train[column].to_numpy(dtype=float)
+            if _ordinal(values, settings.ordinal_levels):
+                continue  # written as it is
             low, high = float(values.min()), float(values.max())
             scales[column] = FeatureScale(
                 mean=float(values.mean()),

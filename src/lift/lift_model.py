@@ -8,7 +8,7 @@ shared. The settings (``lift.lift_settings.LiftSettings``) come validated."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -32,6 +32,7 @@ from lift.lift_settings import LiftSettings, reject_score_without_classes
 from lift.metrics import probability_columns
 from lift.prediction import generate, score_completions
 from lift.prior_correction import fit_prior_correction
+from lift.serialization import serialize
 from lift.splits import of_split
 from lift.tasks import Answers, Classification, Task
 
@@ -274,6 +275,46 @@ def answer_prompts(
             settings,
             description,
         )
+
+
+def answer_rows(
+    dataset: str,
+    base: BaseModel,
+    adapter: TrainedAdapter,
+    repeat: int,
+    rows: pd.DataFrame,
+    schema: Mapping[str, Any],
+    prompts: pd.DataFrame,
+    task: Task,
+    settings: LiftSettings,
+    encodings: Encodings | None = None,
+    description: str = "answer",
+) -> Answers:
+    """The answers of ``repeat``'s ``adapter`` for table ``rows`` outside the splits (a grid
+    of points): written as its prompts were (its encoding, fitted on that repeat's training
+    rows) and read back as ``predict`` reads them. ``prompts`` are the run's own, for the
+    adapter's training completions; ``rows`` need the schema's features only."""
+    encoding = adapter.chosen.get("encoding")  # the one its prompts were written with
+    target = schema["target"]
+    if target not in rows:  # the completions of these prompts are never used
+        rows = rows.assign(**{target: 0})
+    where = pd.DataFrame({"row": np.arange(len(rows)), "repeat": int(repeat), "split": "new"})
+    written = serialize(
+        rows.reset_index(drop=True),
+        schema,
+        where,
+        settings.serialization,
+        encodings.only(encoding) if encodings else None,
+    )
+    return answer_prompts(
+        base,
+        adapter,
+        written["prompt"],
+        of_split(written_with(prompts, encoding), repeat, "train"),
+        for_repeat(task, encodings, repeat, encoding),
+        settings,
+        description=f"{dataset}: {description}",
+    )
 
 
 def _rows(model: str, test: pd.DataFrame, repeat: int, answers: Answers) -> pd.DataFrame:

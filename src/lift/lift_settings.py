@@ -59,6 +59,10 @@ class SerializationSettings(Settings):
     # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
     encoding: NumberEncoding = "raw"
     decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of raw and standardized numbers
+    # a feature whose training values are at most this many distinct whole numbers (a 1-10
+    # score, a small count) is written as it is by the scaled encodings: scaling it adds
+    # digits, not information (0: scale every numeric feature)
+    ordinal_levels: Annotated[int, Field(ge=0)] = 10
     digits: Annotated[int, Field(ge=1, le=12)] = 3  # of significant numbers
     # a regression target: raw, or its z-score read back into its units
     target_encoding: TargetEncoding = "raw"

@@ -15,6 +15,7 @@ from sklearn.metrics import (
     balanced_accuracy_score,
     f1_score,
     log_loss,
+    precision_recall_fscore_support,
     r2_score,
 )
 
@@ -116,6 +117,24 @@ def classification_scores(
     }
 
 
+def class_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
+    """Precision, recall and F1 of each of ``n_classes`` classes (``precision_<k>``,
+    ``recall_<k>``, ``f1_<k>``; 0 where a class was never predicted or never true) and the
+    macro precision and recall. An invalid prediction is wrong for its row's class."""
+    labels = list(range(n_classes))
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    scores = {"precision_macro": float(precision.mean()), "recall_macro": float(recall.mean())}
+    for k in labels:
+        scores |= {
+            f"precision_{k}": float(precision[k]),
+            f"recall_{k}": float(recall[k]),
+            f"f1_{k}": float(f1[k]),
+        }
+    return scores
+
+
 def regression_scores(
     y_true: np.ndarray, y_pred: np.ndarray, valid: np.ndarray | None = None
 ) -> dict[str, float]:
@@ -134,9 +153,10 @@ def regression_scores(
 
 
 def score_predictions(
-    dataset: str, predictions: pd.DataFrame, splits: pd.DataFrame, task: str
+    dataset: str, predictions: pd.DataFrame, splits: pd.DataFrame, task: str, n_classes: int = 0
 ) -> pd.DataFrame:
-    """One row per (model, repeat): the dataset, split sizes and the scores of ``task``.
+    """One row per (model, repeat): the dataset, split sizes and the scores of ``task``, and
+    with ``n_classes`` each class's (``class_scores``).
 
     ``predictions`` has columns ``model, repeat, y_true, y_pred``, for models whose answers
     can be invalid ``valid``, and for classifiers ``proba_<k>``; ``splits`` gives the sizes.
@@ -153,6 +173,11 @@ def score_predictions(
                 "n_validation": int(sizes.loc[repeat, "validation"]),
                 "n_test": int(sizes.loc[repeat, "test"]),
                 **_scores(task, group),
+                **(
+                    class_scores(group["y_true"].to_numpy(), group["y_pred"].to_numpy(), n_classes)
+                    if n_classes
+                    else {}
+                ),
             }
         )
     return pd.DataFrame(rows)

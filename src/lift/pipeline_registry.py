@@ -12,7 +12,7 @@ from kedro.pipeline import Pipeline
 from lift.errors import reject_unknown
 from lift.hooks import ProjectParameters
 from lift.lift_settings import ModelSettings
-from lift.pipelines import classification, numeric_encoding, regression
+from lift.pipelines import classification, numeric_encoding, regression, studies
 
 
 def _parameters() -> dict[str, Any]:
@@ -28,7 +28,7 @@ def _parameters() -> dict[str, Any]:
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: ``classification``, ``regression`` and both together
-    as the default, and the ``numeric_encoding`` study."""
+    as the default, and the studies: ``numeric_encoding`` and those of ``lift.studies``."""
     parameters = _parameters()
     # the model shared by both tasks (parameters_lift.yml), checked before any work
     shared = parameters.get("lift") or {}
@@ -44,4 +44,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         **pipelines,
         "__default__": sum(pipelines.values(), Pipeline([])),
         "numeric_encoding": study,
+        **studies.create_pipelines(parameters, tasks),
     }

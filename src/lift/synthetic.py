@@ -86,12 +86,40 @@ def nine_gaussians(
     return _table(features, labels)
 
 
+def tanh_network(
+    n_samples: int, seed: int, difficulty: float = 1.0, low: float = -6.0, high: float = 6.0
+) -> pd.DataFrame:
+    """Points drawn uniformly in ``[low, high]^2``, labelled by a random 2-6-6-2 network with
+    tanh activations (the label noise study's data, after the paper's): the inputs scaled to
+    [-1, 1], weights drawn from N(0, difficulty^2), so a larger ``difficulty`` bends the
+    boundary more. The class is the larger output, its threshold moved to the median so the
+    two classes are equally common. ``seed`` draws the network and the points."""
+    if difficulty <= 0:
+        raise DatasetInputError(
+            f"Synthetic dataset 'tanh_network': difficulty {difficulty} must be > 0."
+        )
+    rng = np.random.default_rng(seed)
+    layers = [(2, 6), (6, 6), (6, 2)]
+    weights = [
+        (rng.normal(0, difficulty, size=s), rng.normal(0, difficulty, size=s[1])) for s in layers
+    ]
+    features = rng.uniform(low, high, size=(n_samples, 2))
+    hidden = (2 * features - (low + high)) / (high - low)
+    for k, (weight, bias) in enumerate(weights):
+        hidden = hidden @ weight + bias
+        if k < len(weights) - 1:
+            hidden = np.tanh(hidden)
+    margin = hidden[:, 1] - hidden[:, 0]
+    return _table(features, (margin > np.median(margin)).astype(int))
+
+
 CLASSIFICATION_GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
     "blobs": blobs,
     "moons": moons,
     "circles": circles,
     "two_circles": two_circles,
     "nine_gaussians": nine_gaussians,
+    "tanh_network": tanh_network,
 }
 
 

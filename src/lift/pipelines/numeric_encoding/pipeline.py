@@ -8,7 +8,7 @@ and per encoding, in ``numeric_encoding.<task>.<name>.<encoding>``, on the same 
     configure (the encoding set) -> fit_encoding -> serialize -> fine_tune -> predict_lift
         -> score_encoding
 
-then over everything: report -> results.csv and figure.png under
+then over everything: report -> results.csv and numeric_encoding.png under
 data/08_reporting/numeric_encoding/. The tables are the tasks' own declarations
 (``<task>.datasets``), so ``--env realdata`` studies the real-data suite."""
 

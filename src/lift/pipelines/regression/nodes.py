@@ -17,8 +17,7 @@ from lift.encoding import Encodings
 from lift.errors import DatasetInputError
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
-from lift.serialization import serialize
-from lift.splits import of_split, rows_of
+from lift.splits import rows_of
 from lift.synthetic import ExtrapolationSettings
 from lift.tasks import task_for
 
@@ -59,21 +58,18 @@ def extrapolate(
             f"{missing}, which are not among the fitted baselines "
             f"{sorted(baseline_models[repeat])}; add them to `regression.baselines.models`."
         )
-    grid_splits = pd.DataFrame({"row": np.arange(len(grid)), "repeat": repeat, "split": "grid"})
-    adapter = trained[repeat]
-    written = adapter.chosen.get("encoding")  # the encoding its prompts were written with
-    grid_prompts = serialize(grid, schema, grid_splits, lift.serialization, encoding.only(written))
-    train = of_split(lift_model.written_with(prompts, written), repeat, "train")
-    answers = lift_model.answer_prompts(
+    answers = lift_model.answer_rows(
+        dataset,
         BaseModel.from_dict(base_model),
-        adapter,
-        grid_prompts["prompt"],
-        train,
-        lift_model.for_repeat(
-            task_for(schema, lift.serialization.completion_suffix), encoding, repeat, written
-        ),
+        trained[repeat],
+        repeat,
+        grid,
+        schema,
+        prompts,
+        task_for(schema, lift.serialization.completion_suffix),
         lift,
-        description=f"{dataset}: extrapolate",
+        encoding,
+        description="extrapolate",
     )
     x, valid = grid["x1"].to_numpy(), answers.valid
     curves = {"truth": grid[schema["target"]].to_numpy(), "lift": answers.predictions}

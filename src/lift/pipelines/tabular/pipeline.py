@@ -136,9 +136,16 @@ def lift_nodes() -> list[Node]:
     ]
 
 
-def namespaced(steps: list[Node], entry: DatasetEntry, namespace: str, **inputs: str) -> Pipeline:
+def namespaced(
+    steps: list[Node],
+    entry: DatasetEntry,
+    namespace: str,
+    declared_at: str | None = None,
+    **inputs: str,
+) -> Pipeline:
     """``steps`` of the dataset ``entry`` in ``namespace``, its parameters mapped to the task's
-    and ``inputs`` (artifact -> its full name) taken from outside."""
+    (its own entry to ``declared_at``, ``<task>.datasets.<name>`` by default) and ``inputs``
+    (artifact -> its full name) taken from outside."""
     pipeline = Pipeline(steps)
     shared = {p for p in SHARED_PARAMETERS if f"params:{p}" in pipeline.inputs()}
     task = entry.task
@@ -147,7 +154,7 @@ def namespaced(steps: list[Node], entry: DatasetEntry, namespace: str, **inputs:
         namespace=namespace,
         inputs={BASE_MODEL: BASE_MODEL, **inputs} if BASE_MODEL in pipeline.inputs() else inputs,
         parameters={
-            "dataset": f"{task}.datasets.{entry.name}",
+            "dataset": declared_at or f"{task}.datasets.{entry.name}",
             **{p: f"{task}.{p}" for p in shared},
         },
     )

@@ -1,0 +1,140 @@
+"""Thin nodes of the study pipelines (``lift.studies``, ``lift.variants``,
+``lift.study_figures``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.pipeline import Pipeline as SklearnPipeline
+
+from lift import lift_model, study_figures, variants
+from lift.dataset_entry import DatasetEntry
+from lift.encoding import Encodings
+from lift.fine_tuning import TrainedAdapter
+from lift.language_model import BaseModel
+from lift.metrics import score_predictions
+from lift.splits import rows_of
+from lift.studies import Published, Variant, changed, study_results, variant_scores
+from lift.tasks import task_for
+
+TRAINING_POINTS = "training points"  # the rows of the boundaries table that are not answers
+
+
+def vary(
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    *,
+    dataset: str,
+    variant: Variant,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The variant's table and splits: fewer training rows, or other labels."""
+    return changed(dataset, variant, table, schema, row_splits)
+
+
+def score(
+    row_splits: pd.DataFrame,
+    schema: dict[str, Any],
+    *predictions: pd.DataFrame,
+    dataset: str,
+    task: str,
+    variant: Variant,
+    per_class: bool = False,
+) -> pd.DataFrame:
+    """Every model's test scores per repeat on the variant, named by it (and each class's
+    precision, recall and F1 with ``per_class``)."""
+    scores = score_predictions(
+        dataset,
+        pd.concat(predictions, ignore_index=True),
+        row_splits,
+        task,
+        len(schema["classes"]) if per_class else 0,
+    )
+    return variant_scores(scores, task, variant)
+
+
+def report(
+    *parts: pd.DataFrame, study: str, published: Published, tables: int
+) -> tuple[pd.DataFrame, Figure]:
+    """The study's results (one row per table, variant, model and repeat, from the scores of
+    the first ``tables`` parts) and its figure (decision boundaries: from the grid answers of
+    the rest)."""
+    results = study_results(parts[:tables], published)
+    if len(parts) == tables:
+        return results, study_figures.figure_of(study, results)
+    boundaries = pd.concat(parts[tables:], ignore_index=True)
+    is_point = boundaries["model"] == TRAINING_POINTS
+    points = boundaries[is_point].rename(columns={"y_pred": "label"})
+    return results, study_figures.boundary_figure(boundaries[~is_point], points)
+
+
+def grid(
+    table: pd.DataFrame, schema: dict[str, Any], settings: DatasetEntry, *, points: int,
+    margin: float,
+) -> pd.DataFrame:  # fmt: skip
+    """The grid over the table's two features where every model answers."""
+    return variants.feature_grid(settings.name, table, schema["features"], points, margin)
+
+
+def predict_grid(
+    feature_grid: pd.DataFrame,
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    baseline_models: dict[int, dict[str, SklearnPipeline]],
+    trained: dict[int, TrainedAdapter],
+    prompts: pd.DataFrame,
+    base_model: dict[str, Any],
+    encoding: Encodings,
+    settings: DatasetEntry,
+) -> pd.DataFrame:
+    """The first repeat's answers of every model over the grid, and its training points
+    (model ``training points``, their label as ``y_pred``): ``dataset, model, x, y,
+    y_pred``."""
+    dataset, lift = settings.name, settings.lift
+    repeat = min(trained)
+    first, second = schema["features"]
+    answers = lift_model.answer_rows(
+        dataset,
+        BaseModel.from_dict(base_model),
+        trained[repeat],
+        repeat,
+        feature_grid,
+        schema,
+        prompts,
+        task_for(schema, lift.serialization.completion_suffix),
+        lift,
+        encoding,
+        description="decision regions",
+    )
+    answered = {lift_model.LIFT: answers.predictions}
+    for name, model in baseline_models[repeat].items():
+        answered[name] = model.predict(feature_grid[[first, second]])
+    train = table.iloc[rows_of(row_splits, repeat, "train")]
+    parts = [
+        pd.DataFrame(
+            {
+                "dataset": dataset,
+                "model": TRAINING_POINTS,
+                "x": train[first].to_numpy(float),
+                "y": train[second].to_numpy(float),
+                "y_pred": train[schema["target"]].to_numpy(int),
+            }
+        ),
+        *(
+            pd.DataFrame(
+                {
+                    "dataset": dataset,
+                    "model": name,
+                    "x": feature_grid[first].to_numpy(float),
+                    "y": feature_grid[second].to_numpy(float),
+                    "y_pred": np.asarray(values).astype(int),
+                }
+            )
+            for name, values in answered.items()
+        ),
+    ]
+    return pd.concat(parts, ignore_index=True)

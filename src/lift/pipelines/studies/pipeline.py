@@ -1,0 +1,178 @@
+"""The study pipelines (``lift.studies``), one per study, built the same way. Per table (the
+study's ``datasets``), in namespace ``<study>.<task>.<name>``:
+
+    configure -> acquire (or describe_file) -> prepare -> split
+
+and per variant, in ``<study>.<task>.<name>.<variant>``, the main pipelines' nodes on the
+variant's rows and labels:
+
+    vary (fewer training rows, other labels) -> fit_baselines -> predict_baselines -> score
+                                             -> fit_encoding -> serialize -> fine_tune
+                                                -> predict_lift -> score
+
+then over everything: report -> results.csv and <study>.png under data/08_reporting/<study>/.
+``decision_boundaries`` adds a grid per table and every model's answers on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline, node
+
+from lift.acquisition import OpenMLSource, openml_available
+from lift.dataset_entry import DatasetEntry
+from lift.pipelines.studies import nodes
+from lift.pipelines.tabular.pipeline import (
+    BASE_MODEL,
+    base_model_node,
+    baseline_nodes,
+    bind,
+    configure_node,
+    data_nodes,
+    lift_nodes,
+    namespaced,
+)
+from lift.studies import STUDIES, DecisionBoundaries, StudySettings, Variant, study_settings
+
+logger = logging.getLogger(__name__)
+
+
+def variant_steps(
+    entry: DatasetEntry, variant: Variant, lift: Mapping[str, Any], per_class: bool
+) -> list[Node]:
+    """The nodes of one variant of a table: vary it (unless it is the table as it is), the
+    baselines and LIFT (with the study's ``lift`` settings) on it, and their scores."""
+    vary = node(
+        bind(nodes.vary, dataset=entry.name, variant=variant),
+        ["original_table", "schema", "original_splits"],
+        ["table", "splits"],
+        name="vary",
+        tags="data",
+    )
+    return [
+        configure_node(entry, lift),
+        *([vary] if variant.change else []),
+        *baseline_nodes(entry),
+        *lift_nodes(),
+        node(
+            bind(
+                nodes.score,
+                dataset=entry.name,
+                task=entry.task,
+                variant=variant,
+                per_class=per_class,
+            ),
+            ["splits", "schema", "baseline_predictions", "lift_predictions"],
+            "scores",
+            name="score",
+            tags="reporting",
+        ),
+    ]
+
+
+def boundary_steps(settings: DecisionBoundaries) -> tuple[list[Node], list[Node]]:
+    """The grid of a table (its namespace) and every model's answers on it (the variant's)."""
+    grid = node(
+        bind(nodes.grid, points=settings.points, margin=settings.margin),
+        ["table", "schema", "settings"],
+        "grid",
+        name="grid",
+        tags="prediction",
+    )
+    answers = node(
+        nodes.predict_grid,
+        [
+            "grid",
+            "table",
+            "schema",
+            "splits",
+            "baseline_models",
+            "adapters",
+            "prompts",
+            BASE_MODEL,
+            "encoding",
+            "settings",
+        ],
+        "boundaries",
+        name="predict_grid",
+        tags="prediction",
+    )
+    return [grid], [answers]
+
+
+def reachable(study: str, entry: DatasetEntry, openml_cache: str) -> bool:
+    """Whether the table can be acquired; an OpenML table that is neither cached nor online
+    is left out of the study with a warning (the rest runs)."""
+    source = entry.source
+    if not isinstance(source, OpenMLSource) or openml_available(
+        source.id, openml_cache, source.server
+    ):
+        return True
+    logger.warning(
+        "The %s study leaves out dataset '%s': OpenML dataset %s is not in the OpenML cache "
+        "under '%s' and the server cannot be reached. Run once with network access (or copy a "
+        "filled cache there) to include it.",
+        study,
+        entry.name,
+        source.id,
+        openml_cache,
+    )
+    return False
+
+
+def create_pipeline(
+    study: str, params: Mapping[str, Any] | None, tasks: Mapping[str, Mapping[str, Any]]
+) -> Pipeline:
+    """The pipeline of ``study`` over the tables its parameters (``params``, the ``<study>``
+    section) name; ``tasks`` holds each task's section (its datasets, split, baselines and
+    LIFT settings, which the study runs with). Every table's settings are checked here,
+    before any node runs."""
+    settings: StudySettings = study_settings(study, params)
+    declared = {task: (section or {}).get("datasets") or {} for task, section in tasks.items()}
+    variants = settings.variants()
+    boundaries = isinstance(settings, DecisionBoundaries)
+    parts, scores, answers = [base_model_node()], [], []
+    for task, name, entry_params, declared_at in settings.studied(study, declared):
+        section = tasks.get(task) or {}
+        entry = DatasetEntry.from_params(
+            task, name, entry_params, section.get("lift"), settings.lift
+        )
+        if not reachable(study, entry, section.get("openml_cache", "data/01_raw/openml")):
+            continue
+        table = f"{study}.{task}.{name}"
+        on_table, on_variant = boundary_steps(settings) if boundaries else ([], [])
+        parts.append(namespaced([*data_nodes(entry), *on_table], entry, table, declared_at))
+        for variant in variants:
+            # the table's artifacts the variant reads; one it changes is read as the original
+            shared = {a: f"{table}.{a}" for a in ["schema", *(n.outputs[0] for n in on_table)]}
+            for artifact in ("table", "splits"):
+                shared[f"original_{artifact}" if variant.change else artifact] = (
+                    f"{table}.{artifact}"
+                )
+            per_class = study == "class_imbalance"
+            steps = [*variant_steps(entry, variant, settings.lift, per_class), *on_variant]
+            namespace = f"{table}.{variant.name}"
+            parts.append(namespaced(steps, entry, namespace, declared_at, **shared))
+            scores.append(f"{namespace}.scores")
+            answers += [f"{namespace}.boundaries"] if boundaries else []
+    if not scores:  # every table switched off or out of reach: nothing to study here
+        logger.warning("The %s study has no table to run in this environment.", study)
+        return Pipeline([])
+    report = node(
+        bind(nodes.report, study=study, published=settings.paper, tables=len(scores)),
+        [*scores, *answers],
+        [f"{study}.results", f"{study}.figure"],
+        name="report",
+        tags="reporting",
+        namespace=study,
+    )
+    return Pipeline([*parts, report])
+
+
+def create_pipelines(
+    parameters: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Pipeline]:
+    """Every study's pipeline, by name, from the run's ``parameters``."""
+    return {study: create_pipeline(study, parameters.get(study), tasks) for study in STUDIES}

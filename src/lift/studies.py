@@ -1,0 +1,358 @@
+"""The paper's studies of how LIFT learns, as settings that expand into variants of a table.
+
+A study varies the data, the labels or the grid, never the method: each variant of a table
+(``Variant``) is a change of its rows or labels (``lift.variants``) and, at most, of the LIFT
+settings; LIFT and the baselines then run on it exactly as in the main pipelines. The studies:
+
+- ``sample_complexity``: the training split cut to fractions of its rows;
+- ``label_noise``: a share of the training and validation labels corrupted (random or
+  systematic), the test labels clean;
+- ``class_imbalance``: the training rows of the rarer classes cut to minority : majority ratios,
+  and the table as it is;
+- ``decision_boundaries``: every model's answers on a grid over a 2-D table;
+- ``inductive_bias``: the labels replaced by a teacher's (a classical learner fitted on the
+  table), and each model's agreement with the teacher on the test rows.
+
+Each study's results are one row per (table, variant, model, repeat) with the task's metrics
+(``study_results``) and a figure a reader understands without the code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from lift import variants
+from lift.baselines import CLASSIFIERS, classifier
+from lift.errors import DatasetInputError
+from lift.lift_settings import Settings
+from lift.metrics import METRICS
+from lift.preprocessing import TaskName, task_of
+from lift.variants import NoiseKind
+
+logger = logging.getLogger(__name__)
+
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class Variant(Settings):
+    """One variant of a table: its ``name`` (a namespace segment), the ``level`` a figure
+    places it at (a fraction, a rate, a ratio, a teacher), the ``facet`` it belongs to (the
+    kind of noise) and the ``change`` made to the rows or labels (``kind`` and its options;
+    empty: the table as it is)."""
+
+    name: str
+    level: float | str
+    facet: str = ""
+    label: str = ""  # how the figure names it
+    change: dict[str, Any] = {}
+
+
+def changed(
+    dataset: str,
+    variant: Variant,
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    splits: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The table and splits of ``variant`` (``variant.change``) from the table's own."""
+    change = dict(variant.change)
+    kind, seed = change.pop("kind", None), int(change.pop("seed", 0))
+    target = schema["target"]
+    labels = table[target].to_numpy()
+    classification = task_of(schema) == "classification"
+    if kind is None:
+        return table, splits
+    if kind == "subsample":
+        return table, variants.subsample_training(
+            dataset, splits, labels, change["fraction"], classification, seed
+        )
+    if not classification:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': the variant '{variant.name}' changes class labels; it "
+            "needs a classification dataset."
+        )
+    if kind == "rebalance":
+        return table, variants.rebalance_training(dataset, splits, labels, change["ratio"], seed)
+    if kind == "corrupt":
+        corrupted = variants.corrupt_labels(
+            dataset,
+            labels,
+            variants.held_in_rows(splits),
+            change["rate"],
+            change["noise"],
+            len(schema["classes"]),
+            seed,
+        )
+        return variants.with_target(table, target, corrupted), splits
+    if kind == "teacher":
+        teacher = classifier(change["model"], schema, seed, change.get("params"))
+        taught = variants.teacher_labels(teacher, table, schema, splits)
+        return variants.with_target(table, target, taught), splits
+    raise ValueError(f"unknown change {kind!r}")
+
+
+Published = dict[str, dict[str, dict[str, float]]]  # dataset -> variant -> model -> figure
+
+
+class StudySettings(Settings):
+    """What every study's parameters (``<study>``) hold: the tables, by task, and what the
+    paper published for them.
+
+    ``datasets`` maps a task to the names of the tables studied: each the study's own entry
+    in ``tables`` or else a dataset declared in ``<task>.datasets``. ``tables`` maps a task
+    to the study's own dataset entries (name -> the same keys as in ``<task>.datasets``; null
+    switches one off). ``lift`` holds LIFT settings the study runs with, over the task's and
+    the table's own (the keys of ``<task>.lift``, e.g. ``{training: {epochs: 10}}``).
+    ``paper`` maps dataset -> variant -> model -> the paper's figure (a fraction for
+    accuracy, RAE for regression)."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification", "regression")
+
+    datasets: dict[TaskName, list[str]] = {}
+    tables: dict[TaskName, dict[str, dict[str, Any] | None]] = {}
+    lift: dict[str, Any] = {}
+    paper: Published = {}
+
+    def variants(self) -> list[Variant]:
+        """The variants of every table, in the order a figure shows them."""
+        raise NotImplementedError
+
+    def studied(
+        self, study: str, declared: Mapping[str, Mapping[str, Any] | None]
+    ) -> list[tuple[str, str, Mapping[str, Any], str]]:
+        """``(task, name, entry parameters, their parameter path)`` of every table studied;
+        ``declared`` is each task's ``datasets``. A table an environment switched off (null
+        there) is left out with a warning; a name neither the study's nor declared, or a task
+        the study does not take, raises ``DatasetInputError``."""
+        studied = []
+        for task, names in self.datasets.items():
+            if task not in self.tasks and names:
+                raise DatasetInputError(
+                    f"Parameter `{study}.datasets` has {task} tables; the {study} study takes "
+                    f"{list(self.tasks)} ones only."
+                )
+            own = self.tables.get(task, {})
+            theirs = declared.get(task) or {}
+            for name in names:
+                if own.get(name) is not None:
+                    studied.append((task, name, own[name], f"{study}.tables.{task}.{name}"))
+                elif theirs.get(name) is not None:
+                    studied.append((task, name, theirs[name], f"{task}.datasets.{name}"))
+                elif name in own or name in theirs:
+                    logger.warning(
+                        "The %s study leaves out table '%s': this environment switches it off "
+                        "(null).",
+                        study,
+                        name,
+                    )
+                else:
+                    raise DatasetInputError(
+                        f"Parameter `{study}.datasets.{task}` names '{name}', which is neither "
+                        f"in `{study}.tables.{task}` ({sorted(own)}) nor in `{task}.datasets` "
+                        f"({sorted(theirs)}); declare it in one of them."
+                    )
+        if not any(self.datasets.values()):
+            raise DatasetInputError(
+                f"Parameter `{study}.datasets` names no table; list some under "
+                + " or ".join(f"`{task}`" for task in self.tasks)
+                + "."
+            )
+        return studied
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:g} %"
+
+
+class SampleComplexity(StudySettings):
+    """``sample_complexity``: the training split cut to each of ``fractions`` (stratified,
+    every class kept), drawn with ``seed`` + repeat."""
+
+    fractions: Annotated[list[Fraction], Field(min_length=1)] = [0.05, 0.1, 0.2, 0.5, 1.0]
+    seed: int = 0
+
+    def variants(self) -> list[Variant]:
+        return [
+            Variant(
+                name=f"train_{100 * f:g}".replace(".", "_"),
+                level=f,
+                label=_percent(f),
+                change={"kind": "subsample", "fraction": f, "seed": self.seed},
+            )
+            for f in sorted(set(self.fractions))
+        ]
+
+
+class LabelNoise(StudySettings):
+    """``label_noise``: each of ``rates`` of the training and validation labels corrupted in
+    each of ``kinds`` (``random``: another class drawn uniformly; ``systematic``: class k
+    becomes k + 1), with ``seed``; and the clean labels."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    rates: Annotated[list[Fraction], Field(min_length=1)] = [0.05, 0.1, 0.2]
+    kinds: Annotated[list[NoiseKind], Field(min_length=1)] = ["random", "systematic"]
+    seed: int = 42  # the original's
+
+    def variants(self) -> list[Variant]:
+        noisy = [
+            Variant(
+                name=f"{kind}_{100 * rate:g}".replace(".", "_"),
+                level=rate,
+                facet=kind,
+                label=_percent(rate),
+                change={"kind": "corrupt", "rate": rate, "noise": kind, "seed": self.seed},
+            )
+            for kind in dict.fromkeys(self.kinds)
+            for rate in sorted(set(self.rates))
+        ]
+        return [Variant(name="clean", level=0.0, label="0 %"), *noisy]
+
+
+class ClassImbalance(StudySettings):
+    """``class_imbalance``: the training rows of every class but the largest cut to each of
+    ``ratios`` (minority : majority) times the largest's, with ``seed`` + repeat; and, with
+    ``as_is``, the table as it is."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    ratios: list[Fraction] = [0.25, 0.1]
+    as_is: bool = True
+    seed: int = 0
+
+    def variants(self) -> list[Variant]:
+        cut = [
+            Variant(
+                name=f"ratio_{100 * r:g}".replace(".", "_"),
+                level=r,
+                label=f"1:{1 / r:.3g}",
+                change={"kind": "rebalance", "ratio": r, "seed": self.seed},
+            )
+            for r in sorted(set(self.ratios), reverse=True)
+        ]
+        if not cut and not self.as_is:
+            raise DatasetInputError(
+                "Parameter `class_imbalance` studies nothing: give `ratios` or set `as_is: true`."
+            )
+        return ([Variant(name="as_is", level=1.0, label="as is")] if self.as_is else []) + cut
+
+
+class DecisionBoundaries(StudySettings):
+    """``decision_boundaries``: every model's answers on a ``points`` x ``points`` grid over
+    each 2-D table's range (widened by ``margin`` of it on each side)."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    points: Annotated[int, Field(ge=2, le=1000)] = 40
+    margin: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+    def variants(self) -> list[Variant]:
+        return [Variant(name="as_is", level="as is", label="as is")]
+
+
+class Teacher(Settings):
+    """A teacher: a baseline ``model`` (``baselines.CLASSIFIERS``) with fixed ``params``."""
+
+    model: str
+    params: dict[str, Any] = {}
+
+
+class InductiveBias(StudySettings):
+    """``inductive_bias``: the labels of each table replaced by those of every one of
+    ``teachers`` (name -> a baseline with fixed parameters), fitted on the held-in rows with
+    ``seed``; a model's test accuracy is then its agreement with the teacher."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    teachers: Annotated[dict[str, Teacher], Field(min_length=1)] = {
+        "logistic_regression": Teacher(model="logistic_regression"),
+        "knn_1": Teacher(model="knn", params={"n_neighbors": 1}),
+        "decision_tree_3": Teacher(model="decision_tree", params={"max_depth": 3}),
+        "svm_rbf": Teacher(model="svm", params={"kernel": "rbf"}),
+        "mlp": Teacher(model="mlp"),
+        "random_forest": Teacher(model="random_forest"),
+        "xgboost": Teacher(model="xgboost"),
+    }
+    seed: int = 0
+
+    def variants(self) -> list[Variant]:
+        return [
+            Variant(
+                name=f"teacher_{name}",
+                level=name,
+                label=name,
+                change={
+                    "kind": "teacher",
+                    "model": teacher.model,
+                    "params": dict(teacher.params),
+                    "seed": self.seed,
+                },
+            )
+            for name, teacher in self.teachers.items()
+        ]
+
+
+STUDIES: dict[str, type[StudySettings]] = {
+    "sample_complexity": SampleComplexity,
+    "label_noise": LabelNoise,
+    "class_imbalance": ClassImbalance,
+    "decision_boundaries": DecisionBoundaries,
+    "inductive_bias": InductiveBias,
+}
+
+
+def study_settings(study: str, params: Mapping[str, Any] | None) -> StudySettings:
+    """The validated parameters of ``study`` (its section); a bad value raises
+    ``DatasetInputError`` with the parameter's path, an unknown teacher model too."""
+    settings = STUDIES[study].parsed(params, study)
+    if isinstance(settings, InductiveBias):
+        for name, teacher in settings.teachers.items():
+            if teacher.model not in CLASSIFIERS:
+                raise DatasetInputError(
+                    f"Parameter `{study}.teachers.{name}.model` is '{teacher.model}'; use one of "
+                    f"{sorted(CLASSIFIERS)}."
+                )
+    settings.variants()  # a study with nothing to vary says so now
+    return settings
+
+
+def variant_scores(scores: pd.DataFrame, task: str, variant: Variant) -> pd.DataFrame:
+    """A variant's scores (``metrics.score_predictions``) with its ``task``, ``variant``,
+    ``level``, ``facet`` and ``label`` in front."""
+    front = {
+        "task": task,
+        "variant": variant.name,
+        "level": variant.level,
+        "facet": variant.facet,
+        "label": variant.label,
+    }
+    scores = scores.assign(**front)
+    return scores[[*front, *(c for c in scores.columns if c not in front)]]
+
+
+def study_results(scores: Sequence[pd.DataFrame], published: Published) -> pd.DataFrame:
+    """The study's tidy results: one row per (task, dataset, variant, model, repeat) with the
+    metrics, and the paper's figure (``paper_<metric>``, the task's primary metric) where
+    ``published`` has one."""
+    # an empty facet or label read back from a scores CSV is NaN
+    results = pd.concat(scores, ignore_index=True).fillna({"facet": "", "label": ""})
+    primary = {task: METRICS[task][0] for task in results["task"].unique()}
+    for metric in dict.fromkeys(primary.values()):
+        results[f"paper_{metric}"] = [
+            published.get(dataset, {}).get(variant, {}).get(model, np.nan)
+            if primary[task] == metric
+            else np.nan
+            for task, dataset, variant, model in zip(
+                results["task"],
+                results["dataset"],
+                results["variant"],
+                results["model"],
+                strict=True,
+            )
+        ]
+    return results

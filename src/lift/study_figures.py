@@ -1,0 +1,216 @@
+"""The studies' figures (``lift.studies``): a metric across the variants of each table, the
+agreement of every model with every teacher, and every model's decision regions on a grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports are files
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lift.metrics import METRICS  # noqa: E402
+
+LIFT_MODELS = ("lift", "lift_corrected")
+NO_SKILL = ("majority", "mean")
+NAMES = {
+    "accuracy": "accuracy (%)",
+    "balanced_accuracy": "balanced accuracy (%)",
+    "f1_macro": "macro F1 (%)",
+    "rae": "RAE (lower is better)",
+}
+
+TITLES: dict[str, str] = {
+    "sample_complexity": "Test score against the training rows kept",
+    "label_noise": "Test accuracy against the share of corrupted training labels",
+    "class_imbalance": "Test scores against the minority : majority ratio of the training rows",
+    "inductive_bias": "Which learner does each model imitate? Agreement with each teacher",
+    "decision_boundaries": "Decision regions on a grid over each table",
+}
+
+
+def figure_of(study: str, results: pd.DataFrame) -> Figure:
+    """The figure of ``study`` from its results (``studies.study_results``)."""
+    title = TITLES[study]
+    if study == "inductive_bias":
+        return agreement_figure(results, title)
+    if study == "class_imbalance":
+        return variant_figure(results, title, ["accuracy", "balanced_accuracy", "f1_macro"])
+    return variant_figure(results, title, rows_per_label=study == "sample_complexity")
+
+
+def _style(model: str, colour: object) -> dict[str, object]:
+    """LIFT black and thick (corrected: dashed), the no-skill baseline grey and dotted."""
+    if model == "lift":
+        return {"color": "black", "linewidth": 2.4, "marker": "o", "zorder": 4}
+    if model == "lift_corrected":
+        return {"color": "black", "linewidth": 1.6, "linestyle": "--", "marker": "o", "zorder": 4}
+    if model in NO_SKILL:
+        return {"color": "0.5", "linewidth": 1.2, "linestyle": ":"}
+    return {"color": colour, "linewidth": 1.1, "marker": ".", "alpha": 0.85}
+
+
+def _scale(metric: str) -> float:
+    return 1.0 if metric in METRICS["regression"] else 100.0
+
+
+def _panels(results: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(task, dataset, facet) of every panel: a facet-less variant (the clean labels) is
+    drawn in every facet's panel."""
+    facets = [f for f in dict.fromkeys(results["facet"]) if f]
+    tables = results[["task", "dataset"]].drop_duplicates().itertuples(index=False)
+    return [(task, dataset, facet) for task, dataset in tables for facet in facets or [""]]
+
+
+def _ordered(rows: pd.DataFrame) -> list[str]:
+    """The variants of a panel in figure order: by level where levels are numbers."""
+    first = rows.drop_duplicates("variant")
+    levels = pd.to_numeric(first["level"], errors="coerce")
+    if levels.notna().all():
+        first = first.assign(order=levels.to_numpy()).sort_values("order", kind="stable")
+    return list(first["variant"])
+
+
+def variant_figure(
+    results: pd.DataFrame,
+    title: str,
+    metrics: Sequence[str] | None = None,
+    rows_per_label: bool = False,
+) -> Figure:
+    """One panel per (table, facet) and metric: every model's test metric (mean over repeats,
+    the std as a bar) across the variants, LIFT in black; the paper's figures as crosses in
+    the model's colour. ``metrics`` default to each task's primary one; ``rows_per_label``
+    adds the mean training rows to each variant's label (sample complexity)."""
+    panels = _panels(results)
+    metrics = list(metrics or [])
+    models = list(dict.fromkeys(results["model"]))
+    colours = dict(zip(models, plt.get_cmap("tab10")(np.arange(len(models)) % 10), strict=True))
+    n_rows = max(1, len(metrics))
+    figure, axes = plt.subplots(
+        n_rows, len(panels), figsize=(4.6 * len(panels), 3.4 * n_rows), squeeze=False
+    )
+    for column, (task, dataset, facet) in enumerate(panels):
+        rows = results[
+            (results["task"] == task)
+            & (results["dataset"] == dataset)
+            & results["facet"].isin(["", facet])
+        ]
+        order = _ordered(rows)
+        labels = rows.drop_duplicates("variant").set_index("variant").reindex(order)
+        ticks = list(labels["label"])
+        if rows_per_label:
+            n_train = rows.groupby("variant")["n_train"].mean().reindex(order)
+            ticks = [f"{t}\nn={n:.0f}" for t, n in zip(ticks, n_train, strict=True)]
+        for r, metric in enumerate(metrics or [METRICS[task][0]]):
+            axis, scale = axes[r, column], _scale(metric)
+            grouped = rows.groupby(["model", "variant"])[metric]
+            mean, std = grouped.mean() * scale, grouped.std(ddof=0).fillna(0) * scale
+            x = np.arange(len(order))
+            for model in models:
+                if model not in mean.index.get_level_values(0):
+                    continue
+                line = mean[model].reindex(order)
+                style = _style(model, colours[model])
+                axis.errorbar(
+                    x, line, yerr=std[model].reindex(order), label=model, capsize=2, **style
+                )
+                paper = f"paper_{metric}"
+                if paper in rows:
+                    published = rows[rows["model"] == model].groupby("variant")[paper].first()
+                    published = published.reindex(order) * scale
+                    if published.notna().any():
+                        axis.scatter(x, published, marker="x", s=40, color=style["color"], zorder=5)
+            axis.set_xticks(x, ticks, fontsize=8)
+            axis.set_ylabel(NAMES.get(metric, metric), fontsize=9)
+            axis.grid(alpha=0.3)
+            if r == 0:
+                axis.set_title(f"{dataset}" + (f" ({facet})" if facet else ""), fontsize=10)
+    handles: dict[str, object] = {}
+    for axis in axes.flat:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if any(f"paper_{m}" in results and results[f"paper_{m}"].notna().any() for m in METRICS):
+        handles["paper (x)"] = plt.Line2D([], [], marker="x", color="black", linestyle="")
+    figure.legend(
+        handles.values(), handles.keys(), loc="lower center", ncol=min(6, len(handles)), fontsize=8
+    )
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0.04 + 0.035 * (len(handles) // 6), 1, 1))
+    return figure
+
+
+def agreement_figure(results: pd.DataFrame, title: str) -> Figure:
+    """One heatmap per table: every model (rows) against every teacher (columns), the cell
+    its test accuracy on the teacher's labels, that is its agreement with the teacher (%)."""
+    tables = list(results["dataset"].drop_duplicates())
+    models = list(dict.fromkeys(results["model"]))
+    figure, axes = plt.subplots(
+        1,
+        len(tables),
+        figsize=(len(tables) * (3.2 + 0.6 * results["variant"].nunique()), 0.4 * len(models) + 2),
+        squeeze=False,
+    )
+    for axis, dataset in zip(axes.flat, tables, strict=True):
+        rows = results[results["dataset"] == dataset]
+        teachers = list(dict.fromkeys(rows["variant"]))
+        labels = rows.drop_duplicates("variant").set_index("variant")["label"].reindex(teachers)
+        table = rows.groupby(["model", "variant"])["accuracy"].mean().unstack()
+        table = table.reindex(index=models, columns=teachers) * 100
+        image = axis.imshow(table.to_numpy(), cmap="viridis", vmin=50, vmax=100, aspect="auto")
+        for (i, j), value in np.ndenumerate(table.to_numpy()):
+            if np.isfinite(value):
+                colour = "black" if value > 80 else "white"
+                weight = "bold" if models[i] in LIFT_MODELS else "normal"
+                axis.text(j, i, f"{value:.0f}", ha="center", va="center", color=colour,
+                          fontsize=8, fontweight=weight)  # fmt: skip
+        axis.set_xticks(np.arange(len(teachers)), list(labels), rotation=40, ha="right", fontsize=8)
+        axis.set_yticks(np.arange(len(models)), models, fontsize=8)
+        axis.set_xlabel("teacher (whose labels the model learned)")
+        axis.set_title(dataset, fontsize=10)
+        figure.colorbar(image, ax=axis, label="agreement on test rows (%)", shrink=0.8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def boundary_figure(
+    grid: pd.DataFrame, points: pd.DataFrame, title: str = TITLES["decision_boundaries"]
+) -> Figure:
+    """A panel per (table, model): the class the model answers over the grid (``grid``:
+    ``dataset, model, x, y, y_pred``; -1, an invalid answer, in white) and the table's
+    training points on top (``points``: ``dataset, x, y, label``); the first panel of each
+    table shows the training points alone."""
+    tables = list(dict.fromkeys(grid["dataset"]))
+    models = list(dict.fromkeys(grid["model"]))
+    figure, axes = plt.subplots(
+        len(tables), len(models) + 1, figsize=(2.3 * (len(models) + 1), 2.4 * len(tables)),
+        squeeze=False,
+    )  # fmt: skip
+    for r, dataset in enumerate(tables):
+        mine, seen = grid[grid["dataset"] == dataset], points[points["dataset"] == dataset]
+        classes = int(max(mine["y_pred"].max(), seen["label"].max())) + 1
+        colours = plt.get_cmap("tab10")(np.arange(classes) % 10)
+        regions = ListedColormap([(1, 1, 1, 1), *[(*c[:3], 0.35) for c in colours]])
+        for c, model in enumerate(["points", *models]):
+            axis = axes[r, c]
+            if model != "points":
+                cell = mine[mine["model"] == model].pivot(index="y", columns="x", values="y_pred")
+                axis.pcolormesh(cell.columns, cell.index, cell.to_numpy() + 1, cmap=regions,
+                                vmin=0, vmax=classes, shading="nearest")  # fmt: skip
+            axis.scatter(seen["x"], seen["y"], c=colours[seen["label"].to_numpy()], s=5,
+                         edgecolors="none")  # fmt: skip
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title("training points" if model == "points" else model, fontsize=9)
+            if c == 0:
+                axis.set_ylabel(dataset, fontsize=9)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

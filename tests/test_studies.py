@@ -1,0 +1,275 @@
+"""The paper's studies: the variant transformations (fewer rows, corrupted labels, rarer
+classes, a teacher's labels, a grid), their settings, and each study pipeline end to end on a
+tiny model."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.runner import SequentialRunner
+from matplotlib.figure import Figure
+
+from conftest import SMALL_GRIDS, catalog_for
+from lift import synthetic, variants
+from lift.baselines import classifier
+from lift.errors import DatasetInputError
+from lift.pipelines.studies import create_pipeline
+from lift.preprocessing import prepare_table
+from lift.splits import rows_of, split_rows
+from lift.studies import (
+    ClassImbalance,
+    LabelNoise,
+    SampleComplexity,
+    Variant,
+    changed,
+    study_settings,
+)
+
+
+def iris_like(n_per_class=(50, 50, 50), seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.full(n, k) for k, n in enumerate(n_per_class)])
+    raw = pd.DataFrame(
+        {"x1": rng.normal(labels, 0.3), "x2": rng.normal(-labels, 0.3), "label": labels}
+    )
+    table, schema = prepare_table("t", raw, "label", "classification")
+    return table, schema, split_rows("t", labels, repeats=3)
+
+
+def test_a_fraction_keeps_exactly_its_share_of_training_rows_and_every_class():
+    table, schema, splits = iris_like()
+    labels = table["label"].to_numpy()
+    for fraction in (0.01, 0.05, 0.5, 1.0):
+        cut = variants.subsample_training("t", splits, labels, fraction, seed=1)
+        for repeat in range(3):
+            before, after = (rows_of(s, repeat, "train") for s in (splits, cut))
+            assert len(after) == max(3, round(fraction * len(before)))
+            assert set(after) <= set(before)
+            assert set(labels[after]) == {0, 1, 2}
+            for split in ("validation", "test"):
+                assert np.array_equal(rows_of(cut, repeat, split), rows_of(splits, repeat, split))
+    # each repeat draws its own rows
+    cut = variants.subsample_training("t", splits, labels, 0.2)
+    assert set(rows_of(cut, 0, "train")) != set(rows_of(cut, 1, "train"))
+
+
+@pytest.mark.parametrize("kind", ["random", "systematic"])
+def test_corruption_changes_exactly_the_share_asked_for_and_never_a_test_label(kind):
+    table, schema, splits = iris_like()
+    variant = Variant(
+        name="n",
+        level=0.2,
+        change={"kind": "corrupt", "rate": 0.2, "noise": kind, "seed": 3},
+    )
+    noisy, same_splits = changed("t", variant, table, schema, splits)
+    assert same_splits is splits
+    before, after = table["label"].to_numpy(), noisy["label"].to_numpy()
+    held_in = variants.held_in_rows(splits)
+    test = rows_of(splits, 0, "test")
+    flipped = np.flatnonzero(before != after)
+    assert len(flipped) == round(0.2 * len(held_in))  # never "corrupted" to the same class
+    assert set(flipped) <= set(held_in) and not set(flipped) & set(test)
+    if kind == "systematic":
+        assert np.array_equal(after[flipped], (before[flipped] + 1) % 3)
+    else:  # a uniform draw among the other classes reaches both of them
+        assert set((after[flipped] - before[flipped]) % 3) == {1, 2}
+
+
+def test_a_ratio_cuts_every_smaller_class_to_exactly_that_share_of_the_largest():
+    table, schema, splits = iris_like((60, 50, 40))
+    labels = table["label"].to_numpy()
+    cut = variants.rebalance_training("t", splits, labels, 0.1, seed=0)
+    for repeat in range(3):
+        before = np.bincount(labels[rows_of(splits, repeat, "train")])
+        after = np.bincount(labels[rows_of(cut, repeat, "train")])
+        assert after[0] == before[0]  # the largest class keeps its rows
+        assert list(after[1:]) == [round(0.1 * before[0])] * 2
+        assert np.array_equal(rows_of(cut, repeat, "test"), rows_of(splits, repeat, "test"))
+    # a class already rarer than the ratio keeps what it has
+    loose = variants.rebalance_training("t", splits, labels, 1.0)
+    assert loose.equals(splits)
+
+
+def test_the_grid_covers_the_range_of_the_data():
+    table = synthetic.generate("classification", "moons", n_samples=200, seed=0)
+    grid = variants.feature_grid("moons", table, ["x1", "x2"], 30)
+    assert len(grid) == 900 and list(grid.columns) == ["x1", "x2"]
+    for feature in ("x1", "x2"):
+        assert grid[feature].min() < table[feature].min()
+        assert grid[feature].max() > table[feature].max()
+        assert grid[feature].nunique() == 30
+    with pytest.raises(DatasetInputError, match="exactly two numeric features"):
+        variants.feature_grid("t", table.assign(x3=1.0), ["x1", "x2", "x3"], 10)
+
+
+def test_a_teachers_labels_replace_the_true_ones():
+    table, schema, splits = iris_like()
+    variant = Variant(
+        name="teacher_stump",
+        level="stump",
+        change={"kind": "teacher", "model": "decision_tree", "params": {"max_depth": 1}},
+    )
+    taught, _ = changed("t", variant, table, schema, splits)
+    stump = classifier("decision_tree", schema, 0, {"max_depth": 1})
+    held_in = variants.held_in_rows(splits)
+    stump.fit(table[["x1", "x2"]].iloc[held_in], table["label"].iloc[held_in])
+    assert np.array_equal(taught["label"], stump.predict(table[["x1", "x2"]]))
+    assert taught["label"].nunique() == 2  # a stump tells two classes apart
+
+
+def test_the_tanh_network_labels_are_balanced_and_a_seed_repeats_them():
+    first = synthetic.generate("classification", "tanh_network", n_samples=200, seed=1)
+    again = synthetic.generate("classification", "tanh_network", n_samples=200, seed=1)
+    assert first.equals(again) and first["label"].mean() == 0.5
+    assert first[["x1", "x2"]].abs().max().max() <= 6
+
+
+def test_each_study_names_its_variants_in_figure_order():
+    assert [v.name for v in SampleComplexity(fractions=[0.5, 0.05]).variants()] == [
+        "train_5",
+        "train_50",
+    ]
+    noise = LabelNoise(rates=[0.2, 0.05], kinds=["systematic"]).variants()
+    assert [v.name for v in noise] == ["clean", "systematic_5", "systematic_20"]
+    assert [v.label for v in ClassImbalance(ratios=[0.1, 0.25]).variants()] == [
+        "as is",
+        "1:4",
+        "1:10",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("study", "params", "said"),
+    [
+        ("sample_complexity", {"fractions": [0]}, "`sample_complexity.fractions[0]`"),
+        ("label_noise", {"kinds": ["flip"]}, "`label_noise.kinds[0]` is 'flip'"),
+        ("class_imbalance", {"ratios": [], "as_is": False}, "studies nothing"),
+        ("inductive_bias", {"teachers": {"t": {"model": "svr"}}}, "`inductive_bias.teachers.t"),
+        ("decision_boundaries", {"grid": 40}, "the known ones are"),
+    ],
+)
+def test_bad_study_parameters_are_named(study, params, said):
+    with pytest.raises(DatasetInputError) as caught:
+        study_settings(study, params)
+    assert said in str(caught.value)
+
+
+TINY_LIFT = {
+    "training": {"learning_rate": 0.03, "epochs": 1, "batch_size": 8, "seed": 0},
+    "lora": {"rank": 4, "alpha": 8},
+    "generation": {"mode": "score"},
+}
+MOONS = {"source": {"kind": "synthetic", "name": "moons", "n_samples": 60, "seed": 0}}
+
+
+@pytest.fixture
+def tasks(tmp_path):
+    return {
+        "classification": {
+            "lift": TINY_LIFT,
+            "openml_cache": str(tmp_path / "openml"),
+            "split": {"test_size": 0.2, "validation_size": 0.2, "test_seed": 0, "repeats": 1},
+            "baselines": {"cv_folds": 3, "n_jobs": 1, "models": SMALL_GRIDS},
+            "datasets": {"iris": {"source": {"kind": "sklearn", "name": "iris"}}},
+        },
+        "regression": {"datasets": {}},
+    }
+
+
+def test_a_study_refuses_a_table_it_cannot_vary(tasks):
+    with pytest.raises(DatasetInputError, match="takes \\['classification'\\] ones only"):
+        create_pipeline("label_noise", {"datasets": {"regression": ["diabetes"]}}, tasks)
+    with pytest.raises(DatasetInputError, match="names 'wine', which is neither in"):
+        create_pipeline("label_noise", {"datasets": {"classification": ["wine"]}}, tasks)
+
+
+STUDIES = {
+    "sample_complexity": {"fractions": [0.1, 1.0], "datasets": {"classification": ["iris"]}},
+    "label_noise": {
+        "rates": [0.2],
+        "kinds": ["systematic"],
+        "datasets": {"classification": ["moons"]},
+        "tables": {"classification": {"moons": MOONS, "unused": None}},
+        "paper": {"moons": {"clean": {"lift": 0.97}}},
+    },
+    "class_imbalance": {"ratios": [0.25], "datasets": {"classification": ["iris"]}},
+    "decision_boundaries": {
+        "points": 6,
+        "datasets": {"classification": ["moons"]},
+        "tables": {"classification": {"moons": MOONS}},
+    },
+    "inductive_bias": {
+        "teachers": {"stump": {"model": "decision_tree", "params": {"max_depth": 1}}},
+        "datasets": {"classification": ["moons"]},
+        "tables": {"classification": {"moons": MOONS}},
+    },
+}
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_each_study_runs_end_to_end_and_reports_every_variant(study, tasks, tiny_model_dir):
+    params = STUDIES[study]
+    pipeline = create_pipeline(study, params, tasks)
+    assert pipeline.outputs() == {f"{study}.results", f"{study}.figure"}
+    catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
+    for task, tables in params.get("tables", {}).items():
+        for name, entry in tables.items():
+            catalog[f"params:{study}.tables.{task}.{name}"] = entry
+    outputs = SequentialRunner().run(pipeline, catalog)
+    results = outputs[f"{study}.results"].load()
+    assert isinstance(outputs[f"{study}.figure"].load(), Figure)
+    expected = [v.name for v in study_settings(study, params).variants()]
+    assert list(dict.fromkeys(results["variant"])) == expected
+    models = {"lift", "lift_corrected", *SMALL_GRIDS}
+    for _, rows in results.groupby("variant"):
+        assert set(rows["model"]) == models and (rows["repeat"] == 0).all()
+    assert results["accuracy"].between(0, 1).all()
+    if study == "sample_complexity":
+        n_train = results.groupby("variant")["n_train"].first()
+        assert n_train["train_10"] == round(0.1 * n_train["train_100"])
+    if study == "class_imbalance":
+        assert {"precision_macro", "recall_2", "f1_0"} <= set(results.columns)
+    if study == "label_noise":
+        paper = results.set_index(["variant", "model"])["paper_accuracy"]
+        assert paper[("clean", "lift")] == 0.97 and paper.drop(("clean", "lift")).isna().all()
+
+
+def test_an_openml_table_neither_cached_nor_online_is_left_out_and_the_rest_runs(
+    tasks, tmp_path, caplog
+):
+    offline = {"source": {"kind": "openml", "id": 1444, "server": "http://127.0.0.1:9/api"}}
+    params = {
+        "datasets": {"classification": ["iris", "pizza_cutter"]},
+        "tables": {"classification": {"pizza_cutter": offline}},
+    }
+    pipeline = create_pipeline("class_imbalance", params, tasks)
+    names = {n.name for n in pipeline.nodes}
+    assert "class_imbalance.classification.iris.as_is.fine_tune" in names
+    assert not any("pizza_cutter" in name for name in names)
+    assert "leaves out dataset 'pizza_cutter'" in caplog.text
+
+
+def test_a_studys_lift_settings_reach_every_variant_over_the_tasks(tasks):
+    params = {**STUDIES["sample_complexity"], "lift": {"training": {"epochs": 3}}}
+    pipeline = create_pipeline("sample_complexity", params, tasks)
+    configure = next(
+        n
+        for n in pipeline.nodes
+        if n.name == "sample_complexity.classification.iris.train_10.configure"
+    )
+    iris = tasks["classification"]["datasets"]["iris"]
+    inputs = dict(zip(configure.inputs, [iris, tasks["classification"]["lift"]], strict=True))
+    (settings,) = configure.run(inputs).values()
+    assert settings.lift.training.epochs == 3 and settings.lift.lora.rank == 4
+    with pytest.raises(DatasetInputError, match="epochs"):
+        create_pipeline("sample_complexity", {**params, "lift": {"training": {"epochs": 0}}}, tasks)
+
+
+def test_a_table_an_environment_switches_off_is_left_out_of_a_study(tasks, caplog):
+    tasks["classification"]["datasets"]["moons"] = None  # as conf/realdata does
+    params = {"datasets": {"classification": ["iris", "moons"]}}
+    names = {n.name for n in create_pipeline("class_imbalance", params, tasks).nodes}
+    assert "class_imbalance.classification.iris.as_is.fine_tune" in names
+    assert not any(".moons." in name for name in names)
+    assert "leaves out table 'moons'" in caplog.text
+    only = {"datasets": {"classification": ["moons"]}}
+    assert not create_pipeline("class_imbalance", only, tasks).nodes
