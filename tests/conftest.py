@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from kedro.io import DataCatalog
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
@@ -108,3 +114,47 @@ def catalog_for(task: str, parameters: dict, model_dir: str, raw_tables: dict) -
     for name, table in raw_tables.items():
         catalog[f"{task}.{name}.raw_table"] = table
     return catalog
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the project under ``root`` (conf, src) whose LIFT runs a tiny model built
+    here with a short, fast training: the real model has its own end-to-end tests."""
+    for item in ("conf", "src"):
+        shutil.copytree(PROJECT / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+    for item in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT / item, root / item)
+    for task in ("classification", "regression"):
+        task_file = root / f"conf/base/parameters_{task}.yml"
+        parameters = yaml.safe_load(task_file.read_text())
+        parameters[task]["lift"]["training"].update(learning_rate=0.03, epochs=2)
+        parameters[task]["lift"]["lora"].update(rank=4, alpha=8)
+        task_file.write_text(yaml.safe_dump(parameters))
+    lift_file = root / "conf/base/parameters_lift.yml"
+    lift_parameters = yaml.safe_load(lift_file.read_text())
+    lift_parameters["lift"]["model"]["name"] = build_tiny_model(root / "tiny_model")
+    lift_file.write_text(yaml.safe_dump(lift_parameters))
+    return root
+
+
+def kedro(project: Path, *args: str, **popen: Any) -> subprocess.CompletedProcess:
+    """``kedro *args`` run in ``project`` as a user runs it, in a subprocess."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **popen,
+    )
+
+
+def kedro_ok(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro *args``, which must succeed (its output's tail is the failure message)."""
+    result = kedro(project, *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result

@@ -7,7 +7,16 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from lift import lift_model
-from lift.fine_tuning import IGNORE, Example, collate, completion_loss, encode
+from lift.errors import DatasetInputError
+from lift.fine_tuning import (
+    IGNORE,
+    Example,
+    check_fits,
+    collate,
+    completion_loss,
+    encode,
+    training_memory,
+)
 from lift.language_model import BaseModel, load_model
 from lift.lift_settings import LiftSettings
 from lift.tasks import Classification
@@ -94,6 +103,31 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     assert (predictions["y_pred"] == predictions["y_true"]).mean() == 1.0
     assert predictions["valid"].all()
     assert set(predictions.columns) >= {"model", "repeat", "row", "y_true", "y_pred", "output"}
+    assert set(predictions["answers"]) == {settings.generation.answered_by()}
+
+
+def test_a_prompt_longer_than_the_context_stops_before_training_with_the_numbers(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = letter_prompts()
+    prompts.loc[0, "prompt"] = "x=1.00, " * 80  # 640 characters: tokens of the tiny model
+    with pytest.raises(DatasetInputError) as caught:
+        lift_model.fine_tune(
+            "letters", base, prompts, Classification(3), LiftSettings.from_params(FAST)
+        )
+    said = str(caught.value)
+    assert "Fine-tuning letters repeat 0: the longest prompt with its answer is 6" in said
+    assert "more than the model's context of 512" in said
+    assert "`drop_columns`" in said
+
+
+def test_a_batch_that_would_not_fit_in_memory_stops_before_training(tiny):
+    model, _ = tiny
+    needed = training_memory(model.config, 300, 8, "eager")
+    # the attention weights of the eager kernel grow with the square of the prompt
+    assert training_memory(model.config, 600, 8, "eager") > 3 * needed
+    check_fits(model, [300, 20], 8, "probe repeat 0", available=needed)
+    with pytest.raises(DatasetInputError, match=r"lower `lift.training.batch_size`"):
+        check_fits(model, [300, 20], 8, "probe repeat 0", available=needed - 1)
 
 
 @pytest.mark.parametrize("bf16", [False, True])

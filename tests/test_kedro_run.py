@@ -15,10 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import METRICS_COLUMNS, build_tiny_model, make_mixed_table
-
-PROJECT = Path(__file__).resolve().parents[1]
-
+from conftest import METRICS_COLUMNS, PROJECT, copy_project, kedro, kedro_ok, make_mixed_table
 
 STUDY_PIPELINES = (
     "sample_complexity",
@@ -29,32 +26,9 @@ STUDY_PIPELINES = (
 )
 
 
-def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "kedro", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def kedro_ok(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """``kedro *args``, which must succeed (its output's tail is the failure message)."""
-    result = kedro(project, *args)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    for item in ("conf", "src"):
-        shutil.copytree(PROJECT / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-    for item in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT / item, root / item)
+    root = copy_project(tmp_path_factory.mktemp("project"))
     parameters_file = root / "conf/base/parameters_classification.yml"
     parameters = yaml.safe_load(parameters_file.read_text())
     base = parameters["classification"]["datasets"]
@@ -63,8 +37,6 @@ def project(tmp_path_factory) -> Path:
         "moons": {**base["moons"], "source": {**base["moons"]["source"], "n_samples": 300}},
         "mine": {"source": {"kind": "file"}, "target": "kind", "drop_columns": ["noise"]},
     }
-    parameters["classification"]["lift"]["training"].update(learning_rate=0.03, epochs=2)
-    parameters["classification"]["lift"]["lora"].update(rank=4, alpha=8)
     parameters_file.write_text(yaml.safe_dump(parameters))
     regression_file = root / "conf/base/parameters_regression.yml"
     regression = yaml.safe_load(regression_file.read_text())["regression"]
@@ -74,20 +46,12 @@ def project(tmp_path_factory) -> Path:
         "diabetes": regression["datasets"]["diabetes"],
         "mine": {"source": {"kind": "file"}, "target": "signal", "drop_columns": ["kind"]},
     }
-    regression["lift"]["training"].update(learning_rate=0.03, epochs=2)
-    regression["lift"]["lora"].update(rank=4, alpha=8)
     regression["extrapolation"]["points"] = 9
     regression["baselines"]["models"] = {
         name: regression["baselines"]["models"][name]
         for name in ("mean", "polynomial", "knn", "gaussian_process")
     }
     regression_file.write_text(yaml.safe_dump({"regression": regression}))
-    # a tiny model instead of the embedded one: the real model has its own end-to-end test
-    model_dir = build_tiny_model(root / "tiny_model")
-    lift_file = root / "conf/base/parameters_lift.yml"
-    lift_parameters = yaml.safe_load(lift_file.read_text())
-    lift_parameters["lift"]["model"]["name"] = model_dir
-    lift_file.write_text(yaml.safe_dump(lift_parameters))
     (root / "data/01_raw").mkdir(parents=True)
     make_mixed_table().to_csv(root / "data/01_raw/mine.csv", index=False)
     with (root / "conf/base/catalog.yml").open("a") as catalog:
@@ -120,6 +84,10 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     # the eight baselines of the default configuration, lift and lift with the prior corrected
     assert len(metrics) == 3 * 10
     assert set(metrics.loc[metrics["model"] == "lift", "invalid_rate"].between(0, 1)) == {True}
+    # how the answers were produced, so that a 0 invalid_rate of scoring is not misread
+    answers = metrics.set_index("model")["answers"].fillna("")
+    assert set(answers[["lift", "lift_corrected"]]) == {"score"}
+    assert set(answers.drop(["lift", "lift_corrected"])) == {""}
     by_key = metrics.set_index(["dataset", "model"])
     assert by_key.loc[("iris", "logistic_regression"), "accuracy"] >= 0.9
     assert by_key.loc[("moons", "xgboost"), "accuracy"] >= 0.9

@@ -56,8 +56,8 @@ def test_each_encoding_has_its_own_lift_branch_on_the_shared_splits(tasks):
     ("study", "said"),
     [
         (
-            {**STUDY, "datasets": {"classification": ["wine"]}},
-            "names 'wine', which is not an active",
+            {**STUDY, "datasets": {"classification": ["nowhere"]}},
+            "names 'nowhere', which is not a dataset of `classification.datasets`",
         ),
         ({**STUDY, "encodings": ["raw", "raw"]}, "names an encoding twice"),
         ({**STUDY, "encodings": ["zscore"]}, "`numeric_encoding.encodings[0]` is 'zscore'"),
@@ -70,6 +70,13 @@ def test_a_bad_study_stops_the_build_naming_its_parameter(tasks, study, said):
     with pytest.raises(DatasetInputError) as caught:
         create_pipeline(study, tasks)
     assert said in str(caught.value)
+
+
+def test_a_table_an_environment_switches_off_is_left_out(tasks, caplog):
+    assert tasks["classification"]["datasets"]["wine"] is None
+    pipeline = create_pipeline({**STUDY, "datasets": {"classification": ["wine"]}}, tasks)
+    assert not pipeline.nodes
+    assert "leaves out table 'wine'" in caplog.text
 
 
 def test_the_study_runs_and_reports_every_encoding(tasks, tiny_model_dir):

@@ -31,6 +31,16 @@ from lift.serialization import completion_for
         (" @@@ 5", math.nan),
         (" 1e999", math.nan),  # not finite
         (" -", math.nan),
+        # read one way only, or not at all: never guessed
+        (" 1,234", math.nan),  # a thousand, or 1.234 with a decimal comma?
+        (" - 3", math.nan),  # a dash, or minus three?
+        (" + 2", math.nan),
+        (" 0x1F", math.nan),  # not 0
+        (" 12kg", math.nan),
+        (" 1.5, 2", 1.5),  # a comma and a space: a list
+        (" 5 - 3", 5.0),
+        (" (3)", 3.0),
+        (" 3.5.", 3.5),  # the end of a sentence
     ],
 )
 def test_numeric_parsing_rule(text, expected):
@@ -51,9 +61,24 @@ def test_the_number_parser_reads_back_every_serialized_target(value):
     assert parse_number(completion) == float(f"{value:.3f}")
 
 
-@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.text(alphabet=" =:y"))
-def test_a_number_after_words_is_read(value, words):
-    assert parse_number(f"{words}{value:.4f}") == float(f"{value:.4f}")
+@given(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.text(alphabet=" =:y"),
+    st.sampled_from([" ", "=", ": "]),
+)
+def test_a_number_after_words_is_read(value, words, apart):
+    assert parse_number(f"{words}{apart}{value:.4f}") == float(f"{value:.4f}")
+
+
+@given(
+    st.integers(min_value=1, max_value=999),
+    st.integers(min_value=0, max_value=999),
+    st.sampled_from(["x", "kg", "_", "a"]),
+)
+def test_a_number_that_reads_two_ways_is_invalid_not_guessed(head, tail, letters):
+    assert math.isnan(parse_number(f" {head},{tail:03d}"))  # comma-grouped digits
+    assert math.isnan(parse_number(f" - {head}"))  # a sign apart from its digits
+    assert math.isnan(parse_number(f" {head}{letters}{tail}"))  # glued to letters
 
 
 def test_several_answers_aggregate_to_the_median_or_the_fallback():

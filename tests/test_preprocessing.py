@@ -28,7 +28,7 @@ def test_feature_columns_with_missing_values_are_dropped_and_logged(mixed_table,
         table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert "gappy" not in table.columns
     assert schema["dropped_columns"] == {"gappy": "18 missing values"}
-    assert "dropped feature column 'gappy' (18 of 120 values missing)" in caplog.text
+    assert "dropped feature column 'gappy' (18 missing values in 120 rows)" in caplog.text
 
 
 def test_a_column_that_is_all_missing_is_dropped(mixed_table):
@@ -130,3 +130,27 @@ def test_a_bad_split_column_is_named():
         prepare_table("fn", raw, "y", task="regression", split_column="part")
     with pytest.raises(DatasetInputError, match="has no split column 'fold'"):
         prepare_table("fn", raw, "y", task="regression", split_column="fold")
+
+
+def test_columns_sharing_a_name_in_a_csv_are_refused_naming_them(tmp_path):
+    path = tmp_path / "probe.csv"
+    path.write_text("a,b,a,y\n1,2,3,u\n4,5,6,v\n")
+    raw = pd.read_csv(path)  # pandas renames the copy to a.1
+    with pytest.raises(
+        DatasetInputError, match=r"Dataset 'probe' has several columns named \['a'\]"
+    ):
+        prepare_table("probe", raw, "y", "classification")
+
+
+def test_an_infinite_value_counts_as_missing_and_its_column_is_dropped_by_name(caplog):
+    raw = pd.DataFrame(
+        {"a": [1.0, np.inf, 3.0, 4.0], "b": [1.0, 2.0, 3.0, 4.0], "y": ["u", "v", "u", "v"]}
+    )
+    with caplog.at_level(logging.WARNING):
+        table, schema = prepare_table("probe", raw, "y", "classification")
+    assert schema["numeric_features"] == ["b"]
+    assert schema["dropped_columns"] == {"a": "1 infinite values"}
+    assert "dropped feature column 'a'" in caplog.text
+    regression = pd.DataFrame({"b": [1.0, 2.0, 3.0], "y": [1.0, -np.inf, 2.0]})
+    table, schema = prepare_table("probe", regression, "y", "regression")
+    assert table["y"].tolist() == [1.0, 2.0]

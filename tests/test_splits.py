@@ -51,6 +51,12 @@ def test_bad_split_parameters_are_named(labels, options, parameter):
         split_rows("toy", labels, **options)
 
 
+def test_a_class_too_rare_to_stratify_is_named_not_numbered():
+    labels = np.array([0] * 20 + [1] * 20 + [2])
+    with pytest.raises(DatasetInputError, match=r"smallest classes: 'virginica' \(1 rows\)"):
+        split_rows("rare", labels, class_names=["setosa", "versicolor", "virginica"])
+
+
 def test_regression_splits_are_random_not_stratified():
     targets = np.linspace(0, 1, 100)
     splits = split_rows("toy", targets, stratify=False, repeats=2)

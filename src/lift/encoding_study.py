@@ -6,8 +6,9 @@ validation score, and which encoding validation alone would have chosen (what
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import matplotlib
 
@@ -26,6 +27,8 @@ from lift.metrics import METRICS  # noqa: E402
 from lift.preprocessing import TaskName  # noqa: E402
 from lift.tasks import Classification, Regression  # noqa: E402
 
+logger = logging.getLogger(__name__)
+
 STUDY = "numeric_encoding"
 # the validation metric each task chooses by (as fine-tuning does), and whether higher is better
 SELECT_ON = {
@@ -42,27 +45,38 @@ class EncodingStudySettings(Settings):
     encodings: Annotated[list[NumberEncoding], Field(min_length=1)]
     datasets: dict[TaskName, list[str]] = {}
 
-    def tables(self, declared: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
-        """``(task, dataset)`` of every table studied; ``declared`` gives each task's active
-        datasets. A name not declared raises ``DatasetInputError``."""
+    def tables(self, declared: Mapping[str, Mapping[str, Any] | None]) -> list[tuple[str, str]]:
+        """``(task, dataset)`` of every table studied; ``declared`` is each task's
+        ``datasets``. A table an environment switched off (null there) is left out with a
+        warning; a name not declared raises ``DatasetInputError``."""
         if len(set(self.encodings)) != len(self.encodings):
             raise DatasetInputError(
                 f"Parameter `{STUDY}.encodings` names an encoding twice: {self.encodings}."
             )
-        tables = [(task, name) for task, names in self.datasets.items() for name in names]
-        for task, name in tables:
-            if name not in declared.get(task, ()):
-                raise DatasetInputError(
-                    f"Parameter `{STUDY}.datasets.{task}` names '{name}', which is not an "
-                    f"active dataset of `{task}.datasets` ({sorted(declared.get(task, ()))}); "
-                    "declare it there (or choose the environment that does, e.g. --env "
-                    "realdata)."
-                )
-        if not tables:
+        named = [(task, name) for task, names in self.datasets.items() for name in names]
+        if not named:
             raise DatasetInputError(
                 f"Parameter `{STUDY}.datasets` names no table; list some under `classification` "
                 "or `regression`."
             )
+        tables = []
+        for task, name in named:
+            theirs = declared.get(task) or {}
+            if theirs.get(name) is not None:
+                tables.append((task, name))
+            elif name in theirs:
+                logger.warning(
+                    "The %s study leaves out table '%s': this environment switches it off (null).",
+                    STUDY,
+                    name,
+                )
+            else:
+                known = sorted(n for n, p in theirs.items() if p is not None)
+                raise DatasetInputError(
+                    f"Parameter `{STUDY}.datasets.{task}` names '{name}', which is not a "
+                    f"dataset of `{task}.datasets` ({known}); declare it there "
+                    "(or choose the environment that does, e.g. --env realdata)."
+                )
         return tables
 
 

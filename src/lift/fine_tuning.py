@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812 (torch's convention)
 from tqdm.auto import tqdm
 
 from lift.batching import by_length, left_pad, length_grouped
+from lift.errors import DatasetInputError
 from lift.lift_settings import LoraSettings, TrainingSettings
 
 IGNORE = -100  # target of positions that carry no loss
@@ -113,6 +114,59 @@ def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, in
     return loss, int((targets != IGNORE).sum())
 
 
+def training_memory(config: Any, longest: int, batch_size: int, attention: str) -> int:
+    """Bytes a training step of ``batch_size`` prompts of ``longest`` tokens keeps for its
+    backward pass, roughly: per layer and token the hidden states of attention and MLP, and
+    with the ``eager`` attention kernel every head's attention weights (``longest`` squared,
+    the term that grows fast: 300 numeric columns write 2,900-token prompts)."""
+    layers, hidden = config.num_hidden_layers, config.hidden_size
+    per_token = layers * (10 * hidden + 3 * getattr(config, "intermediate_size", 4 * hidden))
+    per_example = longest * per_token
+    if attention == "eager":
+        per_example += 2 * layers * config.num_attention_heads * longest**2
+    return 4 * batch_size * per_example  # float32
+
+
+def check_fits(
+    model: Any, lengths: Sequence[int], batch_size: int, description: str, available: int
+) -> None:
+    """Raise ``DatasetInputError`` before training if the longest prompt with its answer
+    (``lengths``: tokens per example) exceeds the model's context, or if a batch of the
+    longest ones would need more than ``available`` bytes; the message gives the numbers and
+    the remedies."""
+    config = model.config
+    longest = max(lengths)
+    context = getattr(config, "max_position_embeddings", None)
+    shorten = (
+        "shorten the prompts (drop columns with the dataset's `drop_columns`, or fewer "
+        "decimals: `lift.serialization.decimals`)"
+    )
+    if context and longest > context:
+        raise DatasetInputError(
+            f"Fine-tuning {description}: the longest prompt with its answer is {longest} "
+            f"tokens, more than the model's context of {context}: {shorten}, or choose a model "
+            "with a longer context (`lift.model`)."
+        )
+    attention = getattr(config, "_attn_implementation", None) or "eager"
+    needed = training_memory(config, longest, batch_size, attention)
+    if needed > available:
+        raise DatasetInputError(
+            f"Fine-tuning {description}: a batch of {batch_size} prompts of up to {longest} "
+            f"tokens needs about {needed / 2**30:.1f} GiB for training, and "
+            f"{available / 2**30:.1f} GiB are free: lower `lift.training.batch_size`, or "
+            f"{shorten}."
+        )
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free on ``device`` (a GPU's memory, else the machine's available memory)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
 @torch.no_grad()
 def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int) -> float:
     """Mean per-token completion loss of ``examples`` (no gradients)."""
@@ -161,6 +215,14 @@ def train_adapter(
     train_examples = encode(tokenizer, *train)
     lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in train_examples]
     validation_examples = encode(tokenizer, *validation)
+    device = next(model.parameters()).device
+    check_fits(
+        model,
+        lengths + [len(e.prompt_ids) + len(e.completion_ids) for e in validation_examples],
+        training.batch_size,
+        description,
+        free_memory(device),
+    )
     parameters = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         parameters, lr=training.learning_rate, weight_decay=training.weight_decay

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
+from kedro.io.core import AbstractVersionedDataset
+from kedro.pipeline import Pipeline
 
+from lift import lineage
+from lift.errors import DatasetInputError
+from lift.lineage import Input, LineageStore, Record, RunMixError
 from lift.phases import PHASES, spent
 from lift.reporting import metric_table, primary_metric
 
@@ -90,3 +96,159 @@ class RunSummary:
         print(table[table > 0].to_frame().T.to_string(index=False) + "\n")
         if RUN_TIMINGS in catalog:
             catalog.save(RUN_TIMINGS, timings)
+
+
+class RunInputs:
+    """Checks, before any node runs, that every artifact the run reads and no node of it makes
+    exists, and every version ``--load-versions`` names; the message says what to do."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        problems = []
+        for name, version in (run_params.get("load_versions") or {}).items():
+            dataset = catalog.get(name)
+            if _versioned(dataset) and _local_path(dataset, version) is None:
+                folder = Path(str(dataset._filepath))
+                saved = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+                problems.append(
+                    f"`--load-versions` asks for version {version} of `{name}`, which has "
+                    + (f"these: {', '.join(saved[-10:])}" if saved else "none saved yet")
+                )
+        for name in sorted(pipeline.inputs()):
+            if name.startswith(lineage.PARAMS) or name == "parameters" or catalog.exists(name):
+                continue
+            if name.endswith(".raw_table"):
+                problems.append(
+                    f"`{name}` has no file: a dataset with `source: {{kind: file}}` reads its "
+                    f'table from that catalog entry; declare it (README, "Your own dataset"):\n'
+                    f"      {name}:\n        type: pandas.CSVDataset\n"
+                    f"        filepath: data/01_raw/<your file>.csv"
+                )
+            else:
+                problems.append(
+                    f"`{name}` has no saved version, and no node of this run makes it: include "
+                    "the nodes that make it (a wider --from-nodes, or none)"
+                )
+        if problems:
+            raise DatasetInputError(
+                "This run cannot start:\n" + "".join(f"  - {p}\n" for p in problems)
+            )
+
+
+class RunLineage:
+    """Keeps what every artifact was made from (``lift.lineage``) and stops a node, before it
+    runs, whose inputs were not made together: artifacts of different runs (a failed or
+    interrupted one left newer versions of some) or parameters other than this run's (a
+    resume with ``--params``). The message names each disagreement and the nodes to rerun."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder  # relative to the project
+        self.store: LineageStore | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self.store = LineageStore(Path(context.project_path) / self.folder)
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+        self.run, self.catalog = run_params["run_id"], catalog
+        self.pipeline_names = run_params.get("pipeline_names") or ["__default__"]
+        self.env = run_params.get("env")
+        self.parameters = catalog.load("parameters") if "parameters" in catalog else {}
+        self.made_from: dict[str, dict[str, str]] = {}  # node -> ancestry of its outputs
+        self.in_memory: dict[str, Record] = {}  # artifacts of this run that live in memory
+        self.parameters_kept = False  # kept with the run's first record
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any]) -> None:
+        if self.store is None:
+            return
+        loaded = [self._loaded(name, catalog, inputs[name]) for name in node.inputs]
+        found = lineage.disagreements(loaded, self.parameters, self.store)
+        if found:
+            raise RunMixError(self._refusal(node, found))
+        self.made_from[node.name] = lineage.ancestry(loaded)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Any) -> None:
+        if self.store is None:
+            return
+        made_from = self.made_from.get(node.name, {})
+        dataset = self.catalog.get(dataset_name)
+        path = _local_path(dataset, dataset.resolve_save_version()) if _versioned(dataset) else None
+        if path is None:  # in memory, or not versioned: its lineage holds for this run only
+            self.in_memory[dataset_name] = Record(None, "", made_from)
+            return
+        version = dataset.resolve_save_version()
+        if not self.parameters_kept:
+            self.store.write_parameters(version, self.parameters)
+            self.parameters_kept = True
+        self.store.write(dataset_name, Record(version, lineage.digest_of_path(path), made_from))
+
+    def _loaded(self, name: str, catalog: Any, value: Any) -> Input:
+        if name.startswith(lineage.PARAMS) or name == "parameters":
+            return Input(name, None, Record(self.run, lineage.digest_of_value(value)))
+        if name in self.in_memory:
+            return Input(name, None, self.in_memory[name])
+        dataset = catalog.get(name)
+        if _versioned(dataset):
+            version = dataset.resolve_load_version()
+            assert self.store is not None
+            record = self.store.read(name, version)
+            if record is None:  # written before records were kept
+                path = _local_path(dataset, version)
+                record = Record(None, lineage.digest_of_path(path) if path else "")
+            return Input(name, version, record)
+        path = _local_path(dataset, None)
+        return Input(name, None, Record(None, lineage.digest_of_path(path) if path else ""))
+
+    def _refusal(self, node: Any, found: list[tuple[str, str]]) -> str:
+        """The message: each disagreement, and the nodes upstream that make the artifacts or
+        read the parameters concerned, to rerun with the parameters meant."""
+        from kedro.framework.project import pipelines
+
+        whole = Pipeline([pipelines[name] for name in self.pipeline_names])
+        known = {n.name for n in whole.nodes}
+        upstream = whole.to_nodes(node.name).nodes if node.name in known else []
+        names = {name for name, _ in found}
+        makers = {
+            n.name
+            for n in upstream
+            if n.name != node.name
+            and names & (set(n.outputs) | {i for i in n.inputs if i.startswith(lineage.PARAMS)})
+        }
+        # the first of them: the others rerun after them anyway
+        first = sorted(
+            m
+            for m in makers
+            if not any(m in {n.name for n in whole.from_nodes(k).nodes} for k in makers - {m})
+        )
+        pipeline = ",".join(self.pipeline_names)
+        if self.env not in (None, "local"):
+            pipeline += f" --env={self.env}"
+        rerun = (
+            f"  kedro run --pipelines={pipeline} --from-nodes={','.join(first)}\n" if first else ""
+        )
+        return (
+            f"Node `{node.name}` would combine artifacts that were not made together:\n"
+            + "".join(f"  - {why}\n" for _, why in found)
+            + "A failed or interrupted run leaves newer versions of some artifacts behind, and a "
+            "resume does not apply new --params to artifacts already made. Rerun the nodes that "
+            'make them, with the parameters you mean (README, "Interrupted runs and resuming"):\n'
+            + rerun
+            + "or load versions that were made together: --load-versions=<artifact>:<version>."
+        )
+
+
+def _versioned(dataset: Any) -> bool:
+    return isinstance(dataset, AbstractVersionedDataset) and bool(dataset._version)
+
+
+def _local_path(dataset: Any, version: str | None) -> Path | None:
+    """The local file or folder of ``dataset`` (at ``version`` if versioned), None if it has
+    none on this machine."""
+    filepath = getattr(dataset, "_filepath", None)
+    if filepath is None or getattr(dataset, "_protocol", "file") not in ("file", None):
+        return None
+    path = Path(str(dataset._get_versioned_path(version) if version else filepath))
+    return path if path.exists() else None

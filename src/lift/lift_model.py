@@ -342,7 +342,8 @@ def predict(
     encodings: Encodings | None = None,
 ) -> pd.DataFrame:
     """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
-    output, valid`` and, for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
+    output, valid, answers`` (how they were produced: ``GenerationSettings.answered_by``) and,
+    for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
     classification answer and the training mean for an invalid regression answer; numbers in
     the target's units, read back with ``encodings``). Each adapter answers the prompts of the
     encoding it was trained with.
@@ -363,7 +364,7 @@ def predict(
             for_repeat(task, encodings, repeat, encoding),
             settings,
         )
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True).assign(answers=settings.generation.answered_by())
 
 
 def _predict_repeat(

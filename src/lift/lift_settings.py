@@ -121,6 +121,14 @@ class GenerationSettings(Settings):
     # the validation rows (lift.prior_correction), beside the raw ones
     correct_prior: bool = True
 
+    def answered_by(self) -> str:
+        """How the answers were produced, as the metrics tables say: ``score`` (every answer
+        a valid class by construction, so its ``invalid_rate`` is 0), ``generate`` (greedy),
+        or ``generate, <k> samples at temperature <t>``."""
+        if self.mode == "score" or self.samples == 1:
+            return self.mode
+        return f"generate, {self.samples} samples at temperature {self.temperature:g}"
+
 
 class SelectionSettings(Settings):
     """Settings chosen on the validation rows (``lift.selection``): every combination of the

@@ -159,7 +159,9 @@ def score_predictions(
     with ``n_classes`` each class's (``class_scores``).
 
     ``predictions`` has columns ``model, repeat, y_true, y_pred``, for models whose answers
-    can be invalid ``valid``, and for classifiers ``proba_<k>``; ``splits`` gives the sizes.
+    can be invalid ``valid`` and ``answers`` (how they were produced: kept in the row, so that
+    an ``invalid_rate`` of 0 by construction is not read as "every answer parsed"), and for
+    classifiers ``proba_<k>``; ``splits`` gives the sizes.
     """
     sizes = splits.groupby(["repeat", "split"]).size().unstack(fill_value=0)
     rows = []
@@ -172,6 +174,7 @@ def score_predictions(
                 "n_train": int(sizes.loc[repeat, "train"]),
                 "n_validation": int(sizes.loc[repeat, "validation"]),
                 "n_test": int(sizes.loc[repeat, "test"]),
+                "answers": _answered_by(group),
                 **_scores(task, group),
                 **(
                     class_scores(group["y_true"].to_numpy(), group["y_pred"].to_numpy(), n_classes)
@@ -181,6 +184,12 @@ def score_predictions(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _answered_by(predictions: pd.DataFrame) -> str:
+    """How a model's answers were produced ("" for a model that always answers: a baseline)."""
+    answers = predictions.get("answers")
+    return "" if answers is None or pd.isna(answers.iloc[0]) else str(answers.iloc[0])
 
 
 def _scores(task: str, predictions: pd.DataFrame) -> dict[str, float]:

@@ -5,9 +5,12 @@ Both rules first cut the text at the completion suffix (``@@@``) and at a newlin
 Classification: the answer must start (after white space) with a whole number that is a class
 index 0..K-1; the label is that number. Regression: the first number in the answer, with an
 optional sign (``-``, the Unicode minus ``−`` or ``+``), decimals and an exponent (``1.5e-3``);
-text around it is allowed. Anything else is invalid: a wrong label for classification; for
-regression the training mean stands in. Either way it is counted and reported in
-``invalid_rate``, never dropped.
+text around it is allowed, apart from it by a space or punctuation. A number that cannot be read
+one way only is invalid, not guessed: digits grouped by a comma (``1,234``: a thousand, or 1.234
+with a decimal comma?), a sign apart from its digits (``- 3``: a dash or minus three?), and a
+number glued to letters (``0x1F``, ``12kg``). Anything else is invalid as well: a wrong label
+for classification; for regression the training mean stands in. Either way it is counted and
+reported in ``invalid_rate``, never dropped.
 
 With several sampled answers per prompt, the valid ones are aggregated: the most frequent label
 (ties: the smallest), or the median number."""
@@ -47,11 +50,23 @@ def parse_label(text: str, n_classes: int, completion_suffix: str = COMPLETION_S
 def parse_number(text: str, completion_suffix: str = COMPLETION_SUFFIX) -> float:
     """The first number written in ``text`` (before the suffix), or NaN if there is none or it
     is not finite (``1e999``)."""
-    match = _NUMBER.search(_answer(text, completion_suffix).translate(_MINUS))
-    if match is None:
+    answer = _answer(text, completion_suffix).translate(_MINUS)
+    match = _NUMBER.search(answer)
+    if match is None or not _stands_alone(answer, match.start(), match.end()):
         return math.nan
     value = float(match.group(0))
     return value if math.isfinite(value) else math.nan
+
+
+def _stands_alone(answer: str, start: int, end: int) -> bool:
+    """Whether the number at ``answer[start:end]`` reads one way only (module docstring)."""
+    before, after = answer[:start], answer[end:]
+    glued_before = bool(before) and (before[-1].isalnum() or before[-1] in "_.,")
+    glued_after = bool(after) and (
+        after[0].isalnum() or after[0] == "_" or (after[0] in ".," and after[1:2].isdigit())
+    )
+    loose_sign = answer[start] not in "+-" and re.search(r"[+-]\s+$", before) is not None
+    return not (glued_before or glued_after or loose_sign)
 
 
 def read_numbers(

@@ -1,5 +1,6 @@
 """From a raw table to the cleaned table both LIFT and the baselines read, following the paper:
-rows without a target are dropped, feature columns with missing values are dropped, raw feature
+rows without a target are dropped, feature columns with missing values are dropped (an infinite
+number counts as missing; columns sharing a name are refused), raw feature
 values are kept (prompts show them as they are); for classification labels are encoded 0..K-1
 with the class names kept in the schema, for regression the target must be numeric.
 Standardizing and one-hot encoding for the baselines is ``feature_encoder``, fitted on the
@@ -66,6 +67,7 @@ def prepare_table(
     (drop it with ``drop_columns``).
     """
     raw_table = raw_table.rename(columns=str)
+    _refuse_duplicate_columns(dataset, list(raw_table.columns))
     for parameter, what, column in (
         ("target", "target column", target),
         ("split_column", "split column", split_column),
@@ -85,7 +87,7 @@ def prepare_table(
             f"have. Its columns are {list(raw_table.columns)}."
         )
 
-    missing_target = raw_table[target].isna()
+    missing_target = _missing(raw_table[target])
     table = raw_table.loc[~missing_target].drop(columns=list(drop_columns)).reset_index(drop=True)
     if missing_target.any():
         logger.warning(
@@ -99,14 +101,18 @@ def prepare_table(
     dropped = {c: "user: drop_columns" for c in drop_columns}
     features = []
     for column in table.columns.drop([target, *([split_column] if split_column else [])]):
-        n_missing = int(table[column].isna().sum())
+        n_missing = int(_missing(table[column]).sum())
         if n_missing:
-            dropped[column] = f"{n_missing} missing values"
+            n_infinite = n_missing - int(table[column].isna().sum())
+            why = f"{n_missing - n_infinite} missing values" if n_missing > n_infinite else ""
+            if n_infinite:
+                why += f"{' and ' if why else ''}{n_infinite} infinite values"
+            dropped[column] = why
             logger.warning(
-                "Dataset '%s': dropped feature column '%s' (%d of %d values missing)",
+                "Dataset '%s': dropped feature column '%s' (%s in %d rows)",
                 dataset,
                 column,
-                n_missing,
+                why,
                 len(table),
             )
         else:
@@ -153,6 +159,34 @@ def prepare_table(
         }
     )
     return table, schema
+
+
+def _missing(values: pd.Series) -> pd.Series:
+    """Which values are missing; an infinite number counts as missing (no prompt, scaler or
+    baseline can use it)."""
+    missing = values.isna()
+    if _is_numeric(values):
+        missing |= values.abs() == float("inf")
+    return missing
+
+
+def _refuse_duplicate_columns(dataset: str, columns: list[str]) -> None:
+    """Raise ``DatasetInputError`` if two columns share a name: as they are, or as pandas
+    renames the copies when it reads a CSV (``a``, ``a.1``)."""
+    names = set(columns)
+    copies = {
+        c.rsplit(".", 1)[0]
+        for c in columns
+        if "." in c and c.rsplit(".", 1)[1].isdigit() and c.rsplit(".", 1)[0] in names
+    }
+    copies |= {c for c in names if columns.count(c) > 1}
+    if copies:
+        read_as = [c for c in columns if c in copies or c.rsplit(".", 1)[0] in copies]
+        raise DatasetInputError(
+            f"Dataset '{dataset}' has several columns named {sorted(copies)} (read as "
+            f"{read_as}): which one is meant cannot be told. Give each column its own name "
+            "in the file."
+        )
 
 
 def _encode_labels(dataset: str, values: pd.Series) -> tuple[pd.Series, list[Any]]:

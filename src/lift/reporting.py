@@ -41,6 +41,8 @@ def summarize(
         summary[metric] = grouped[metric].mean()
         summary[f"{metric}_std"] = grouped[metric].std(ddof=0)
     summary["repeats"] = grouped["repeat"].nunique()
+    if "answers" in scores:  # how LIFT's answers were produced (empty for the baselines)
+        summary["answers"] = grouped["answers"].first().fillna("")
     summary = summary.reset_index()
     published = published or {}
     summary[f"paper_{metrics[0]}"] = [

@@ -4,14 +4,15 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from lift.hooks import ProjectParameters, RunSummary
+from lift.hooks import ProjectParameters, RunInputs, RunLineage, RunSummary
 
 # Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 # PEFT calls a transformers API that transformers deprecated; likewise not actionable here
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 
-HOOKS = (ProjectParameters(), RunSummary())
+# what every artifact was made from (lift.lineage), kept beside the data layers
+HOOKS = (ProjectParameters(), RunInputs(), RunSummary(), RunLineage("data/lineage"))
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

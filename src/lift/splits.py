@@ -34,9 +34,10 @@ def _split(
     size: float | int,
     seed: int,
     what: str,
+    class_names: Sequence[Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` split in two, the second part of ``size`` (a fraction or a count), stratified
-    by ``labels`` unless they are None."""
+    by ``labels`` (named in messages by ``class_names``) unless they are None."""
     try:
         return train_test_split(rows, test_size=size, stratify=labels, random_state=seed)
     except ValueError as error:
@@ -45,11 +46,15 @@ def _split(
                 f"Dataset '{dataset}': cannot make the {what} split of {len(rows)} rows "
                 f"({error}). Add rows or change the `split` sizes."
             ) from error
-        counts = pd.Series(labels).value_counts()
+        counts = pd.Series(labels).value_counts(ascending=True)
+        if class_names is not None:
+            counts.index = [class_names[int(label)] for label in counts.index]
+        rare = ", ".join(f"{name!r} ({n} rows)" for name, n in counts.head(5).items())
         raise DatasetInputError(
-            f"Dataset '{dataset}': cannot make the stratified {what} split ({error}). Its "
-            f"smallest class has {counts.min()} rows; every class needs at least 5 for the "
-            "paper's splits. Add rows or drop the rare classes."
+            f"Dataset '{dataset}': cannot make the stratified {what} split of {len(rows)} rows "
+            f"in {len(counts)} classes ({error}). Its smallest classes: {rare}; every class "
+            "needs at least 5 rows for the paper's splits. Add rows, drop the rare classes, "
+            "or check that the dataset's `target` is the column meant."
         ) from error
 
 
@@ -62,15 +67,16 @@ def split_rows(
     repeats: int = 1,
     stratify: bool = True,
     given: Sequence[str] | np.ndarray | None = None,
+    class_names: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Assign every row to train, validation or test, once per repeat.
 
-    ``targets`` are the rows' labels (used to stratify when ``stratify``) or regression
-    targets. ``given``, a split name per row, fixes the test rows and repeat 0's split (see
-    the module's docstring); ``test_size`` is then unused, and ``validation_size`` only if no
-    row is given as validation. Returns a table with columns ``row`` (position in the cleaned
-    table), ``repeat`` (0..R-1) and ``split``. The test rows are the same in every repeat;
-    repeat ``r`` splits the rest with seed ``r``.
+    ``targets`` are the rows' labels (used to stratify when ``stratify``; ``class_names`` name
+    them in messages) or regression targets. ``given``, a split name per row, fixes the test
+    rows and repeat 0's split (see the module's docstring); ``test_size`` is then unused, and
+    ``validation_size`` only if no row is given as validation. Returns a table with columns
+    ``row`` (position in the cleaned table), ``repeat`` (0..R-1) and ``split``. The test rows
+    are the same in every repeat; repeat ``r`` splits the rest with seed ``r``.
     """
     test_size = _check_fraction("test_size", test_size)
     validation_size = _check_fraction("validation_size", validation_size)
@@ -80,7 +86,7 @@ def split_rows(
     labels = targets if stratify else None
     rows = np.arange(len(targets))
     if given is None:
-        rest, test = _split(dataset, rows, labels, test_size, int(test_seed), "test")
+        rest, test = _split(dataset, rows, labels, test_size, int(test_seed), "test", class_names)
     else:
         given = np.asarray(given)
         rest, test = rows[given != "test"], rows[given == "test"]
@@ -98,6 +104,7 @@ def split_rows(
                 validation_size,
                 repeat,
                 "train/validation",
+                class_names,
             )
         for split, members in (("train", train), ("validation", validation), ("test", test)):
             parts.append(pd.DataFrame({"row": np.sort(members), "repeat": repeat, "split": split}))

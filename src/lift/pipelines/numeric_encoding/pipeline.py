@@ -24,7 +24,6 @@ from lift.encoding_study import STUDY, EncodingStudySettings
 from lift.pipelines.numeric_encoding import nodes
 from lift.pipelines.tabular import nodes as tabular_nodes
 from lift.pipelines.tabular.pipeline import (
-    active,
     base_model_node,
     baseline_nodes,
     bind,
@@ -83,11 +82,12 @@ def create_pipeline(study: Mapping[str, Any] | None, tasks: Mapping[str, Any]) -
     parameters are in ``tasks`` (task -> its section). Every table's settings with every
     encoding are checked here, before any node runs."""
     settings = EncodingStudySettings.parsed(study, STUDY)
-    declared = {
-        task: list(active((section or {}).get("datasets") or {})) for task, section in tasks.items()
-    }
+    declared = {task: (section or {}).get("datasets") for task, section in tasks.items()}
+    tables = settings.tables(declared)
+    if not tables:
+        return Pipeline([])
     pipelines, scores, score_tasks = [], [], []
-    for task, name in settings.tables(declared):
+    for task, name in tables:
         section = tasks[task]
         params = section["datasets"][name]
         entry = DatasetEntry.from_params(task, name, params, section.get("lift"))

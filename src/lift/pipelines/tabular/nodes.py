@@ -93,6 +93,7 @@ def split(
         **split_params,
         stratify=preprocessing.task_of(schema) == "classification",
         given=table[split_column] if split_column else None,
+        class_names=schema.get("classes"),
     )
 
 

@@ -1,0 +1,164 @@
+"""Runs that never mix: a failed, interrupted or re-parametrized run next to a good one, as a
+user makes them with `kedro run` in a subprocess. The dataset `probe` is iris written as a CSV
+(`a,b,c,d,y`) in an environment of its own; the model is a tiny one built by the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from conftest import copy_project, kedro, kedro_ok
+
+PROBE = "classification.probe"
+RUN = ("run", "--pipelines=classification", "--env=probe")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("integrity"))
+    iris = load_iris()
+    table = pd.DataFrame(iris.data, columns=list("abcd"))
+    table["y"] = [str(iris.target_names[t]) for t in iris.target]
+    (root / "data/01_raw").mkdir(parents=True)
+    table.to_csv(root / "data/01_raw/probe.csv", index=False)
+    env = root / "conf/probe"
+    env.mkdir()
+    (env / "parameters_classification.yml").write_text(
+        "classification:\n"
+        "  split: {repeats: 1}\n"
+        "  datasets:\n"
+        "    iris: null\n"
+        "    moons: null\n"
+        "    probe: {source: {kind: file}, target: y}\n"
+    )
+    (env / "catalog.yml").write_text(
+        f"{PROBE}.raw_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/probe.csv\n"
+    )
+    kedro_ok(root, "run", "--pipelines=classification", "--env=probe")
+    return root
+
+
+def versions(project: Path, artifact: str) -> list[str]:
+    """The saved versions of a probe artifact, oldest first."""
+    folder = next((project / "data").glob(f"*/classification/probe/{artifact}"))
+    return sorted(path.name for path in folder.iterdir())
+
+
+def read_scores(project: Path, version: str) -> pd.DataFrame:
+    folder = project / "data/08_reporting/classification/probe/scores.csv" / version
+    return pd.read_csv(folder / "scores.csv")
+
+
+def said(result: subprocess.CompletedProcess) -> str:
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def test_a_resume_after_a_failed_run_with_other_parameters_is_refused(project):
+    adapters = versions(project, "adapters")
+    failed = kedro(project, *RUN, "--params=classification.datasets.probe.target=a")
+    assert failed.returncode != 0
+    # the failed run left a newer table, schema and settings (35 classes of `a`) behind
+    assert len(versions(project, "schema.json")) == 2
+    resumed = kedro(project, *RUN, f"--from-nodes={PROBE}.predict_lift")
+    assert resumed.returncode != 0
+    message = said(resumed)
+    assert f"Node `{PROBE}.predict_lift` would combine artifacts that were not made" in message
+    assert f"`{PROBE}.schema`: " in message
+    assert f"`{PROBE}.adapters` (version {adapters[0]}) was made from another" in message
+    assert f"--from-nodes={PROBE}.configure" in message
+    assert versions(project, "lift_predictions.parquet") == versions(project, "adapters")[:1]
+
+
+def test_new_parameters_on_a_resume_are_refused_with_the_difference_named(project):
+    before = versions(project, "lift_predictions.parquet")
+    resumed = kedro(
+        project,
+        *RUN,
+        f"--from-nodes={PROBE}.predict_lift",
+        "--params=classification.lift.generation.mode=generate",
+    )
+    assert resumed.returncode != 0
+    message = said(resumed)
+    assert "parameters `classification.lift`" in message
+    assert "generation.mode: 'score' then, 'generate' now" in message
+    assert versions(project, "lift_predictions.parquet") == before
+
+
+def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
+    first = read_scores(project, versions(project, "scores.csv")[0])
+    adapters = versions(project, "adapters")
+    # a run with other settings (a long training), interrupted by Ctrl-C while it trains
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kedro", *RUN, "--params=classification.lift.training.epochs=400"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Running node: fine_tune" in line or f"{PROBE}.fine_tune" in line:
+            break
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert versions(project, "adapters") == adapters  # interrupted before it saved any
+    # it left the long training's settings and prompts behind: the first run's adapters
+    # are not combined with them
+    resumed = kedro(project, *RUN, f"--from-nodes={PROBE}.predict_lift")
+    assert resumed.returncode != 0
+    assert "training.epochs: 400 then, 2 now" in said(resumed)
+    # the remedy the message names gives the uninterrupted run's result
+    kedro_ok(project, *RUN, f"--from-nodes={PROBE}.configure")
+    pd.testing.assert_frame_equal(read_scores(project, versions(project, "scores.csv")[-1]), first)
+
+
+def test_a_resume_with_the_same_parameters_combines_byte_identical_artifacts(project):
+    """A rerun writes the same bytes, so a resume may take artifacts of two runs."""
+    kedro_ok(project, *RUN, f"--to-nodes={PROBE}.serialize")  # new versions, same content
+    kedro_ok(project, *RUN, f"--from-nodes={PROBE}.predict_lift")
+    scores = versions(project, "scores.csv")
+    pd.testing.assert_frame_equal(read_scores(project, scores[-1]), read_scores(project, scores[0]))
+
+
+def test_a_file_dataset_without_its_catalog_entry_is_named_before_any_node_runs(project):
+    env = project / "conf/ghost"
+    env.mkdir()
+    (env / "parameters_classification.yml").write_text(
+        "classification:\n"
+        "  datasets:\n"
+        "    iris: null\n"
+        "    moons: null\n"
+        "    ghost: {source: {kind: file}, target: y}\n"
+    )
+    result = kedro(project, "run", "--pipelines=classification", "--env=ghost")
+    assert result.returncode != 0
+    message = said(result)
+    assert "`classification.ghost.raw_table` has no file" in message
+    assert "declare it" in message and "type: pandas.CSVDataset" in message
+    assert not list((project / "data").rglob("*ghost*"))
+
+
+def test_a_wrong_load_version_lists_the_versions_that_exist(project):
+    adapters = versions(project, "adapters")
+    result = kedro(
+        project,
+        *RUN,
+        f"--nodes={PROBE}.predict_lift",
+        f"--load-versions={PROBE}.adapters:2020-01-01T00.00.00.000Z",
+    )
+    assert result.returncode != 0
+    message = said(result)
+    assert f"asks for version 2020-01-01T00.00.00.000Z of `{PROBE}.adapters`" in message
+    assert adapters[0] in message
