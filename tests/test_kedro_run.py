@@ -347,3 +347,25 @@ def test_a_bad_parameter_stops_the_run_before_any_node_writes(project):
     said = "Parameter `classification.lift.lora.rank` is 0: input should be greater than 0"
     assert said in " ".join(output.split()), output[-3000:]
     assert sorted((project / "data").rglob("*")) == written  # nothing ran, nothing was written
+
+
+def test_a_csv_declared_in_the_catalog_alone_becomes_a_dataset(project):
+    make_mixed_table().to_csv(project / "data/01_raw/catalog_only.csv", index=False)
+    env = project / "conf/bycatalog"
+    env.mkdir()
+    (env / "parameters_classification.yml").write_text(
+        "classification:\n  datasets: {iris: null, moons: null, mine: null}\n"
+    )
+    (env / "catalog.yml").write_text(
+        "classification.bycatalog.raw_table:\n"
+        "  type: pandas.CSVDataset\n"
+        "  filepath: data/01_raw/catalog_only.csv\n"
+        "  metadata:\n"
+        "    lift: {target: kind, drop_columns: [noise]}\n"
+    )
+    kedro_ok(project, "run", "--pipelines=classification", "--env=bycatalog")
+    latest = versions(project / "data/08_reporting/classification/metrics.csv")[-1]
+    assert set(pd.read_csv(latest / "metrics.csv")["dataset"]) == {"bycatalog"}
+    (version,) = versions(project / "data/01_raw/classification/bycatalog/settings.json")
+    settings = json.loads((version / "settings.json").read_text())
+    assert settings["target"] == "kind" and settings["drop_columns"] == ["noise"]

@@ -9,7 +9,7 @@ import re
 import pytest
 from kedro.io import Version
 
-from lift.dataset_entry import DatasetEntry
+from lift.dataset_entry import DatasetEntry, with_catalog_datasets
 from lift.datasets import TypedJSONDataset
 from lift.errors import DatasetInputError
 from lift.lift_settings import LiftSettings, ModelSettings
@@ -200,3 +200,49 @@ def test_the_settings_artifact_round_trips_as_the_typed_entry(tmp_path):
     assert isinstance(loaded, DatasetEntry) and loaded == entry
     assert isinstance(loaded.lift, LiftSettings)
     assert '"epochs": 5' in (tmp_path / "settings.json/v1/settings.json").read_text()
+
+
+CATALOG_ONLY = {
+    "classification.penguins.raw_table": {
+        "type": "pandas.CSVDataset",
+        "filepath": "data/01_raw/penguins.csv",
+        "metadata": {"lift": {"target": "species"}, "kedro-viz": {"layer": "raw"}},
+    },
+    "{task}.{dataset}.table": {"type": "pandas.ParquetDataset"},  # a factory: not a dataset
+    "classification.mine.raw_table": {"type": "pandas.CSVDataset"},  # no metadata: not one
+}
+
+
+def test_a_catalog_entry_alone_declares_a_dataset_with_the_tasks_defaults():
+    parameters = {"classification": {"datasets": {"iris": {"source": {"kind": "sklearn"}}}}}
+    merged = with_catalog_datasets(parameters, CATALOG_ONLY)
+    assert merged["classification"]["datasets"] == {
+        "iris": {"source": {"kind": "sklearn"}},
+        "penguins": {"source": {"kind": "file"}, "target": "species"},
+    }
+    assert parameters["classification"]["datasets"] == {"iris": {"source": {"kind": "sklearn"}}}
+    entry = DatasetEntry.from_params(
+        "classification", "penguins", merged["classification"]["datasets"]["penguins"]
+    )
+    assert entry.kind == "file" and entry.target == "species"
+
+
+def test_a_dataset_in_both_places_keeps_its_options_and_must_agree():
+    options = {"drop_columns": ["individual_id"], "target": "species"}
+    parameters = {"classification": {"datasets": {"penguins": options}}}
+    merged = with_catalog_datasets(parameters, CATALOG_ONLY)["classification"]["datasets"]
+    assert merged["penguins"] == {"source": {"kind": "file"}, **options}
+    switched_off = {"classification": {"datasets": {"penguins": None}}}
+    assert with_catalog_datasets(switched_off, CATALOG_ONLY) == switched_off
+    disagree = {"classification": {"datasets": {"penguins": {"target": "sex"}}}}
+    with pytest.raises(DatasetInputError) as caught:
+        with_catalog_datasets(disagree, CATALOG_ONLY)
+    said = str(caught.value)
+    assert "catalog entry `classification.penguins.raw_table` and by parameter" in said
+    assert "target: 'species' in the catalog, 'sex' in the parameters" in said
+
+
+def test_a_catalog_dataset_for_an_unknown_task_is_named():
+    typo = {"clasification.penguins.raw_table": {"metadata": {"lift": {"target": "y"}}}}
+    with pytest.raises(DatasetInputError, match="for task 'clasification'"):
+        with_catalog_datasets({}, typo)

@@ -22,7 +22,7 @@ from lift.lift_settings import (
     sets,
     with_overrides,
 )
-from lift.preprocessing import TaskName
+from lift.preprocessing import TASKS, TaskName
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -122,3 +122,60 @@ class DatasetEntry(Settings):
         where = own if sets(overrides, ("generation", "mode")) else task
         reject_score_without_classes(lift, task, f"{subject}parameter `{where}.lift.")
         return entry
+
+
+# A catalog entry that declares a dataset by itself: `<task>.<name>.raw_table` with the
+# dataset's parameters under `metadata: {lift: {...}}` (Kedro keeps `metadata` for plugins)
+RAW_TABLE = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.raw_table$")
+METADATA_KEY = "lift"
+
+
+def with_catalog_datasets(
+    parameters: Mapping[str, Any], catalog: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``parameters`` with every dataset that a ``catalog`` entry alone declares added to its
+    task's ``datasets``: the entry ``<task>.<name>.raw_table`` with ``metadata: {lift: {target:
+    ..., ...}}`` becomes ``<task>.datasets.<name>`` = ``{source: {kind: file}, target: ...}``.
+    A dataset declared in both places keeps its parameters' options and must agree with the
+    catalog on every key both set (its source a file); one an environment switched off (null)
+    stays off. Raises ``DatasetInputError`` naming both places if they disagree."""
+    merged = {key: value for key, value in parameters.items()}
+    for key, config in catalog.items():
+        match = RAW_TABLE.match(str(key))
+        metadata = (config or {}).get("metadata") if isinstance(config, Mapping) else None
+        declared = (metadata or {}).get(METADATA_KEY) if isinstance(metadata, Mapping) else None
+        if match is None or declared is None:
+            continue
+        task, name = match["task"], match["name"]
+        if task not in TASKS:
+            raise DatasetInputError(
+                f"Catalog entry `{key}` declares a dataset (`metadata.{METADATA_KEY}`) for task "
+                f"'{task}'; name it `<task>.{name}.raw_table` with a task of {list(TASKS)}."
+            )
+        if not isinstance(declared, Mapping):
+            raise DatasetInputError(
+                f"Catalog entry `{key}`: `metadata.{METADATA_KEY}` is {declared!r}; give the "
+                "dataset's parameters there as a mapping, e.g. `{target: species}`."
+            )
+        section = dict(merged.get(task) or {})
+        datasets = dict(section.get("datasets") or {})
+        from_catalog = {"source": {"kind": "file"}, **declared}
+        if name in datasets and datasets[name] is not None:
+            own = datasets[name]
+            clashes = [
+                f"{k}: {from_catalog[k]!r} in the catalog, {own[k]!r} in the parameters"
+                for k in from_catalog
+                if k in own and own[k] != from_catalog[k]
+            ]
+            if clashes:
+                raise DatasetInputError(
+                    f"Dataset '{name}' is declared by catalog entry `{key}` and by parameter "
+                    f"`{task}.datasets.{name}`, and they disagree ({'; '.join(clashes)}). Keep "
+                    "one of them, or make them agree."
+                )
+            datasets[name] = {**from_catalog, **own}
+        elif name not in datasets:
+            datasets[name] = from_catalog
+        section["datasets"] = datasets
+        merged[task] = section
+    return merged

@@ -12,6 +12,7 @@ from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
 from lift import lineage
+from lift.dataset_entry import with_catalog_datasets
 from lift.errors import DatasetInputError
 from lift.lineage import Input, LineageStore, Record, RunMixError
 from lift.phases import PHASES, spent
@@ -30,8 +31,13 @@ class ProjectParameters:
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         # the raw configuration: `context.params` would validate against the pipelines,
-        # which are not built yet
-        ProjectParameters.parameters = context.config_loader["parameters"]
+        # which are not built yet. Datasets a catalog entry alone declares become parameters
+        # of the run like the others (set on the loader, so the nodes read them too).
+        loader = context.config_loader
+        ProjectParameters.parameters = with_catalog_datasets(
+            loader["parameters"], loader["catalog"]
+        )
+        loader["parameters"] = ProjectParameters.parameters
 
 
 class RunSummary:
@@ -120,9 +126,11 @@ class RunInputs:
             if name.endswith(".raw_table"):
                 problems.append(
                     f"`{name}` has no file: a dataset with `source: {{kind: file}}` reads its "
-                    f'table from that catalog entry; declare it (README, "Your own dataset"):\n'
+                    "table from that catalog entry; declare it (README, "
+                    '"Swap in your own data"):\n'
                     f"      {name}:\n        type: pandas.CSVDataset\n"
-                    f"        filepath: data/01_raw/<your file>.csv"
+                    f"        filepath: data/01_raw/<your file>.csv\n"
+                    "        metadata: {lift: {target: <its target column>}}"
                 )
             else:
                 problems.append(

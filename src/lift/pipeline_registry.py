@@ -9,6 +9,7 @@ from typing import Any
 from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 
+from lift.dataset_entry import with_catalog_datasets
 from lift.errors import reject_unknown
 from lift.hooks import ProjectParameters
 from lift.lift_settings import ModelSettings
@@ -23,7 +24,7 @@ def _parameters() -> dict[str, Any]:
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(conf_source), env=os.getenv("KEDRO_ENV"), **settings.CONFIG_LOADER_ARGS
     )
-    return loader["parameters"]
+    return with_catalog_datasets(loader["parameters"], loader["catalog"])
 
 
 def register_pipelines() -> dict[str, Pipeline]:
