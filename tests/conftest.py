@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,7 +138,7 @@ def copy_project(root: Path) -> Path:
     return root
 
 
-def kedro(project: Path, *args: str, **popen: Any) -> subprocess.CompletedProcess:
+def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     """``kedro *args`` run in ``project`` as a user runs it, in a subprocess."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
@@ -149,7 +148,6 @@ def kedro(project: Path, *args: str, **popen: Any) -> subprocess.CompletedProces
         capture_output=True,
         text=True,
         timeout=600,
-        **popen,
     )
 
 

@@ -139,7 +139,7 @@ def with_catalog_datasets(
     A dataset declared in both places keeps its parameters' options and must agree with the
     catalog on every key both set (its source a file); one an environment switched off (null)
     stays off. Raises ``DatasetInputError`` naming both places if they disagree."""
-    merged = {key: value for key, value in parameters.items()}
+    merged = dict(parameters)
     for key, config in catalog.items():
         match = RAW_TABLE.match(str(key))
         metadata = (config or {}).get("metadata") if isinstance(config, Mapping) else None

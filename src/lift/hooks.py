@@ -183,11 +183,11 @@ class RunLineage:
             return
         made_from = self.made_from.get(node.name, {})
         dataset = self.catalog.get(dataset_name)
-        path = _local_path(dataset, dataset.resolve_save_version()) if _versioned(dataset) else None
+        version = dataset.resolve_save_version() if _versioned(dataset) else None
+        path = _local_path(dataset, version) if version else None
         if path is None:  # in memory, or not versioned: its lineage holds for this run only
             self.in_memory[dataset_name] = Record(None, "", made_from)
             return
-        version = dataset.resolve_save_version()
         if not self.parameters_kept:
             self.store.write_parameters(version, self.parameters)
             self.parameters_kept = True

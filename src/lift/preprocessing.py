@@ -103,10 +103,9 @@ def prepare_table(
     for column in table.columns.drop([target, *([split_column] if split_column else [])]):
         n_missing = int(_missing(table[column]).sum())
         if n_missing:
-            n_infinite = n_missing - int(table[column].isna().sum())
-            why = f"{n_missing - n_infinite} missing values" if n_missing > n_infinite else ""
-            if n_infinite:
-                why += f"{' and ' if why else ''}{n_infinite} infinite values"
+            n_absent = int(table[column].isna().sum())
+            counts = ((n_absent, "missing"), (n_missing - n_absent, "infinite"))
+            why = " and ".join(f"{n} {kind} values" for n, kind in counts if n)
             dropped[column] = why
             logger.warning(
                 "Dataset '%s': dropped feature column '%s' (%s in %d rows)",
@@ -174,14 +173,11 @@ def _refuse_duplicate_columns(dataset: str, columns: list[str]) -> None:
     """Raise ``DatasetInputError`` if two columns share a name: as they are, or as pandas
     renames the copies when it reads a CSV (``a``, ``a.1``)."""
     names = set(columns)
-    copies = {
-        c.rsplit(".", 1)[0]
-        for c in columns
-        if "." in c and c.rsplit(".", 1)[1].isdigit() and c.rsplit(".", 1)[0] in names
-    }
+    original = {c: c.rsplit(".", 1)[0] if c.rsplit(".", 1)[-1].isdigit() else c for c in columns}
+    copies = {o for c, o in original.items() if o != c and o in names}
     copies |= {c for c in names if columns.count(c) > 1}
     if copies:
-        read_as = [c for c in columns if c in copies or c.rsplit(".", 1)[0] in copies]
+        read_as = [c for c in columns if original[c] in copies]
         raise DatasetInputError(
             f"Dataset '{dataset}' has several columns named {sorted(copies)} (read as "
             f"{read_as}): which one is meant cannot be told. Give each column its own name "
