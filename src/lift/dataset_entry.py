@@ -128,6 +128,25 @@ class DatasetEntry(Settings):
 # dataset's parameters under `metadata: {lift: {...}}` (Kedro keeps `metadata` for plugins)
 RAW_TABLE = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.raw_table$")
 METADATA_KEY = "lift"
+# new rows for a trained dataset to answer (`kedro run --pipelines=predict`)
+NEW_ROWS = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.new_rows$")
+
+
+def new_rows_entries(catalog: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(task, dataset)`` of every ``catalog`` entry ``<task>.<name>.new_rows``, sorted.
+    Raises ``DatasetInputError`` for a task that does not exist."""
+    found = []
+    for key in catalog:
+        match = NEW_ROWS.match(str(key))
+        if match is None:
+            continue
+        if match["task"] not in TASKS:
+            raise DatasetInputError(
+                f"Catalog entry `{key}` holds new rows for task '{match['task']}'; name it "
+                f"`<task>.{match['name']}.new_rows` with a task of {list(TASKS)}."
+            )
+        found.append((match["task"], match["name"]))
+    return sorted(found)
 
 
 def with_catalog_datasets(

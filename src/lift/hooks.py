@@ -27,6 +27,7 @@ class ProjectParameters:
     it asks for pipelines."""
 
     parameters: dict[str, Any] | None = None
+    catalog: dict[str, Any] | None = None  # the catalog's configuration (new rows to predict)
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -34,8 +35,9 @@ class ProjectParameters:
         # which are not built yet. Datasets a catalog entry alone declares become parameters
         # of the run like the others (set on the loader, so the nodes read them too).
         loader = context.config_loader
+        ProjectParameters.catalog = dict(loader["catalog"])
         ProjectParameters.parameters = with_catalog_datasets(
-            loader["parameters"], loader["catalog"]
+            loader["parameters"], ProjectParameters.catalog
         )
         loader["parameters"] = ProjectParameters.parameters
 
@@ -132,11 +134,13 @@ class RunInputs:
                     f"        filepath: data/01_raw/<your file>.csv\n"
                     "        metadata: {lift: {target: <its target column>}}"
                 )
-            else:
+            elif name.endswith(".new_rows"):
                 problems.append(
-                    f"`{name}` has no saved version, and no node of this run makes it: include "
-                    "the nodes that make it (a wider --from-nodes, or none)"
+                    f"`{name}` has no file ({_filepath(catalog.get(name))}): write the rows "
+                    "to predict there, or point its catalog entry at them"
                 )
+            else:
+                problems.append(f"`{name}` has no saved version, " + _made_by(name, run_params))
         if problems:
             raise DatasetInputError(
                 "This run cannot start:\n" + "".join(f"  - {p}\n" for p in problems)
@@ -172,7 +176,8 @@ class RunLineage:
         if self.store is None:
             return
         loaded = [self._loaded(name, catalog, inputs[name]) for name in node.inputs]
-        found = lineage.disagreements(loaded, self.parameters, self.store)
+        parameters = None if lineage.FROM_EARLIER_RUNS in node.tags else self.parameters
+        found = lineage.disagreements(loaded, parameters, self.store)
         if found:
             raise RunMixError(self._refusal(node, found))
         self.made_from[node.name] = lineage.ancestry(loaded)
@@ -246,6 +251,37 @@ class RunLineage:
             + rerun
             + "or load versions that were made together: --load-versions=<artifact>:<version>."
         )
+
+
+def _made_by(name: str, run_params: dict[str, Any]) -> str:
+    """What to run to make artifact ``name``: the nodes of this run's pipelines left out, or
+    another pipeline."""
+    from kedro.framework.project import pipelines
+
+    names = run_params.get("pipeline_names") or ["__default__"]
+    if any(name in pipelines[p].all_outputs() for p in names if p in pipelines):
+        return (
+            "and no node of this run makes it: include the nodes that make it (a wider "
+            "--from-nodes, or none)"
+        )
+    makers = sorted(p for p, made in pipelines.items() if name in made.all_outputs())
+    makers = [p for p in makers if p != "__default__"] or makers
+    if not makers:
+        task, _, rest = name.partition(".")
+        dataset = rest.partition(".")[0]
+        return (
+            f"and no pipeline makes it: declare dataset '{dataset}' of {task} in this "
+            'environment (README, "Swap in your own data") and run its pipeline first'
+        )
+    env = run_params.get("env")
+    command = f"kedro run --pipelines={makers[0]}"
+    return f"made by pipeline `{makers[0]}`: run it first (`{command}`" + (
+        f" --env={env})" if env not in (None, "local") else ")"
+    )
+
+
+def _filepath(dataset: Any) -> str:
+    return str(getattr(dataset, "_filepath", "no path"))
 
 
 def _versioned(dataset: Any) -> bool:

@@ -27,6 +27,9 @@ from lift.errors import DatasetInputError
 
 PARAMS = "params:"
 DIGEST_CHARS = 16
+# the tag of a node that reads artifacts of earlier runs as they were made (the predict
+# pipeline): they must agree with each other, not with this run's parameters
+FROM_EARLIER_RUNS = "from_earlier_runs"
 
 
 class RunMixError(DatasetInputError):
@@ -155,14 +158,14 @@ def ancestry(inputs: Iterable[Input]) -> dict[str, str]:
 
 def disagreements(
     inputs: list[Input],
-    parameters: Mapping[str, Any],
+    parameters: Mapping[str, Any] | None,
     store: LineageStore,
 ) -> list[tuple[str, str]]:
     """Why ``inputs`` do not belong together: ``(name, why)`` per disagreeing artifact or
     parameter (``params:<key>``), none if they do:
     an artifact that the inputs (loaded, or in their ancestry) claim with different digests,
     or a parameter that an input was made with and that this run's ``parameters`` (all of
-    them) set otherwise."""
+    them; None: not compared) set otherwise."""
     claims: dict[str, dict[str, str]] = {}  # artifact -> digest -> who claims it
     for item in inputs:
         if item.record.digest and not item.name.startswith(PARAMS):
@@ -175,6 +178,8 @@ def disagreements(
         where = f"`{item.name}`" + (f" (version {item.version})" if item.version else "")
         for name, digest in item.record.made_from.items():
             if name.startswith(PARAMS):
+                if parameters is None:
+                    continue
                 change = _parameter_change(name, digest, item, parameters, store)
                 if change:
                     changed.setdefault(name, ([], change))[0].append(where)

@@ -13,24 +13,27 @@ from lift.dataset_entry import with_catalog_datasets
 from lift.errors import reject_unknown
 from lift.hooks import ProjectParameters
 from lift.lift_settings import ModelSettings
-from lift.pipelines import classification, numeric_encoding, regression, studies
+from lift.pipelines import classification, numeric_encoding, predict, regression, studies
 
 
-def _parameters() -> dict[str, Any]:
-    """The run's parameters; outside a run (e.g. ``kedro registry``) those of KEDRO_ENV."""
-    if ProjectParameters.parameters is not None:
-        return ProjectParameters.parameters
+def _configuration() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's parameters and catalog configuration; outside a run (e.g. ``kedro
+    registry``) those of KEDRO_ENV."""
+    if ProjectParameters.parameters is not None and ProjectParameters.catalog is not None:
+        return ProjectParameters.parameters, ProjectParameters.catalog
     conf_source = Path(os.getcwd()) / settings.CONF_SOURCE
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(conf_source), env=os.getenv("KEDRO_ENV"), **settings.CONFIG_LOADER_ARGS
     )
-    return with_catalog_datasets(loader["parameters"], loader["catalog"])
+    catalog = dict(loader["catalog"])
+    return with_catalog_datasets(loader["parameters"], catalog), catalog
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: ``classification``, ``regression`` and both together
-    as the default, and the studies: ``numeric_encoding`` and those of ``lift.studies``."""
-    parameters = _parameters()
+    as the default, ``predict`` (new rows answered by trained adapters), and the studies:
+    ``numeric_encoding`` and those of ``lift.studies``."""
+    parameters, catalog = _configuration()
     # the model shared by both tasks (parameters_lift.yml), checked before any work
     shared = parameters.get("lift") or {}
     reject_unknown(shared, ["model"], "Parameter `lift` has unknown keys")
@@ -45,5 +48,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         **pipelines,
         "__default__": sum(pipelines.values(), Pipeline([])),
         "numeric_encoding": study,
+        "predict": predict.create_pipeline(catalog),
         **studies.create_pipelines(parameters, tasks),
     }

@@ -27,7 +27,7 @@ def _native(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _is_numeric(column: pd.Series) -> bool:
+def is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
@@ -87,7 +87,7 @@ def prepare_table(
             f"have. Its columns are {list(raw_table.columns)}."
         )
 
-    missing_target = _missing(raw_table[target])
+    missing_target = missing_values(raw_table[target])
     table = raw_table.loc[~missing_target].drop(columns=list(drop_columns)).reset_index(drop=True)
     if missing_target.any():
         logger.warning(
@@ -101,7 +101,7 @@ def prepare_table(
     dropped = {c: "user: drop_columns" for c in drop_columns}
     features = []
     for column in table.columns.drop([target, *([split_column] if split_column else [])]):
-        n_missing = int(_missing(table[column]).sum())
+        n_missing = int(missing_values(table[column]).sum())
         if n_missing:
             n_absent = int(table[column].isna().sum())
             counts = ((n_absent, "missing"), (n_missing - n_absent, "infinite"))
@@ -122,7 +122,7 @@ def prepare_table(
             f"(dropped: {dropped}). Fill in the missing values or choose another dataset."
         )
 
-    numeric = [c for c in features if _is_numeric(table[c])]
+    numeric = [c for c in features if is_numeric(table[c])]
     categorical = [c for c in features if c not in numeric]
     for column in categorical:
         table[column] = table[column].astype(str)
@@ -151,6 +151,8 @@ def prepare_table(
             "features": features,
             "numeric_features": numeric,
             "categorical_features": categorical,
+            # the values each categorical feature has: new rows are checked against them
+            "categories": {c: sorted(table[c].unique()) for c in categorical},
             "split_column": split_column,
             "dropped_columns": dropped,
             "n_rows": len(table),
@@ -160,11 +162,11 @@ def prepare_table(
     return table, schema
 
 
-def _missing(values: pd.Series) -> pd.Series:
+def missing_values(values: pd.Series) -> pd.Series:
     """Which values are missing; an infinite number counts as missing (no prompt, scaler or
     baseline can use it)."""
     missing = values.isna()
-    if _is_numeric(values):
+    if is_numeric(values):
         missing |= values.abs() == float("inf")
     return missing
 
@@ -199,7 +201,7 @@ def _encode_labels(dataset: str, values: pd.Series) -> tuple[pd.Series, list[Any
 
 def _numeric_target(dataset: str, values: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
-    if not _is_numeric(values) and numbers.isna().any():
+    if not is_numeric(values) and numbers.isna().any():
         examples = values[numbers.isna()].astype(str).unique()[:3].tolist()
         raise DatasetInputError(
             f"Dataset '{dataset}': regression needs a numeric target, but column "
