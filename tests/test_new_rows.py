@@ -64,3 +64,18 @@ def test_numbers_written_as_text_are_read_as_numbers(mixed_table, schema):
     features, _ = check_new_rows("mixed", new, schema)
     assert features["signal"].tolist() == [1.5, -2.0, 0.25]
     assert pd.api.types.is_float_dtype(features["signal"])
+
+
+def test_the_predict_pipeline_without_new_rows_says_how_to_declare_them():
+    from lift.pipelines.predict import create_pipeline
+
+    (only,) = create_pipeline({"classification.iris.raw_table": {}}).nodes
+    with pytest.raises(DatasetInputError, match=r"Add one named `<task>.<dataset>.new_rows`"):
+        only.run({"params:predict": {"repeat": 0}})
+    pipeline = create_pipeline({"regression.b.new_rows": {}, "classification.a.new_rows": {}})
+    assert [n.name for n in pipeline.nodes] == [
+        "classification.a.predict_new_rows",
+        "regression.b.predict_new_rows",
+    ]
+    with pytest.raises(DatasetInputError, match="for task 'cluster'"):
+        create_pipeline({"cluster.a.new_rows": {}})

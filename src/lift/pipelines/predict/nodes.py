@@ -1,4 +1,4 @@
-"""The predict pipeline's node: a thin call of ``lift.new_rows``."""
+"""The predict pipeline's nodes: thin calls of ``lift.new_rows``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 from lift import new_rows as new_rows_
 from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings
+from lift.errors import DatasetInputError
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 
@@ -34,4 +35,15 @@ def predict_new_rows(
         prompts,
         settings.lift,
         encoding,
+    )
+
+
+def no_new_rows(predict: dict[str, Any]) -> None:
+    """The pipeline's only node where no catalog entry declares new rows (``predict``: the
+    pipeline's parameters): says how to declare them."""
+    raise DatasetInputError(
+        "No catalog entry declares new rows to predict. Add one named "
+        "`<task>.<dataset>.new_rows` for a dataset whose pipeline has run, e.g. in "
+        "conf/local/catalog.yml:\n  classification.iris.new_rows:\n    type: pandas.CSVDataset"
+        '\n    filepath: data/01_raw/iris_new.csv\n(README, "Predict new rows").'
     )

@@ -24,7 +24,11 @@ REPEAT = "params:predict.repeat"
 
 
 def create_pipeline(catalog: Mapping[str, Any]) -> Pipeline:
-    """A namespace per ``new_rows`` entry of ``catalog`` (its configuration); empty if none."""
+    """A namespace per ``new_rows`` entry of ``catalog`` (its configuration); if there are
+    none, one node that says how to declare them."""
+    entries = new_rows_entries(catalog)
+    if not entries:
+        return Pipeline([node(nodes.no_new_rows, "params:predict", None, name="no_new_rows")])
     return Pipeline(
         [
             Pipeline(
@@ -50,6 +54,6 @@ def create_pipeline(catalog: Mapping[str, Any]) -> Pipeline:
                 inputs={BASE_MODEL: BASE_MODEL},
                 parameters={REPEAT: REPEAT},
             )
-            for task, name in new_rows_entries(catalog)
+            for task, name in entries
         ]
     )
