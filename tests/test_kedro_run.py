@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,6 +179,9 @@ def test_the_notebook_runs_on_the_artifacts_of_a_run(project, monkeypatch):
     assert len(images) >= 3  # comparison, calibration and timings plots
     tables = " ".join(output.get("data", {}).get("text/html", "") for output in outputs)
     assert "logistic_regression" in tables and "lift" in tables and "proba_0" in tables
+    # the estimator, fitted on the run's first dataset with the run's settings and model
+    printed = " ".join(output.get("text", "") for output in outputs)
+    assert re.search(r"\w+: test accuracy [01]\.\d{3}", printed), printed
 
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
