@@ -89,7 +89,7 @@ def test_the_keywords_are_the_lift_settings(table):
 def test_cross_validation_grid_search_and_pipelines_take_it(table):
     X, y = table
     scores = cross_val_score(LIFTClassifier(TINY, **FAST), X, y, cv=2)
-    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+    assert scores.shape == (2,) and ((scores >= 0) & (scores <= 1)).all()
     search = GridSearchCV(
         LIFTRegressor(TINY, **FAST), {"epochs": [1, 2]}, cv=2, scoring="neg_mean_absolute_error"
     ).fit(X.drop(columns=["signal"]), X["signal"])

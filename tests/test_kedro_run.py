@@ -184,6 +184,31 @@ def test_the_notebook_runs_on_the_artifacts_of_a_run(project, monkeypatch):
     assert re.search(r"\w+: test accuracy [01]\.\d{3}", printed), printed
 
 
+def test_kedro_viz_draws_the_pipelines_of_the_environment_it_is_given(project):
+    # kedro viz leaves the project's hooks out: the pipelines must still be built from the
+    # configuration of its --env (the project's context keeps it), not the base one
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from kedro_viz.integrations.kedro.data_loader import load_data\n"
+        "_, pipelines, _ = load_data(Path.cwd(), env=sys.argv[1])\n"
+        "print(sorted({n.namespace for n in pipelines['classification'].nodes if n.namespace}))"
+    )
+    drawn = {}
+    for env in ("paper", "local"):
+        result = subprocess.run(
+            [sys.executable, "-c", script, env],
+            cwd=project,
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        drawn[env] = result.stdout.strip().splitlines()[-1]
+    assert "classification.wine" in drawn["paper"] and "classification.digits" in drawn["paper"]
+    assert "classification.wine" not in drawn["local"] and "classification.iris" in drawn["local"]
+
+
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 

@@ -12,34 +12,12 @@ from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
 from lift import lineage
-from lift.dataset_entry import with_catalog_datasets
 from lift.errors import DatasetInputError
 from lift.lineage import Input, LineageStore, Record, RunMixError
 from lift.phases import PHASES, spent
 from lift.reporting import metric_table, primary_metric
 
 RUN_TIMINGS = "run_timings"  # the catalog entry the timings of every run are saved to
-
-
-class ProjectParameters:
-    """Hands the run's parameters (its ``--env`` and ``--params`` applied) to the pipeline
-    registry, which builds one namespace per declared dataset. Kedro creates the context before
-    it asks for pipelines."""
-
-    parameters: dict[str, Any] | None = None
-    catalog: dict[str, Any] | None = None  # the catalog's configuration (new rows to predict)
-
-    @hook_impl
-    def after_context_created(self, context: Any) -> None:
-        # the raw configuration: `context.params` would validate against the pipelines,
-        # which are not built yet. Datasets a catalog entry alone declares become parameters
-        # of the run like the others (set on the loader, so the nodes read them too).
-        loader = context.config_loader
-        ProjectParameters.catalog = dict(loader["catalog"])
-        ProjectParameters.parameters = with_catalog_datasets(
-            loader["parameters"], ProjectParameters.catalog
-        )
-        loader["parameters"] = ProjectParameters.parameters
 
 
 class RunSummary:

@@ -9,18 +9,18 @@ from typing import Any
 from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 
+from lift.context import ProjectContext
 from lift.dataset_entry import with_catalog_datasets
 from lift.errors import reject_unknown
-from lift.hooks import ProjectParameters
 from lift.lift_settings import ModelSettings
 from lift.pipelines import classification, numeric_encoding, predict, regression, studies
 
 
 def _configuration() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The run's parameters and catalog configuration; outside a run (e.g. ``kedro
+    """The session's parameters and catalog configuration; outside a session (e.g. ``kedro
     registry``) those of KEDRO_ENV."""
-    if ProjectParameters.parameters is not None and ProjectParameters.catalog is not None:
-        return ProjectParameters.parameters, ProjectParameters.catalog
+    if ProjectContext.parameters is not None and ProjectContext.catalog_config is not None:
+        return ProjectContext.parameters, ProjectContext.catalog_config
     conf_source = Path(os.getcwd()) / settings.CONF_SOURCE
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(conf_source), env=os.getenv("KEDRO_ENV"), **settings.CONFIG_LOADER_ARGS

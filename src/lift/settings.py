@@ -4,7 +4,8 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from lift.hooks import ProjectParameters, RunInputs, RunLineage, RunSummary
+from lift.context import ProjectContext
+from lift.hooks import RunInputs, RunLineage, RunSummary
 
 # Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
@@ -12,7 +13,10 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 
 # what every artifact was made from (lift.lineage), kept beside the data layers
-HOOKS = (ProjectParameters(), RunInputs(), RunSummary(), RunLineage("data/lineage"))
+HOOKS = (RunInputs(), RunSummary(), RunLineage("data/lineage"))
+
+# keeps the session's configuration for the pipeline registry (lift.context)
+CONTEXT_CLASS = ProjectContext
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
