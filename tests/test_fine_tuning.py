@@ -95,6 +95,8 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
+    assert adapters[0].trained_on["device"] == "cpu"  # where and in what precision
+    assert adapters[0].trained_on["weights"] == "float32"
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
     predictions = lift_model.predict(

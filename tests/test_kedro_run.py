@@ -136,6 +136,59 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
     assert "logistic_regression" in result.stdout
 
 
+def mlflow_runs(project: Path) -> list:
+    """The MLflow runs of the project's tracking database, newest first."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'data/mlflow/mlflow.db'}")
+    experiment = client.get_experiment_by_name("lift")
+    return client, client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])
+
+
+def test_the_run_is_tracked_in_mlflow(project):
+    # the classification run of the first test, read back with MLflow's own client
+    client, runs = mlflow_runs(project)
+    (run,) = [r for r in runs if r.data.tags.get("pipeline_names") == "['classification']"]
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["classification.lift.training.epochs"] == "2"  # the test project's
+    assert params["classification.datasets.iris.source.kind"] == "sklearn"
+    (version,) = versions(project / "data/08_reporting/classification/metrics.csv")
+    assert run.data.tags["kedro.save_version"] == version.name
+    history = client.get_metric_history(run.info.run_id, "classification.iris.repeat_0.train_loss")
+    assert [m.step for m in history] == [1, 2]  # one per epoch
+    metrics = only_metrics(project, "classification").set_index(["dataset", "model"])
+    logged = run.data.metrics["classification.iris.lift.accuracy"]
+    assert logged == pytest.approx(metrics.loc[("iris", "lift"), "accuracy"])
+    assert run.data.metrics["seconds.total"] > run.data.metrics["seconds.training"] > 0
+    artifacts = {
+        a.path for a in client.list_artifacts(run.info.run_id, "08_reporting/classification")
+    }
+    assert {
+        "08_reporting/classification/metrics.png",
+        "08_reporting/classification/metrics.csv",
+    } <= artifacts
+    from mlflow.artifacts import load_dict
+
+    saved = load_dict(f"{run.info.artifact_uri}/kedro_datasets.json")
+    assert saved["classification.iris.adapters"].endswith(f"{version.name}/adapters")
+
+
+def test_tracking_switched_off_for_a_pipeline_logs_no_run(project):
+    env = project / "conf/untracked"
+    env.mkdir()
+    (env / "mlflow.yml").write_text("tracking:\n  disable_tracking:\n    pipelines: [predict]\n")
+    # the predict pipeline without new rows stops at its first node, after tracking started
+    _, before = mlflow_runs(project)
+    kedro(project, "run", "--pipelines=predict")
+    _, tracked = mlflow_runs(project)
+    assert len(tracked) == len(before) + 1
+    assert tracked[0].info.status == "FAILED", [(r.info.run_name, r.info.status) for r in tracked]
+    kedro(project, "run", "--pipelines=predict", "--env=untracked")
+    _, after = mlflow_runs(project)
+    assert len(after) == len(tracked)
+
+
 def test_kedro_run_regression_writes_rae_metrics_and_the_extrapolation_plot(project):
     result = kedro_ok(project, "run", "--pipelines=regression")
     reporting = project / "data/08_reporting/regression"

@@ -87,3 +87,42 @@ def test_scored_predictions_report_the_corrected_model_beside_the_raw_one(
     assert corrected["prior_strength"].iloc[0] in (0.0, 0.25, 0.5, 0.75, 1.0)
     raw = predictions[predictions["model"] == "lift"]
     assert (corrected["row"].to_numpy() == raw["row"].to_numpy()).all()
+
+
+def test_generated_answers_with_also_score_put_the_scored_classes_beside_them(tiny_model_dir):
+    from test_fine_tuning import FAST, letter_prompts
+
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = letter_prompts(6)
+    settings = LiftSettings.from_params(
+        {
+            **FAST,
+            "training": {**FAST["training"], "epochs": 1},
+            "generation": {"mode": "generate", "also_score": True},
+        }
+    )
+    task = Classification(3)
+    adapters = lift_model.fine_tune("letters", base, prompts, task, settings)
+    predictions = lift_model.predict("letters", base, adapters, prompts, task, settings)
+    by_model = {model: rows for model, rows in predictions.groupby("model")}
+    assert set(by_model) == {"lift", "lift_scored", "lift_corrected"}
+    assert set(by_model["lift"]["answers"]) == {"generate"}
+    assert set(by_model["lift_scored"]["answers"]) == {"score"}
+    # the scored rows are the adapter's scores, as a scoring run gives them
+    scoring = settings.overridden({"generation": {"mode": "score", "correct_prior": False}})
+    scored = lift_model.predict("letters", base, adapters, prompts, task, scoring)
+    np.testing.assert_allclose(
+        by_model["lift_scored"][["proba_0", "proba_1", "proba_2"]].to_numpy(),
+        scored[["proba_0", "proba_1", "proba_2"]].to_numpy(),
+        atol=1e-6,
+    )
+    assert scored["answers"].eq("score").all()
+
+
+def test_also_score_needs_classes():
+    from lift.errors import DatasetInputError
+    from lift.lift_settings import reject_score_without_classes
+
+    settings = LiftSettings.from_params({"generation": {"also_score": True}})
+    with pytest.raises(DatasetInputError, match="generation.also_score` is true"):
+        reject_score_without_classes(settings, "regression")

@@ -132,6 +132,15 @@ def test_a_resume_with_the_same_parameters_combines_byte_identical_artifacts(pro
     pd.testing.assert_frame_equal(read_scores(project, scores[-1]), read_scores(project, scores[0]))
 
 
+def tracked_runs(project: Path) -> int:
+    """How many MLflow runs the project's tracking database holds."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'data/mlflow/mlflow.db'}")
+    experiment = client.get_experiment_by_name("lift")
+    return len(client.search_runs([experiment.experiment_id])) if experiment else 0
+
+
 def test_a_file_dataset_without_its_catalog_entry_is_named_before_any_node_runs(project):
     env = project / "conf/ghost"
     env.mkdir()
@@ -142,12 +151,14 @@ def test_a_file_dataset_without_its_catalog_entry_is_named_before_any_node_runs(
         "    moons: null\n"
         "    ghost: {source: {kind: file}, target: y}\n"
     )
+    tracked = tracked_runs(project)
     result = kedro(project, "run", "--pipelines=classification", "--env=ghost")
     assert result.returncode != 0
     message = said(result)
     assert "`classification.ghost.raw_table` has no file" in message
     assert "declare it" in message and "type: pandas.CSVDataset" in message
     assert not list((project / "data").rglob("*ghost*"))
+    assert tracked_runs(project) == tracked  # refused before an MLflow run was started
 
 
 def test_a_wrong_load_version_lists_the_versions_that_exist(project):

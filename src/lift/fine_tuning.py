@@ -30,7 +30,7 @@ class TrainedAdapter:
     """A fine-tuned LoRA adapter: its PEFT config, its weights (PEFT state dict, on the CPU),
     the per-epoch history and the epoch whose weights these are; where a selection chose its
     settings, what it chose (``encoding``, ``learning_rate``, ``epochs``) and every candidate's
-    validation outcome."""
+    validation outcome; the device and precision it was trained in."""
 
     lora_config: dict[str, Any]
     weights: dict[str, torch.Tensor]
@@ -38,6 +38,8 @@ class TrainedAdapter:
     best_epoch: int = 0
     chosen: dict[str, Any] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    # where it was trained: device, weights' and products' dtypes (language_model.precision_used)
+    trained_on: dict[str, str] = field(default_factory=dict)
 
     @property
     def kept(self) -> dict[str, float]:

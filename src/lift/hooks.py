@@ -84,11 +84,91 @@ class RunSummary:
             catalog.save(RUN_TIMINGS, timings)
 
 
-class RunInputs:
-    """Checks, before any node runs, that every artifact the run reads and no node of it makes
-    exists, and every version ``--load-versions`` names; the message says what to do."""
+class RunTracking:
+    """Logs what a run made into its MLflow run, where kedro-mlflow started one (it logs the
+    parameters the nodes read): each adapter's per-epoch history (``<namespace>.repeat_<r>.
+    <metric>`` by epoch), each metrics table (``<task>.<dataset>.<model>.<metric>``), the files
+    of the reporting layer (tables and figures, under ``08_reporting/``), where every artifact
+    version was saved (``kedro_datasets.json``, and the run's save version as a tag) and the
+    seconds per phase (``seconds.<phase>``). Nothing where tracking is off."""
+
+    REPORTING = "08_reporting"
+
+    def __init__(self, summary: RunSummary) -> None:
+        self.summary = summary
+        self.run_id: str | None = None
 
     @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+        import mlflow
+
+        active = mlflow.active_run()  # kedro-mlflow's hook runs first and starts it
+        self.run_id = active.info.run_id if active else None
+        self.catalog, self.saved = catalog, {}
+        if self.run_id:
+            self._client().set_tag(self.run_id, "kedro.save_version", run_params["run_id"])
+
+    @staticmethod
+    def _client() -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        if self.run_id is None:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = []
+        if dataset_name.endswith(".adapters") and isinstance(data, dict):
+            namespace = dataset_name.rsplit(".", 1)[0]
+            for repeat, adapter in data.items():
+                for record in getattr(adapter, "history", []):
+                    step = int(record["epoch"])
+                    metrics += [
+                        Metric(f"{namespace}.repeat_{repeat}.{key}", float(value), now, step)
+                        for key, value in record.items()
+                        if key != "epoch" and isinstance(value, int | float)
+                    ]
+        elif dataset_name.endswith(".metrics") and isinstance(data, pd.DataFrame):
+            task = dataset_name.rsplit(".", 1)[0]
+            for row in data.to_dict("records"):
+                metrics += [
+                    Metric(f"{task}.{row['dataset']}.{row['model']}.{key}", float(v), now, 0)
+                    for key, v in row.items()
+                    if isinstance(v, int | float) and pd.notna(v) and key != "repeats"
+                ]
+        client = self._client()
+        for start in range(0, len(metrics), 1000):  # MLflow takes 1000 per batch
+            client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+        dataset = self.catalog.get(dataset_name)
+        version = dataset.resolve_save_version() if _versioned(dataset) else None
+        path = _local_path(dataset, version)
+        self.saved[dataset_name] = str(path) if path else str(getattr(dataset, "_filepath", ""))
+        if path is not None and path.is_file() and self.REPORTING in path.parts:
+            folder = Path(*path.parts[path.parts.index(self.REPORTING) : -2])
+            client.log_artifact(self.run_id, str(path), str(folder))
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if self.run_id is None:
+            return
+        client = self._client()
+        client.log_dict(self.run_id, self.saved, "kedro_datasets.json")
+        timings = self.summary.timings()
+        for phase, seconds in {"total": timings["total_seconds"], **timings["phases"]}.items():
+            client.log_metric(self.run_id, f"seconds.{phase}", float(seconds))
+
+
+class RunInputs:
+    """Checks, before any node runs, that every artifact the run reads and no node of it makes
+    exists, and every version ``--load-versions`` names; the message says what to do. It runs
+    before every other hook (plugins' too), so that a run refused here leaves nothing behind,
+    not even an MLflow run."""
+
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         problems = []
         for name, version in (run_params.get("load_versions") or {}).items():

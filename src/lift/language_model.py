@@ -63,10 +63,22 @@ def autocast(device: torch.device, dtype: str = "auto") -> Any:
     """The mixed-precision context of a run: with ``auto`` on a CPU with native bfloat16, the
     matrix products compute in bfloat16 while the weights (and the LoRA adapters and their
     optimizer state) stay float32; otherwise a context that changes nothing."""
-    enabled = dtype == "auto" and device.type == "cpu" and cpu_has_bf16()
+    enabled = _bf16_products_on_cpu(device, dtype)
     # no cast cache: one context spans many optimizer steps, and a cached bf16 copy of a weight
     # would hide every update of it until the context ends
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled, cache_enabled=False)
+
+
+def _bf16_products_on_cpu(device: torch.device, dtype: str) -> bool:
+    return dtype == "auto" and device.type == "cpu" and cpu_has_bf16()
+
+
+def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
+    """Where and in what precision a model runs with the settings' ``dtype``: the device, the
+    weights' dtype and the matrix products' (bfloat16 under ``autocast`` on a CPU)."""
+    weights = str(compute_dtype(device, dtype)).removeprefix("torch.")
+    products = "bfloat16" if _bf16_products_on_cpu(device, dtype) else weights
+    return {"device": str(device), "weights": weights, "products": products}
 
 
 def configure_threads() -> None:

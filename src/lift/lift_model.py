@@ -26,6 +26,7 @@ from lift.language_model import (
     compute_dtype,
     configure_threads,
     load_model,
+    precision_used,
     select_device,
 )
 from lift.lift_settings import LiftSettings, reject_score_without_classes
@@ -38,7 +39,9 @@ from lift.tasks import Answers, Classification, Task
 
 logger = logging.getLogger(__name__)
 
-LIFT, LIFT_CORRECTED = "lift", "lift_corrected"  # the model names of LIFT's predictions
+# the model names of LIFT's predictions: its answers, its scored classes beside generated
+# answers (`generation.also_score`), and scored classes with the class prior taken out
+LIFT, LIFT_SCORED, LIFT_CORRECTED = "lift", "lift_scored", "lift_corrected"
 
 
 def _answer_budget(
@@ -226,14 +229,17 @@ def _fine_tune_repeat(
             maximize=task.maximize,
             description=f"{dataset} repeat {repeat}",
         )
+    device = select_device(settings.device)
+    adapter = replace(adapter, trained_on=precision_used(device, settings.dtype))
     logger.info(
-        "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f)",
+        "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f); trained on %s",
         dataset,
         repeat,
         adapter.best_epoch,
         task.select_on,
         adapter.kept[f"validation_{task.select_on}"],
         adapter.kept["validation_loss"],
+        ", ".join(f"{k} {v}" for k, v in adapter.trained_on.items()),
     )
     del model
     return adapter
@@ -317,7 +323,9 @@ def answer_rows(
     )
 
 
-def _rows(model: str, test: pd.DataFrame, repeat: int, answers: Answers) -> pd.DataFrame:
+def _rows(
+    model: str, test: pd.DataFrame, repeat: int, answers: Answers, answered_by: str
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": model,
@@ -328,6 +336,7 @@ def _rows(model: str, test: pd.DataFrame, repeat: int, answers: Answers) -> pd.D
             "output": answers.texts,
             "valid": answers.valid,
             **probability_columns(answers.probabilities),
+            "answers": answered_by,
         }
     )
 
@@ -348,6 +357,8 @@ def predict(
     the target's units, read back with ``encodings``). Each adapter answers the prompts of the
     encoding it was trained with.
 
+    Generated classes with ``generation.also_score`` add the rows of model ``lift_scored``:
+    the same adapter's scored classes, so that both ways of answering are in one table.
     Scored classes (with ``generation.correct_prior``) add the rows of model
     ``lift_corrected``: the same scores with the class prior taken out as far as the
     validation rows say it helps (``lift.prior_correction``), and its ``prior_strength``."""
@@ -364,7 +375,7 @@ def predict(
             for_repeat(task, encodings, repeat, encoding),
             settings,
         )
-    return pd.concat(parts, ignore_index=True).assign(answers=settings.generation.answered_by())
+    return pd.concat(parts, ignore_index=True)
 
 
 def _predict_repeat(
@@ -378,9 +389,11 @@ def _predict_repeat(
 ) -> list[pd.DataFrame]:
     """``predict``'s rows of one repeat."""
     train = of_split(prompts, repeat, "train")
+    generation = settings.generation
+    scoring = settings.overridden({"generation": {"mode": "score"}})
     with merged(base, adapter, settings) as (model, tokenizer):
 
-        def answered(split: str) -> tuple[pd.DataFrame, Answers]:
+        def answered(split: str, how: LiftSettings) -> tuple[pd.DataFrame, Answers]:
             rows = of_split(prompts, repeat, split)
             return rows, answer(
                 model,
@@ -389,17 +402,23 @@ def _predict_repeat(
                 train["completion"],
                 task,
                 train["target"].to_numpy(),
-                settings,
-                f"{dataset} repeat {repeat}: predict {split}",
+                how,
+                f"{dataset} repeat {repeat}: predict {split}"
+                + (" (scored)" if how is scoring and generation.mode != "score" else ""),
             )
 
-        test, answers = answered("test")
-        parts = [_rows(LIFT, test, repeat, answers)]
-        generation = settings.generation
-        if generation.mode == "score" and generation.correct_prior:
-            assert isinstance(task, Classification) and answers.scores is not None
-            validation, scored = answered("validation")
-            correction = fit_prior_correction(scored.scores, validation["target"].to_numpy())
+        test, answers = answered("test", settings)
+        parts = [_rows(LIFT, test, repeat, answers, generation.answered_by())]
+        scored = answers
+        if generation.mode == "generate" and generation.also_score:
+            _, scored = answered("test", scoring)
+            parts.append(_rows(LIFT_SCORED, test, repeat, scored, "score"))
+        if generation.scores_classes() and generation.correct_prior:
+            assert isinstance(task, Classification) and scored.scores is not None
+            validation, validation_scored = answered("validation", scoring)
+            correction = fit_prior_correction(
+                validation_scored.scores, validation["target"].to_numpy()
+            )
             logger.info(
                 "LIFT %s repeat %d: prior correction of strength %g (validation accuracy "
                 "%.4g -> %.4g)",
@@ -409,9 +428,9 @@ def _predict_repeat(
                 correction.validation_accuracy,
                 correction.corrected_validation_accuracy,
             )
-            corrected = task.read_scores(answers.scores, correction)
+            corrected = task.read_scores(scored.scores, correction)
             parts.append(
-                _rows(LIFT_CORRECTED, test, repeat, corrected).assign(
+                _rows(LIFT_CORRECTED, test, repeat, corrected, "score").assign(
                     prior_strength=correction.strength
                 )
             )

@@ -120,6 +120,14 @@ class GenerationSettings(Settings):
     # score: also report `lift_corrected`, the class scores with per-class biases fitted on
     # the validation rows (lift.prior_correction), beside the raw ones
     correct_prior: bool = True
+    # generate (classification): also score each class's completion with the same adapter,
+    # reported as model `lift_scored` beside the generated answers (and `lift_corrected` from
+    # those scores with correct_prior)
+    also_score: bool = False
+
+    def scores_classes(self) -> bool:
+        """Whether the answers include scored classes (the mode, or ``also_score``)."""
+        return self.mode == "score" or self.also_score
 
     def answered_by(self) -> str:
         """How the answers were produced, as the metrics tables say: ``score`` (every answer
@@ -255,4 +263,9 @@ def reject_score_without_classes(
         raise DatasetInputError(
             f"{where}generation.mode` is 'score', which scores each class's completion, and a "
             f"{task} target has no classes; use `mode: generate`."
+        )
+    if settings.generation.also_score and task != "classification":
+        raise DatasetInputError(
+            f"{where}generation.also_score` is true, which scores each class's completion, "
+            f"and a {task} target has no classes; set it to false."
         )

@@ -5,15 +5,19 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from lift.context import ProjectContext
-from lift.hooks import RunInputs, RunLineage, RunSummary
+from lift.hooks import RunInputs, RunLineage, RunSummary, RunTracking
 
 # Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 # PEFT calls a transformers API that transformers deprecated; likewise not actionable here
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+# kedro-mlflow's model class (not used here) defines `predict` without the hints MLflow asks for
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict`", category=UserWarning)
 
-# what every artifact was made from (lift.lineage), kept beside the data layers
-HOOKS = (RunInputs(), RunSummary(), RunLineage("data/lineage"))
+SUMMARY = RunSummary()
+# lineage: what every artifact was made from (lift.lineage), kept beside the data layers;
+# tracking: what a run made, logged into the MLflow run kedro-mlflow starts
+HOOKS = (RunInputs(), SUMMARY, RunLineage("data/lineage"), RunTracking(SUMMARY))
 
 # keeps the session's configuration for the pipeline registry (lift.context)
 CONTEXT_CLASS = ProjectContext
@@ -23,5 +27,8 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # an environment (conf/paper) changes or adds only the keys it names
-    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+    "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},
+    # kedro-mlflow's configuration (its hook adds the same pattern later; the project's context
+    # reads it first, lift.context)
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]},
 }

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from lift.metrics import METRICS  # noqa: E402
 
-LIFT_MODELS = ("lift", "lift_corrected")
+LIFT_MODELS = ("lift", "lift_scored", "lift_corrected")
 NO_SKILL = ("majority", "mean")
 NAMES = {
     "accuracy": "accuracy (%)",
@@ -46,9 +46,12 @@ def figure_of(study: str, results: pd.DataFrame) -> Figure:
 
 
 def _style(model: str, colour: object) -> dict[str, object]:
-    """LIFT black and thick (corrected: dashed), the no-skill baseline grey and dotted."""
+    """LIFT black and thick (scored: dash-dotted, corrected: dashed), the no-skill baseline
+    grey and dotted."""
     if model == "lift":
         return {"color": "black", "linewidth": 2.4, "marker": "o", "zorder": 4}
+    if model == "lift_scored":
+        return {"color": "black", "linewidth": 1.6, "linestyle": "-.", "marker": "o", "zorder": 4}
     if model == "lift_corrected":
         return {"color": "black", "linewidth": 1.6, "linestyle": "--", "marker": "o", "zorder": 4}
     if model in NO_SKILL:

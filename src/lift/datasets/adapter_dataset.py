@@ -70,6 +70,7 @@ class AdapterDataset(
                 best_epoch=training["best_epoch"],
                 chosen=training.get("chosen", {}),
                 candidates=training.get("candidates", []),
+                trained_on=training.get("trained_on", {}),
             )
         if not adapters:
             raise DatasetError(f"No adapter (repeat_<r> folder) in {folder}.")
@@ -94,6 +95,7 @@ class AdapterDataset(
                         "history": adapter.history,
                         "chosen": adapter.chosen,
                         "candidates": adapter.candidates,
+                        "trained_on": adapter.trained_on,
                     },
                     indent=2,
                 )
