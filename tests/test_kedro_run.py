@@ -475,21 +475,25 @@ def as_new_rows(project: Path, rows: np.ndarray, file: str) -> pd.DataFrame:
     return new
 
 
+def new_rows_environment(project: Path, name: str, files: dict[str, str]) -> None:
+    """An environment ``name`` whose catalog declares new rows: entry -> CSV under data/01_raw."""
+    env = project / "conf" / name
+    env.mkdir()
+    (env / "catalog.yml").write_text(
+        "".join(
+            f"{entry}.new_rows:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/{file}\n"
+            for entry, file in files.items()
+        )
+    )
+
+
 def test_new_rows_are_answered_as_the_runs_test_rows_were(project):
     # the classification and regression runs above trained `mine`; new rows are its test rows
     # of repeat 0, so LIFT's answers must be those of the run's own test predictions (same
     # prompts, same adapter), except for the row whose colour is new
     rows = {task: held_out_rows(project, task) for task in ("classification", "regression")}
     new = {task: as_new_rows(project, rows[task], f"{task}_new.csv") for task in rows}
-    env = project / "conf/newrows"
-    env.mkdir()
-    (env / "catalog.yml").write_text(
-        "".join(
-            f"{task}.mine.new_rows:\n  type: pandas.CSVDataset\n"
-            f"  filepath: data/01_raw/{task}_new.csv\n"
-            for task in rows
-        )
-    )
+    new_rows_environment(project, "newrows", {f"{t}.mine": f"{t}_new.csv" for t in rows})
     # another run's parameters do not matter: the artifacts say how they were made
     kedro_ok(
         project,
@@ -527,12 +531,7 @@ def test_new_rows_are_answered_as_the_runs_test_rows_were(project):
 def test_new_rows_without_a_feature_are_refused_naming_it(project):
     new = make_mixed_table().drop(columns=["colour", "kind"]).head(5)
     new.to_csv(project / "data/01_raw/without_colour.csv", index=False)
-    env = project / "conf/withoutcolour"
-    env.mkdir()
-    (env / "catalog.yml").write_text(
-        "classification.mine.new_rows:\n  type: pandas.CSVDataset\n"
-        "  filepath: data/01_raw/without_colour.csv\n"
-    )
+    new_rows_environment(project, "withoutcolour", {"classification.mine": "without_colour.csv"})
     folder = project / "data/07_model_output/classification/mine/new_predictions.csv"
     before = versions(folder)
     result = kedro(project, "run", "--pipelines=predict", "--env=withoutcolour")
@@ -543,11 +542,8 @@ def test_new_rows_without_a_feature_are_refused_naming_it(project):
 
 
 def test_new_rows_of_a_dataset_never_trained_name_the_pipeline_to_run(project):
-    env = project / "conf/untrained"
-    env.mkdir()
-    (env / "catalog.yml").write_text(
-        "classification.untrained.new_rows:\n  type: pandas.CSVDataset\n"
-        "  filepath: data/01_raw/classification_new.csv\n"
+    new_rows_environment(
+        project, "untrained", {"classification.untrained": "classification_new.csv"}
     )
     result = kedro(project, "run", "--pipelines=predict", "--env=untrained")
     assert result.returncode != 0

@@ -58,24 +58,35 @@ def test_reading_corrected_scores_keeps_them_with_the_answers():
     assert accuracy(answers.scores, truth) == correction.corrected_validation_accuracy
 
 
+def fine_tuned_letters(model_dir: str, generation: dict) -> tuple:
+    """The base model, letter prompts, one epoch's adapter on them, and the settings with
+    ``generation``."""
+    from test_fine_tuning import FAST, letter_prompts
+
+    base = BaseModel("tiny", model_dir)
+    prompts = letter_prompts(6)
+    settings = LiftSettings.from_params(
+        {**FAST, "training": {**FAST["training"], "epochs": 1}, "generation": generation}
+    )
+    adapters = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    return base, prompts, adapters, settings
+
+
+def letters_predictions(model_dir: str, generation: dict) -> tuple:
+    """The letter prompts and the test predictions of an adapter fine-tuned on them."""
+    base, prompts, adapters, settings = fine_tuned_letters(model_dir, generation)
+    return prompts, lift_model.predict(
+        "letters", base, adapters, prompts, Classification(3), settings
+    )
+
+
 @pytest.mark.parametrize("correct_prior", [True, False])
 def test_scored_predictions_report_the_corrected_model_beside_the_raw_one(
     tiny_model_dir, correct_prior
 ):
-    from test_fine_tuning import FAST, letter_prompts
-
-    base = BaseModel("tiny", tiny_model_dir)
-    prompts = letter_prompts(6)
-    settings = LiftSettings.from_params(
-        {
-            **FAST,
-            "training": {**FAST["training"], "epochs": 1},
-            "generation": {"mode": "score", "correct_prior": correct_prior},
-        }
+    prompts, predictions = letters_predictions(
+        tiny_model_dir, {"mode": "score", "correct_prior": correct_prior}
     )
-    task = Classification(3)
-    adapters = lift_model.fine_tune("letters", base, prompts, task, settings)
-    predictions = lift_model.predict("letters", base, adapters, prompts, task, settings)
     test_rows = int((prompts["split"] == "test").sum())
     models = predictions["model"].value_counts().to_dict()
     if not correct_prior:
@@ -90,19 +101,10 @@ def test_scored_predictions_report_the_corrected_model_beside_the_raw_one(
 
 
 def test_generated_answers_with_also_score_put_the_scored_classes_beside_them(tiny_model_dir):
-    from test_fine_tuning import FAST, letter_prompts
-
-    base = BaseModel("tiny", tiny_model_dir)
-    prompts = letter_prompts(6)
-    settings = LiftSettings.from_params(
-        {
-            **FAST,
-            "training": {**FAST["training"], "epochs": 1},
-            "generation": {"mode": "generate", "also_score": True},
-        }
+    base, prompts, adapters, settings = fine_tuned_letters(
+        tiny_model_dir, {"mode": "generate", "also_score": True}
     )
     task = Classification(3)
-    adapters = lift_model.fine_tune("letters", base, prompts, task, settings)
     predictions = lift_model.predict("letters", base, adapters, prompts, task, settings)
     by_model = {model: rows for model, rows in predictions.groupby("model")}
     assert set(by_model) == {"lift", "lift_scored", "lift_corrected"}
