@@ -211,6 +211,106 @@ def test_kedro_run_regression_writes_rae_metrics_and_the_extrapolation_plot(proj
     assert "regression.metrics: test RAE" in result.stdout
 
 
+def latest(project: Path, artifact: str) -> Path:
+    """The file of ``artifact`` (``data/...``) as the latest run wrote it."""
+    path = project / "data" / artifact
+    return versions(path)[-1] / path.name
+
+
+def held_out_rows(project: Path, task: str) -> np.ndarray:
+    """The test rows of repeat 0 in the latest split of ``task``'s dataset ``mine``."""
+    splits = pd.read_parquet(latest(project, f"05_model_input/{task}/mine/splits.parquet"))
+    return splits.query("repeat == 0 and split == 'test'")["row"].to_numpy()
+
+
+def as_new_rows(project: Path, rows: np.ndarray, file: str) -> pd.DataFrame:
+    """``rows`` of the table ``mine`` written to ``file`` as new rows: columns shuffled, an
+    identifier added, the first row's colour one never seen."""
+    new = make_mixed_table().iloc[rows].sample(frac=1.0, axis=1, random_state=0).assign(id=rows)
+    new.loc[new.index[0], "colour"] = "purple"
+    new.to_csv(project / "data/01_raw" / file, index=False)
+    return new
+
+
+def new_rows_environment(project: Path, name: str, files: dict[str, str]) -> None:
+    """An environment ``name`` whose catalog declares new rows: entry -> CSV under data/01_raw."""
+    env = project / "conf" / name
+    env.mkdir()
+    (env / "catalog.yml").write_text(
+        "".join(
+            f"{entry}.new_rows:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/{file}\n"
+            for entry, file in files.items()
+        )
+    )
+
+
+def test_new_rows_are_answered_as_the_runs_test_rows_were(project):
+    # the classification and regression runs above trained `mine`; new rows are its test rows
+    # of repeat 0, so LIFT's answers must be those of the run's own test predictions (same
+    # prompts, same adapter), except for the row whose colour is new
+    rows = {task: held_out_rows(project, task) for task in ("classification", "regression")}
+    new = {task: as_new_rows(project, rows[task], f"{task}_new.csv") for task in rows}
+    new_rows_environment(project, "newrows", {f"{t}.mine": f"{t}_new.csv" for t in rows})
+    # another run's parameters do not matter: the artifacts say how they were made
+    kedro_ok(
+        project,
+        "run",
+        "--pipelines=predict",
+        "--env=newrows",
+        "--params=classification.lift.training.epochs=3",
+    )
+
+    def answers(task: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        predicted = pd.read_csv(latest(project, f"07_model_output/{task}/mine/new_predictions.csv"))
+        assert list(predicted["id"]) == list(rows[task])  # every row, in its order, as given
+        assert list(predicted.columns[: len(new[task].columns)]) == list(new[task].columns)
+        unseen = predicted["unseen_values"].fillna("")
+        assert list(unseen) == ["colour=purple"] + [""] * (len(predicted) - 1)
+        own = pd.read_parquet(
+            latest(project, f"07_model_output/{task}/mine/lift_predictions.parquet")
+        )
+        own = own.query("repeat == 0 and model == 'lift'").set_index("row").loc[rows[task]]
+        return predicted, own, (unseen == "").to_numpy()
+
+    predicted, own, seen = answers("classification")
+    classes = ["high", "low", "mid"]
+    assert list(predicted["predicted_kind"][seen]) == [classes[k] for k in own["y_pred"][seen]]
+    probabilities = predicted[[f"probability_{c}" for c in classes]].to_numpy()
+    own_probabilities = own[[f"proba_{k}" for k in range(3)]].to_numpy()
+    assert abs(probabilities - own_probabilities)[seen].max() < 1e-4
+    assert abs(probabilities.sum(axis=1) - 1).max() < 1e-6
+
+    numbers, own, seen = answers("regression")
+    assert abs(numbers["predicted_signal"] - own["y_pred"].to_numpy())[seen].max() < 1e-9
+    assert "probability_high" not in numbers.columns
+
+
+def test_new_rows_without_a_feature_are_refused_naming_it(project):
+    new = make_mixed_table().drop(columns=["colour", "kind"]).head(5)
+    new.to_csv(project / "data/01_raw/without_colour.csv", index=False)
+    new_rows_environment(project, "withoutcolour", {"classification.mine": "without_colour.csv"})
+    folder = project / "data/07_model_output/classification/mine/new_predictions.csv"
+    before = versions(folder)
+    result = kedro(project, "run", "--pipelines=predict", "--env=withoutcolour")
+    assert result.returncode != 0
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "New rows of dataset 'mine' lack the feature columns ['colour']" in said
+    assert versions(folder) == before
+
+
+def test_new_rows_of_a_dataset_never_trained_name_the_pipeline_to_run(project):
+    new_rows_environment(
+        project, "untrained", {"classification.untrained": "classification_new.csv"}
+    )
+    result = kedro(project, "run", "--pipelines=predict", "--env=untrained")
+    assert result.returncode != 0
+    said = " ".join((result.stdout + result.stderr).split())
+    assert (
+        "`classification.untrained.adapters` has no saved version, and no pipeline makes it: "
+        "declare dataset 'untrained' of classification"
+    ) in said, said[-2000:]
+
+
 def test_the_notebook_runs_on_the_artifacts_of_a_run(project, monkeypatch):
     # executed as a user opens it: a kernel in notebooks/, artifacts through Kedro's extension
     import nbformat
@@ -454,101 +554,14 @@ def test_a_csv_declared_in_the_catalog_alone_becomes_a_dataset(project):
     assert settings["target"] == "kind" and settings["drop_columns"] == ["noise"]
 
 
-def latest(project: Path, artifact: str) -> Path:
-    """The file of ``artifact`` (``data/...``) as the latest run wrote it."""
-    path = project / "data" / artifact
-    return versions(path)[-1] / path.name
-
-
-def held_out_rows(project: Path, task: str) -> np.ndarray:
-    """The test rows of repeat 0 in the latest split of ``task``'s dataset ``mine``."""
-    splits = pd.read_parquet(latest(project, f"05_model_input/{task}/mine/splits.parquet"))
-    return splits.query("repeat == 0 and split == 'test'")["row"].to_numpy()
-
-
-def as_new_rows(project: Path, rows: np.ndarray, file: str) -> pd.DataFrame:
-    """``rows`` of the table ``mine`` written to ``file`` as new rows: columns shuffled, an
-    identifier added, the first row's colour one never seen."""
-    new = make_mixed_table().iloc[rows].sample(frac=1.0, axis=1, random_state=0).assign(id=rows)
-    new.loc[new.index[0], "colour"] = "purple"
-    new.to_csv(project / "data/01_raw" / file, index=False)
-    return new
-
-
-def new_rows_environment(project: Path, name: str, files: dict[str, str]) -> None:
-    """An environment ``name`` whose catalog declares new rows: entry -> CSV under data/01_raw."""
-    env = project / "conf" / name
-    env.mkdir()
-    (env / "catalog.yml").write_text(
-        "".join(
-            f"{entry}.new_rows:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/{file}\n"
-            for entry, file in files.items()
-        )
-    )
-
-
-def test_new_rows_are_answered_as_the_runs_test_rows_were(project):
-    # the classification and regression runs above trained `mine`; new rows are its test rows
-    # of repeat 0, so LIFT's answers must be those of the run's own test predictions (same
-    # prompts, same adapter), except for the row whose colour is new
-    rows = {task: held_out_rows(project, task) for task in ("classification", "regression")}
-    new = {task: as_new_rows(project, rows[task], f"{task}_new.csv") for task in rows}
-    new_rows_environment(project, "newrows", {f"{t}.mine": f"{t}_new.csv" for t in rows})
-    # another run's parameters do not matter: the artifacts say how they were made
-    kedro_ok(
-        project,
-        "run",
-        "--pipelines=predict",
-        "--env=newrows",
-        "--params=classification.lift.training.epochs=3",
-    )
-
-    def answers(task: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-        predicted = pd.read_csv(latest(project, f"07_model_output/{task}/mine/new_predictions.csv"))
-        assert list(predicted["id"]) == list(rows[task])  # every row, in its order, as given
-        assert list(predicted.columns[: len(new[task].columns)]) == list(new[task].columns)
-        unseen = predicted["unseen_values"].fillna("")
-        assert list(unseen) == ["colour=purple"] + [""] * (len(predicted) - 1)
-        own = pd.read_parquet(
-            latest(project, f"07_model_output/{task}/mine/lift_predictions.parquet")
-        )
-        own = own.query("repeat == 0 and model == 'lift'").set_index("row").loc[rows[task]]
-        return predicted, own, (unseen == "").to_numpy()
-
-    predicted, own, seen = answers("classification")
-    classes = ["high", "low", "mid"]
-    assert list(predicted["predicted_kind"][seen]) == [classes[k] for k in own["y_pred"][seen]]
-    probabilities = predicted[[f"probability_{c}" for c in classes]].to_numpy()
-    own_probabilities = own[[f"proba_{k}" for k in range(3)]].to_numpy()
-    assert abs(probabilities - own_probabilities)[seen].max() < 1e-4
-    assert abs(probabilities.sum(axis=1) - 1).max() < 1e-6
-
-    numbers, own, seen = answers("regression")
-    assert abs(numbers["predicted_signal"] - own["y_pred"].to_numpy())[seen].max() < 1e-9
-    assert "probability_high" not in numbers.columns
-
-
-def test_new_rows_without_a_feature_are_refused_naming_it(project):
-    new = make_mixed_table().drop(columns=["colour", "kind"]).head(5)
-    new.to_csv(project / "data/01_raw/without_colour.csv", index=False)
-    new_rows_environment(project, "withoutcolour", {"classification.mine": "without_colour.csv"})
-    folder = project / "data/07_model_output/classification/mine/new_predictions.csv"
-    before = versions(folder)
-    result = kedro(project, "run", "--pipelines=predict", "--env=withoutcolour")
+def test_new_rows_after_a_failed_run_name_the_versions_made_together(project):
+    # the bad-target run above saved a new `settings` of `mine` and failed: the latest
+    # versions no longer belong together, and the refusal names the ones that do
+    result = kedro(project, "run", "--pipelines=predict", "--env=newrows")
     assert result.returncode != 0
     said = " ".join((result.stdout + result.stderr).split())
-    assert "New rows of dataset 'mine' lack the feature columns ['colour']" in said
-    assert versions(folder) == before
-
-
-def test_new_rows_of_a_dataset_never_trained_name_the_pipeline_to_run(project):
-    new_rows_environment(
-        project, "untrained", {"classification.untrained": "classification_new.csv"}
-    )
-    result = kedro(project, "run", "--pipelines=predict", "--env=untrained")
-    assert result.returncode != 0
-    said = " ".join((result.stdout + result.stderr).split())
-    assert (
-        "`classification.untrained.adapters` has no saved version, and no pipeline makes it: "
-        "declare dataset 'untrained' of classification"
-    ) in said, said[-2000:]
+    assert "would combine artifacts that were not made together" in said
+    trained = versions(project / "data/06_models/classification/mine/adapters")[-1].name
+    flag = f"--load-versions=classification.mine.settings:{trained}"
+    assert flag in said, said[-2000:]
+    kedro_ok(project, "run", "--pipelines=predict", "--env=newrows", flag)

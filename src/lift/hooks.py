@@ -237,7 +237,8 @@ class RunLineage:
         parameters = None if lineage.FROM_EARLIER_RUNS in node.tags else self.parameters
         found = lineage.disagreements(loaded, parameters, self.store)
         if found:
-            raise RunMixError(self._refusal(node, found))
+            together = lineage.made_together(loaded, self.store) if parameters is None else {}
+            raise RunMixError(self._refusal(node, found, together))
         self.made_from[node.name] = lineage.ancestry(loaded)
 
     @hook_impl
@@ -273,9 +274,12 @@ class RunLineage:
         path = _local_path(dataset, None)
         return Input(name, None, Record(None, lineage.digest_of_path(path) if path else ""))
 
-    def _refusal(self, node: Any, found: list[tuple[str, str]]) -> str:
+    def _refusal(
+        self, node: Any, found: list[tuple[str, str]], together: dict[str, str] | None = None
+    ) -> str:
         """The message: each disagreement, and the nodes upstream that make the artifacts or
-        read the parameters concerned, to rerun with the parameters meant."""
+        read the parameters concerned, to rerun with the parameters meant; for a node that
+        reads earlier runs' artifacts, the versions made together (``together``)."""
         from kedro.framework.project import pipelines
 
         whole = Pipeline([pipelines[name] for name in self.pipeline_names])
@@ -300,6 +304,9 @@ class RunLineage:
         rerun = (
             f"  kedro run --pipelines={pipeline} --from-nodes={','.join(first)}\n" if first else ""
         )
+        if together:
+            versions = ",".join(f"{name}:{version}" for name, version in sorted(together.items()))
+            rerun += f"  kedro run --pipelines={pipeline} --load-versions={versions}\n"
         return (
             f"Node `{node.name}` would combine artifacts that were not made together:\n"
             + "".join(f"  - {why}\n" for _, why in found)

@@ -89,6 +89,13 @@ class LineageStore:
         content = json.loads(file.read_text())
         return Record(run, content["digest"], content["made_from"])
 
+    def runs_with(self, name: str, digest: str) -> list[str]:
+        """The runs (oldest first) whose version of artifact ``name`` has ``digest``."""
+        if not self.root.is_dir():
+            return []
+        runs = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return [run for run in runs if (record := self.read(name, run)) and record.digest == digest]
+
     def write_parameters(self, run: str, parameters: Mapping[str, Any]) -> None:
         self._write_json(self._file(run, "parameters"), parameters)
 
@@ -197,6 +204,23 @@ def disagreements(
         if len(by_digest) > 1:
             lines.append((name, f"`{name}`: " + "; ".join(sorted(by_digest.values()))))
     return sorted(set(lines))
+
+
+def made_together(inputs: list[Input], store: LineageStore) -> dict[str, str]:
+    """Versions to load so that ``inputs`` agree with the one among them made from the most
+    (a model, say): for each other input it was made from with another version than the one
+    loaded, the newest version whose content it was made from. Empty if there is none."""
+    anchor = max(inputs, key=lambda item: len(item.record.made_from))
+    versions = {}
+    for item in inputs:
+        claimed = anchor.record.made_from.get(item.name)
+        if item is anchor or item.version is None or claimed in (None, item.record.digest):
+            continue
+        runs = store.runs_with(item.name, claimed)
+        if not runs:
+            return {}
+        versions[item.name] = runs[-1]
+    return versions
 
 
 def _parameter_change(
