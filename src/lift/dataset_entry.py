@@ -124,12 +124,12 @@ class DatasetEntry(Settings):
         return entry
 
 
-# A catalog entry that declares a dataset by itself: `<task>.<name>.raw_table` with the
-# dataset's parameters under `metadata: {lift: {...}}` (Kedro keeps `metadata` for plugins)
-RAW_TABLE = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.raw_table$")
+# A dataset's own catalog entry `<task>.<name>.<artifact>`: its `raw_table` (declaring the
+# dataset by itself with its parameters under `metadata: {lift: {...}}`; Kedro keeps
+# `metadata` for plugins) or its `new_rows` for a trained dataset to answer (`kedro run
+# --pipelines=predict`)
+ENTRY = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.(?P<artifact>\w+)$")
 METADATA_KEY = "lift"
-# new rows for a trained dataset to answer (`kedro run --pipelines=predict`)
-NEW_ROWS = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.new_rows$")
 
 
 def new_rows_entries(catalog: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -137,8 +137,8 @@ def new_rows_entries(catalog: Mapping[str, Any]) -> list[tuple[str, str]]:
     Raises ``DatasetInputError`` for a task that does not exist."""
     found = []
     for key in catalog:
-        match = NEW_ROWS.match(str(key))
-        if match is None:
+        match = ENTRY.match(str(key))
+        if match is None or match["artifact"] != "new_rows":
             continue
         if match["task"] not in TASKS:
             raise DatasetInputError(
@@ -160,10 +160,10 @@ def with_catalog_datasets(
     stays off. Raises ``DatasetInputError`` naming both places if they disagree."""
     merged = dict(parameters)
     for key, config in catalog.items():
-        match = RAW_TABLE.match(str(key))
+        match = ENTRY.match(str(key))
         metadata = (config or {}).get("metadata") if isinstance(config, Mapping) else None
         declared = (metadata or {}).get(METADATA_KEY) if isinstance(metadata, Mapping) else None
-        if match is None or declared is None:
+        if match is None or match["artifact"] != "raw_table" or declared is None:
             continue
         task, name = match["task"], match["name"]
         if task not in TASKS:

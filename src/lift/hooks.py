@@ -144,8 +144,7 @@ class RunTracking:
         for start in range(0, len(metrics), 1000):  # MLflow takes 1000 per batch
             client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
         dataset = self.catalog.get(dataset_name)
-        version = dataset.resolve_save_version() if _versioned(dataset) else None
-        path = _local_path(dataset, version)
+        _, path = _saved_at(dataset)
         self.saved[dataset_name] = str(path) if path else str(getattr(dataset, "_filepath", ""))
         if path is not None and path.is_file() and self.REPORTING in path.parts:
             folder = Path(*path.parts[path.parts.index(self.REPORTING) : -2])
@@ -246,10 +245,9 @@ class RunLineage:
         if self.store is None:
             return
         made_from = self.made_from.get(node.name, {})
-        dataset = self.catalog.get(dataset_name)
-        version = dataset.resolve_save_version() if _versioned(dataset) else None
-        path = _local_path(dataset, version) if version else None
-        if path is None:  # in memory, or not versioned: its lineage holds for this run only
+        version, path = _saved_at(self.catalog.get(dataset_name))
+        # in memory, or not versioned: its lineage holds for this run only
+        if version is None or path is None:
             self.in_memory[dataset_name] = Record(None, "", made_from)
             return
         if not self.parameters_kept:
@@ -347,6 +345,13 @@ def _made_by(name: str, run_params: dict[str, Any]) -> str:
 
 def _filepath(dataset: Any) -> str:
     return str(getattr(dataset, "_filepath", "no path"))
+
+
+def _saved_at(dataset: Any) -> tuple[str | None, Path | None]:
+    """The version ``dataset`` was just saved as (None if not versioned) and its local file
+    or folder (None if it has none)."""
+    version = dataset.resolve_save_version() if _versioned(dataset) else None
+    return version, _local_path(dataset, version)
 
 
 def _versioned(dataset: Any) -> bool:

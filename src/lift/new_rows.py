@@ -30,13 +30,15 @@ from lift.tasks import task_for
 logger = logging.getLogger(__name__)
 
 UNSEEN = "unseen_values"
+PREDICTED, PROBABILITY = "predicted_{}", "probability_{}"  # of the target, of a class
 
 
 def answer_columns(schema: Mapping[str, Any]) -> list[str]:
     """The columns ``predict_new_rows`` adds: the prediction, the answer and whether it was
     valid, the class probabilities, unseen values and the adapter's repeat."""
-    classes = [f"probability_{c}" for c in schema.get("classes") or []]
-    return [f"predicted_{schema['target']}", "answer", "answer_valid", *classes, UNSEEN, "repeat"]
+    classes = [PROBABILITY.format(c) for c in schema.get("classes") or []]
+    target = PREDICTED.format(schema["target"])
+    return [target, "answer", "answer_valid", *classes, UNSEEN, "repeat"]
 
 
 def check_new_rows(
@@ -150,11 +152,11 @@ def predict_new_rows(
         named = np.array(classes, dtype=object)
         predicted = np.where(answers.valid, named[np.maximum(predicted, 0)], None)
     added = {
-        f"predicted_{target}": predicted,
+        PREDICTED.format(target): predicted,
         "answer": answers.texts,
         "answer_valid": answers.valid,
         **(
-            {f"probability_{c}": answers.probabilities[:, k] for k, c in enumerate(classes)}
+            {PROBABILITY.format(c): answers.probabilities[:, k] for k, c in enumerate(classes)}
             if classes is not None and answers.probabilities is not None
             else {}
         ),
