@@ -1,5 +1,8 @@
 """Collation, loss masking, training and reproducibility on a tiny model built in the test."""
 
+import os
+import signal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +18,8 @@ from lift.fine_tuning import (
     collate,
     completion_loss,
     encode,
+    interrupt_between_steps,
+    train_adapter,
     training_memory,
 )
 from lift.language_model import BaseModel, load_model
@@ -130,6 +135,44 @@ def test_a_batch_that_would_not_fit_in_memory_stops_before_training(tiny):
     check_fits(model, [300, 20], 8, "probe repeat 0", available=needed)
     with pytest.raises(DatasetInputError, match=r"lower `lift.training.batch_size`"):
         check_fits(model, [300, 20], 8, "probe repeat 0", available=needed - 1)
+
+
+def test_ctrl_c_is_never_lost_and_a_second_press_interrupts_at_once():
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt_between_steps() as interrupted:
+        assert not interrupted()
+        os.kill(os.getpid(), signal.SIGINT)  # delivered before the next bytecode
+        assert interrupted()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
+    model, tokenizer = tiny
+    prompts = letter_prompts()
+    train = prompts[prompts["split"] == "train"]
+    settings = LiftSettings.from_params(FAST)
+    validated = []
+
+    def press_ctrl_c(peft_model):  # after the first epoch
+        validated.append(True)
+        os.kill(os.getpid(), signal.SIGINT)
+        return {"accuracy": 0.0}
+
+    pairs = (list(train["prompt"]), list(train["completion"]))
+    with pytest.raises(KeyboardInterrupt, match=r"letters: interrupted in epoch 2 of 6"):
+        train_adapter(
+            model,
+            tokenizer,
+            pairs,
+            pairs,
+            press_ctrl_c,
+            settings.lora,
+            settings.training,
+            description="letters",
+        )
+    assert validated == [True]  # stopped in the next epoch, before validating it
 
 
 @pytest.mark.parametrize("bf16", [False, True])

@@ -5,6 +5,7 @@ user makes them with `kedro run` in a subprocess. The dataset `probe` is iris wr
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -106,13 +107,19 @@ def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
         text=True,
     )
     assert process.stdout is not None
-    for line in process.stdout:
-        if "Running node: fine_tune" in line or f"{PROBE}.fine_tune" in line:
-            break
-    time.sleep(2)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=120)
+    try:
+        for line in process.stdout:  # tqdm's carriage returns read as line ends
+            if "epoch 1/400" in line:  # the training loop has started
+                break
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()  # a run left going would write into the tests that follow
     assert process.returncode != 0
+    assert re.search(
+        r"probe repeat 0: interrupted in epoch \d+ of 400; no adapter was kept", output
+    )
     assert versions(project, "adapters") == adapters  # interrupted before it saved any
     # it left the long training's settings and prompts behind: the first run's adapters
     # are not combined with them

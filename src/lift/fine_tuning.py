@@ -8,9 +8,13 @@ regression; ties: lower validation loss)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,8 @@ from tqdm.auto import tqdm
 from lift.batching import by_length, left_pad, length_grouped
 from lift.errors import DatasetInputError
 from lift.lift_settings import LoraSettings, TrainingSettings
+
+logger = logging.getLogger(__name__)
 
 IGNORE = -100  # target of positions that carry no loss
 
@@ -186,6 +192,32 @@ def preference(score: float, validation_loss: float, maximize: bool) -> tuple[fl
     return (score if math.isfinite(score) else -math.inf, -validation_loss)
 
 
+@contextlib.contextmanager
+def interrupt_between_steps() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C (SIGINT) asks the training loop to stop after the step it is in: yields a
+    function that says whether it was pressed. A second press interrupts at once.
+
+    Python raises ``KeyboardInterrupt`` wherever the main thread happens to be, and one raised
+    inside a weak-reference callback or a ``__del__`` is printed and ignored, so a press during
+    training could be lost; a flag checked between steps is never lost. Outside the main thread
+    (where signals cannot be handled) it never reports a press."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed: list[bool] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train_adapter(
     model: Any,
     tokenizer: Any,
@@ -237,54 +269,62 @@ def train_adapter(
     generator = torch.Generator().manual_seed(training.seed)
     history: list[dict[str, float]] = []
     best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
-    for epoch in range(1, training.epochs + 1):
-        started = time.perf_counter()
-        peft_model.train()
-        progress = tqdm(
-            length_grouped(lengths, training.batch_size, generator),
-            desc=f"{description} epoch {epoch}/{training.epochs}",
-            leave=False,
-        )
-        running, epoch_loss, epoch_tokens, seen = None, 0.0, 0, 0
-        for indices in progress:
-            batch = [train_examples[i] for i in indices]
-            seen += sum(lengths[i] for i in indices)
-            loss_sum, n_tokens = completion_loss(peft_model, collate(batch, pad_id))
-            (loss_sum / n_tokens).backward()
-            torch.nn.utils.clip_grad_norm_(parameters, training.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            summed = loss_sum.item()
-            loss = summed / n_tokens
-            running = loss if running is None else 0.9 * running + 0.1 * loss
-            epoch_loss, epoch_tokens = epoch_loss + summed, epoch_tokens + n_tokens
-            progress.set_postfix(loss=f"{running:.4f}")
-        train_seconds = time.perf_counter() - started
-        peft_model.eval()
-        # no gradients: larger batches than training's
-        validation_loss = mean_loss(
-            peft_model, validation_examples, pad_id, 4 * training.batch_size
-        )
-        scores = validate(peft_model)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": epoch_loss / max(epoch_tokens, 1),
-                "validation_loss": validation_loss,
-                **{f"validation_{name}": value for name, value in scores.items()},
-                "train_tokens": seen,
-                "train_seconds": train_seconds,
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        key = preference(scores[select_on], validation_loss, maximize)
-        if best is None or key > best[0]:
-            weights = {
-                k: v.detach().cpu().clone()
-                for k, v in get_peft_model_state_dict(peft_model).items()
-            }
-            best = (key, weights, epoch)
+    with interrupt_between_steps() as interrupted:
+        for epoch in range(1, training.epochs + 1):
+            started = time.perf_counter()
+            peft_model.train()
+            progress = tqdm(
+                length_grouped(lengths, training.batch_size, generator),
+                desc=f"{description} epoch {epoch}/{training.epochs}",
+                leave=False,
+            )
+            running, epoch_loss, epoch_tokens, seen = None, 0.0, 0, 0
+            for indices in progress:
+                batch = [train_examples[i] for i in indices]
+                seen += sum(lengths[i] for i in indices)
+                loss_sum, n_tokens = completion_loss(peft_model, collate(batch, pad_id))
+                (loss_sum / n_tokens).backward()
+                torch.nn.utils.clip_grad_norm_(parameters, training.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                summed = loss_sum.item()
+                loss = summed / n_tokens
+                running = loss if running is None else 0.9 * running + 0.1 * loss
+                epoch_loss, epoch_tokens = epoch_loss + summed, epoch_tokens + n_tokens
+                progress.set_postfix(loss=f"{running:.4f}")
+                if interrupted():
+                    said = (
+                        f"{description}: interrupted in epoch {epoch} of {training.epochs}; "
+                        "no adapter was kept"
+                    )
+                    logger.warning(said)  # Kedro's command line prints only "Aborted!"
+                    raise KeyboardInterrupt(said)
+            train_seconds = time.perf_counter() - started
+            peft_model.eval()
+            # no gradients: larger batches than training's
+            validation_loss = mean_loss(
+                peft_model, validation_examples, pad_id, 4 * training.batch_size
+            )
+            scores = validate(peft_model)
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": epoch_loss / max(epoch_tokens, 1),
+                    "validation_loss": validation_loss,
+                    **{f"validation_{name}": value for name, value in scores.items()},
+                    "train_tokens": seen,
+                    "train_seconds": train_seconds,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            key = preference(scores[select_on], validation_loss, maximize)
+            if best is None or key > best[0]:
+                weights = {
+                    k: v.detach().cpu().clone()
+                    for k, v in get_peft_model_state_dict(peft_model).items()
+                }
+                best = (key, weights, epoch)
     assert best is not None
     config = peft_model.peft_config["default"].to_dict()
     config = {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
