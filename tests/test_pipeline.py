@@ -8,6 +8,7 @@ from conftest import SMALL_GRIDS
 from conftest import catalog_for as shared_catalog_for
 from lift.errors import DatasetInputError
 from lift.pipelines.classification import create_pipeline
+from lift.pipelines.classification.nodes import CALIBRATED
 
 DATASETS = {
     "iris": {"source": {"kind": "sklearn", "name": "iris"}, "paper": {"xgboost": 1.0}},
@@ -62,9 +63,14 @@ def test_pipeline_has_one_namespace_per_dataset(parameters):
             "fine_tune",
             "predict_lift",
             "evaluate",
+            "calibration",
         }
         assert names == {f"classification.{name}.{n}" for n in expected}
-    assert pipeline.outputs() == {"classification.metrics", "classification.metrics_plot"}
+    assert pipeline.outputs() == {
+        "classification.metrics",
+        "classification.metrics_plot",
+        *(f"classification.{name}.calibration_plot" for name in DATASETS),
+    }
     # a file dataset reads its raw table from the catalog; the others make theirs
     assert "classification.mine.raw_table" in pipeline.inputs()
     assert "classification.iris.raw_table" not in pipeline.inputs()
@@ -77,6 +83,11 @@ def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_tab
     catalog_outputs = {name: outputs[name].load() for name in outputs}
     metrics = catalog_outputs["classification.metrics"]
     assert isinstance(catalog_outputs["classification.metrics_plot"], Figure)
+    # each dataset's reliability diagram: LIFT's scored answers and the baselines it names
+    (axis,) = catalog_outputs["classification.iris.calibration_plot"].axes
+    shown = set(axis.get_legend_handles_labels()[1])
+    assert {"calibrated", "lift"} <= shown and shown - {"calibrated"} <= set(CALIBRATED)
+    assert axis.get_title().startswith("iris: calibration")
     assert len(metrics) == len(DATASETS) * (len(SMALL_GRIDS) + 1)  # the baselines and lift
     assert set(metrics["model"]) == {*SMALL_GRIDS, "lift"}
     assert metrics["invalid_rate"].between(0, 1).all()

@@ -5,7 +5,7 @@ from matplotlib.figure import Figure
 
 from conftest import METRICS_COLUMNS
 from lift.metrics import classification_scores, score_predictions
-from lift.reporting import comparison_plot, metric_table, summarize
+from lift.reporting import calibration_plot, comparison_plot, metric_table, summarize
 
 
 def test_scores_count_every_test_row():
@@ -96,3 +96,23 @@ def test_regression_summary_plot_and_table():
     assert metric_table(summary).loc["fn", "mean"] == 1.0
     figure = comparison_plot(summary)
     assert "RAE" in figure.axes[0].get_xlabel()
+
+
+def test_a_reliability_diagram_leaves_out_a_model_without_probabilities():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, 40)
+    scored = rng.dirichlet([1, 1, 1], 40)
+    predictions = pd.concat(
+        [
+            pd.DataFrame({"model": "logistic_regression", "y_true": y_true}).assign(
+                **{f"proba_{k}": scored[:, k] for k in range(3)}
+            ),
+            pd.DataFrame({"model": "lift", "y_true": y_true}),  # generated answers: none
+            # a two-class table stacked with it: its missing third class counts as 0
+            pd.DataFrame({"model": "knn", "y_true": y_true % 2, "proba_0": 0.7, "proba_1": 0.3}),
+        ],
+        ignore_index=True,
+    )
+    (axis,) = calibration_plot(predictions, title="t").axes
+    assert axis.get_legend_handles_labels()[1] == ["calibrated", "logistic_regression", "knn"]
+    assert axis.get_title() == "t"

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lift.metrics import METRICS, calibration_bins, probabilities_of  # noqa: E402
+from lift.metrics import METRICS, PROBABILITY, calibration_bins, probabilities_of  # noqa: E402
 
 
 def primary_metric(summary: pd.DataFrame) -> str:
@@ -136,7 +136,11 @@ def extrapolation_plot(
     return figure
 
 
-def calibration_plot(predictions: pd.DataFrame, models: Sequence[str] | None = None) -> plt.Figure:
+def calibration_plot(
+    predictions: pd.DataFrame,
+    models: Sequence[str] | None = None,
+    title: str = "Calibration of test predictions",
+) -> plt.Figure:
     """Reliability diagram: per model, the accuracy of its test predictions against their
     confidence (highest class probability), in ten bins with the rows' share as marker size;
     the diagonal is perfect calibration. ``predictions`` has ``model, y_true, proba_<k>``
@@ -147,9 +151,10 @@ def calibration_plot(predictions: pd.DataFrame, models: Sequence[str] | None = N
     axis.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="calibrated")
     for model in models:
         rows = predictions[predictions["model"] == model]
-        probabilities = probabilities_of(rows.fillna({c: 0.0 for c in rows.columns}))
-        if probabilities is None:
-            continue
+        columns = [c for c in rows.columns if c.startswith(PROBABILITY)]
+        if not columns or not rows[columns].notna().any(axis=1).all():
+            continue  # a model that gave no probabilities (answers generated as text)
+        probabilities = probabilities_of(rows.fillna({c: 0.0 for c in columns}))
         binned = calibration_bins(rows["y_true"].to_numpy(), probabilities)
         axis.plot(binned["confidence"], binned["accuracy"], marker="o", label=model)
         axis.scatter(binned["confidence"], binned["accuracy"], s=600 * binned["rows"], alpha=0.25)
@@ -157,7 +162,7 @@ def calibration_plot(predictions: pd.DataFrame, models: Sequence[str] | None = N
     axis.set_ylim(0, 1.02)
     axis.set_xlabel("confidence (highest class probability)")
     axis.set_ylabel("accuracy")
-    axis.set_title("Calibration of test predictions", fontsize=10)
+    axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="upper left")
     figure.tight_layout()

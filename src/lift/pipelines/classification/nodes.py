@@ -1,0 +1,24 @@
+"""Thin nodes of the classification pipeline beyond the shared ones (``lift.reporting``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lift import reporting
+from lift.dataset_entry import DatasetEntry
+
+# the models a reliability diagram shows, where they are there and have probabilities: LIFT's
+# answers and the paper's two main baselines
+CALIBRATED = ("lift", "lift_scored", "lift_corrected", "logistic_regression", "xgboost")
+
+
+def calibration(
+    lift_predictions: pd.DataFrame, baseline_predictions: pd.DataFrame, settings: DatasetEntry
+) -> Figure:
+    """The dataset's reliability diagram: LIFT's and two baselines' test predictions of every
+    repeat, accuracy against confidence."""
+    predictions = pd.concat([lift_predictions, baseline_predictions], ignore_index=True)
+    shown = [m for m in CALIBRATED if m in set(predictions["model"])]
+    title = f"{settings.name}: calibration of the test predictions (all repeats)"
+    return reporting.calibration_plot(predictions, shown, title)
