@@ -3,8 +3,6 @@ own estimator checks, and the tools that take estimators, with a tiny model buil
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +14,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from conftest import build_tiny_model, make_mixed_table
 from lift.estimator import LIFTClassifier, LIFTRegressor
 
-os.environ.setdefault("TQDM_DISABLE", "1")  # scikit-learn's checks fit many times
 TINY = build_tiny_model(__import__("tempfile").mkdtemp(prefix="lift_estimator_") + "/tiny_model")
 FAST = {"epochs": 1, "learning_rate": 0.03, "lora_rank": 4}
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch):
+    """No progress bars: scikit-learn's checks fit many times (this module's tests only: the
+    variable would reach the `kedro run` subprocesses of other tests)."""
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+
 
 # scikit-learn asks an estimator fitted in its check for 83 % training accuracy on blobs (R^2
 # 0.5 on a regression): a tiny model with random weights fine-tuned for one epoch does not get

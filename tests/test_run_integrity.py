@@ -98,6 +98,7 @@ def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
     adapters = versions(project, "adapters")
     # a run with other settings (a long training), interrupted by Ctrl-C while it trains
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
+    env.pop("TQDM_DISABLE", None)  # the progress bar tells when the training loop runs
     process = subprocess.Popen(
         [sys.executable, "-m", "kedro", *RUN, "--params=classification.lift.training.epochs=400"],
         cwd=project,
@@ -108,9 +109,12 @@ def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
     )
     assert process.stdout is not None
     try:
+        training = False
         for line in process.stdout:  # tqdm's carriage returns read as line ends
             if "epoch 1/400" in line:  # the training loop has started
+                training = True
                 break
+        assert training, "the run ended without its training loop's progress bar"
         time.sleep(1)
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=120)

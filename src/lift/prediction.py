@@ -4,6 +4,7 @@ completions (the classes) after every prompt."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +76,12 @@ def generate(
     return answers
 
 
+def _cache_argument(model: Any) -> str:
+    """The name under which the model's forward takes a key-value cache: ``cache`` from
+    transformers 5.2x (``past_key_values`` deprecated there), ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 @torch.inference_mode()
 def score_completions(
     model: Any,
@@ -129,7 +136,7 @@ def score_completions(
         scores[chosen] = first.cpu().numpy()
         if width == 1:  # every completion is one token (after the shared ones)
             continue
-        cache = out.past_key_values
+        cache = out.cache if hasattr(out, "cache") else out.past_key_values
         cache.batch_repeat_interleave(n_tails)
         after = model(
             input_ids=tail_ids[:, :-1].repeat(len(chosen), 1),
@@ -139,7 +146,7 @@ def score_completions(
             ),
             position_ids=positions[:, -1:].repeat_interleave(n_tails, dim=0)
             + torch.arange(1, width, device=device),
-            past_key_values=cache,
+            **{_cache_argument(model): cache},
             use_cache=False,
         )
         rest = torch.log_softmax(after.logits.float(), dim=-1)

@@ -12,7 +12,9 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 # PEFT calls a transformers API that transformers deprecated; likewise not actionable here
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 # kedro-mlflow's model class (not used here) defines `predict` without the hints MLflow asks for
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict`", category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message="(?s).*Add type hints to the `predict`", category=UserWarning
+)
 
 SUMMARY = RunSummary()
 # lineage: what every artifact was made from (lift.lineage), kept beside the data layers;
