@@ -137,6 +137,26 @@ def test_a_batch_that_would_not_fit_in_memory_stops_before_training(tiny):
         check_fits(model, [300, 20], 8, "probe repeat 0", available=needed - 1)
 
 
+def test_random_weights_keep_the_architecture_and_a_seed_repeats_them(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    settings = LiftSettings.from_params(FAST)
+    pretrained, _ = lift_model.load_base(base, settings)
+    # (the tiny model was itself drawn with seed 0)
+    random = settings.overridden({"weights": "random", "training": {"seed": 7}})
+    drawn, _ = lift_model.load_base(base, random)
+    again, _ = lift_model.load_base(base, random)
+    other, _ = lift_model.load_base(base, random.overridden({"training": {"seed": 1}}))
+    weights = {name: p for name, p in pretrained.named_parameters()}
+    assert type(drawn) is type(pretrained) and drawn.config.to_dict() == pretrained.config.to_dict()
+    for name, parameter in drawn.named_parameters():
+        assert parameter.shape == weights[name].shape and parameter.dtype == weights[name].dtype
+    projection = "model.layers.0.self_attn.q_proj.weight"
+    drawn_weights = dict(drawn.named_parameters())
+    assert not torch.equal(drawn_weights[projection], weights[projection])
+    assert torch.equal(drawn_weights[projection], dict(again.named_parameters())[projection])
+    assert not torch.equal(drawn_weights[projection], dict(other.named_parameters())[projection])
+
+
 def test_ctrl_c_is_never_lost_and_a_second_press_interrupts_at_once():
     before = signal.getsignal(signal.SIGINT)
     with interrupt_between_steps() as interrupted:

@@ -25,6 +25,7 @@ STUDY_PIPELINES = (
     "class_imbalance",
     "decision_boundaries",
     "inductive_bias",
+    "feature_names",
 )
 
 
@@ -107,6 +108,7 @@ def test_kedro_run_writes_every_artifact_and_the_metrics_table(project):
         ("06_models", "moons/baseline_models.pkl"),
         ("07_model_output", "mine/baseline_predictions.parquet"),
         ("08_reporting", "iris/scores.csv"),
+        ("08_reporting", "mine/calibration.png"),
         ("05_model_input", "moons/prompts.parquet"),
         ("06_models", "mine/adapters"),
         ("07_model_output", "iris/lift_predictions.parquet"),

@@ -123,8 +123,8 @@ def test_generated_answers_with_also_score_put_the_scored_classes_beside_them(ti
 
 def test_also_score_needs_classes():
     from lift.errors import DatasetInputError
-    from lift.lift_settings import reject_score_without_classes
+    from lift.lift_settings import reject_inconsistent
 
     settings = LiftSettings.from_params({"generation": {"also_score": True}})
     with pytest.raises(DatasetInputError, match="generation.also_score` is true"):
-        reject_score_without_classes(settings, "regression")
+        reject_inconsistent(settings, "regression")

@@ -1,10 +1,11 @@
 import pandas as pd
 import pytest
 
+from lift.dataset_entry import DatasetEntry
 from lift.errors import DatasetInputError
 from lift.lift_settings import SerializationSettings
 from lift.parsing import INVALID, parse_label
-from lift.serialization import completion_for, prompt_for, serialize
+from lift.serialization import completion_for, prompt_for, serialize, shuffled_names
 
 
 def test_the_papers_template_exactly():
@@ -23,6 +24,89 @@ def test_the_feature_name_variant_writes_names_and_text_values():
 def test_unknown_template_names_the_parameter():
     with pytest.raises(DatasetInputError, match="lift.serialization.template"):
         prompt_for([1.0], ["a"], "classification", template="poem")
+
+
+def test_the_sentence_phrasing_writes_one_sentence_per_feature():
+    prompt = prompt_for([5.1, "red"], ["petal length", "colour"], "classification", "sentences")
+    assert prompt == "The petal length is 5.10. The colour is red. What is the category?###"
+
+
+FLOWERS = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "c": [5.0, 6.0], "kind": [0, 1]})
+FLOWER_SCHEMA = {"task": "classification", "features": ["a", "b", "c"], "target": "kind"}
+BOTH_TEST = pd.DataFrame({"row": [0, 1], "repeat": [0, 0], "split": ["test", "test"]})
+
+
+@pytest.mark.parametrize("n", [2, 3, 7])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shuffled_names_are_a_permutation_that_moves_every_name(n, seed):
+    names = [f"f{i}" for i in range(n)]
+    shuffled = shuffled_names(names, seed)
+    assert sorted(shuffled) == names
+    assert all(new != old for new, old in zip(shuffled, names, strict=True))
+    assert shuffled_names(names, seed) == shuffled  # seeded
+    assert shuffled_names(["only"], seed) == ["only"]
+
+
+def test_shuffled_names_keep_every_value_in_its_place():
+    settings = SerializationSettings(template="feature_names", names="shuffled", decimals=1)
+    prompts = serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings)
+    given = serialize(
+        FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings.model_copy(update={"names": "given"})
+    )
+    assert given["prompt"][0] == "Given that a is 1.0, b is 3.0, c is 5.0, What is the category?###"
+    names = shuffled_names(["a", "b", "c"], 0)
+    assert prompts["prompt"][0] == (
+        f"Given that {names[0]} is 1.0, {names[1]} is 3.0, {names[2]} is 5.0, "
+        "What is the category?###"
+    )
+    assert list(prompts["completion"]) == list(given["completion"])
+
+
+def test_a_datasets_own_sentence_writes_its_features_by_name():
+    sentence = "A flower of {c} and {a}, with {{braces}}. Which kind?"
+    settings = SerializationSettings(template="own", sentence=sentence, decimals=1)
+    prompts = serialize(
+        FLOWERS[["a", "c", "kind"]],
+        {**FLOWER_SCHEMA, "features": ["a", "c"]},
+        BOTH_TEST,
+        settings,
+        dataset="flowers",
+    )
+    assert list(prompts["prompt"]) == [
+        "A flower of 5.0 and 1.0, with {braces}. Which kind?###",
+        "A flower of 6.0 and 2.0, with {braces}. Which kind?###",
+    ]
+
+
+def test_an_own_sentence_naming_a_missing_column_fails_naming_it(caplog):
+    settings = SerializationSettings(template="own", sentence="{a} and {petal} and {b}")
+    with pytest.raises(DatasetInputError) as caught:
+        serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings, dataset="flowers")
+    said = str(caught.value)
+    assert "Dataset 'flowers'" in said and "'petal'" in said and "['a', 'b', 'c']" in said
+    settings = SerializationSettings(template="own", sentence="{a} and {b}")
+    serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings, dataset="flowers")
+    assert "leaves out the features ['c']" in caplog.text
+
+
+@pytest.mark.parametrize("sentence", ["{a:.1f} wide", "{a!r}", "{} and {a}", "{a"])
+def test_an_own_sentence_with_a_format_or_a_broken_field_is_refused(sentence):
+    settings = SerializationSettings(template="own", sentence=sentence)
+    with pytest.raises(DatasetInputError, match="lift.serialization.sentence"):
+        serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings, dataset="flowers")
+
+
+@pytest.mark.parametrize(
+    ("serialization", "where"),
+    [
+        ({"template": "own"}, "classification.datasets.flowers.lift.serialization.template"),
+        ({"sentence": "{a}"}, "classification.datasets.flowers.lift.serialization.template"),
+    ],
+)
+def test_the_own_template_and_its_sentence_come_together(serialization, where):
+    entry = {"source": {"kind": "file"}, "lift": {"serialization": serialization}}
+    with pytest.raises(DatasetInputError, match=where.replace(".", r"\.")):
+        DatasetEntry.from_params("classification", "flowers", entry)
 
 
 def test_serialize_gives_one_row_per_split_entry():

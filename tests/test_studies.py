@@ -202,6 +202,27 @@ STUDIES = {
         "datasets": {"classification": ["moons"]},
         "tables": {"classification": {"moons": MOONS}},
     },
+    "pretraining": {
+        "datasets": {"classification": ["moons"]},
+        "tables": {"classification": {"moons": MOONS}},
+    },
+    "feature_names": {
+        "phrasings": ["sentences"],
+        "datasets": {"classification": ["iris"]},
+        "tables": {
+            "classification": {
+                "iris": {
+                    "source": {"kind": "sklearn", "name": "iris"},
+                    "lift": {
+                        "serialization": {
+                            "template": "own",
+                            "sentence": "Petals {petal length (cm)} by {petal width (cm)}.",
+                        }
+                    },
+                }
+            }
+        },
+    },
 }
 
 
@@ -218,6 +239,7 @@ def test_each_study_runs_end_to_end_and_reports_every_variant(study, tasks, tiny
     results = outputs[f"{study}.results"].load()
     assert isinstance(outputs[f"{study}.figure"].load(), Figure)
     expected = [v.name for v in study_settings(study, params).variants()]
+    expected += ["own"] if study == "feature_names" else []  # iris has its own sentence
     assert list(dict.fromkeys(results["variant"])) == expected
     models = {"lift", "lift_corrected", *SMALL_GRIDS}
     for _, rows in results.groupby("variant"):
@@ -257,11 +279,50 @@ def test_a_studys_lift_settings_reach_every_variant_over_the_tasks(tasks):
         if n.name == "sample_complexity.classification.iris.train_10.configure"
     )
     iris = tasks["classification"]["datasets"]["iris"]
-    inputs = dict(zip(configure.inputs, [iris, tasks["classification"]["lift"]], strict=True))
-    (settings,) = configure.run(inputs).values()
+    settings = configured(pipeline, configure.name, iris, tasks)
     assert settings.lift.training.epochs == 3 and settings.lift.lora.rank == 4
     with pytest.raises(DatasetInputError, match="epochs"):
         create_pipeline("sample_complexity", {**params, "lift": {"training": {"epochs": 0}}}, tasks)
+
+
+def configured(pipeline, name, entry, tasks):
+    """The settings the configure node ``name`` of a study pipeline makes for ``entry``."""
+    configure = next(n for n in pipeline.nodes if n.name == name)
+    inputs = dict(zip(configure.inputs, [entry, tasks["classification"]["lift"]], strict=True))
+    (settings,) = configure.run(inputs).values()
+    return settings
+
+
+def test_each_feature_names_variant_writes_the_rows_its_own_way(tasks):
+    params = {**STUDIES["feature_names"], "phrasings": ["feature_names", "sentences"]}
+    pipeline = create_pipeline("feature_names", params, tasks)
+    iris = params["tables"]["classification"]["iris"]
+    written = {
+        "no_names": ("paper", "given"),
+        "shuffled_1": ("feature_names", "shuffled"),
+        "shuffled_2": ("sentences", "shuffled"),
+        "names_1": ("feature_names", "given"),
+        "names_2": ("sentences", "given"),
+        "own": ("own", "given"),
+    }
+    for variant, (template, names) in written.items():
+        name = f"feature_names.classification.iris.{variant}.configure"
+        serialization = configured(pipeline, name, iris, tasks).lift.serialization
+        assert (serialization.template, serialization.names) == (template, names)
+        assert (serialization.sentence is not None) == (variant == "own")
+    # a table without a sentence has no `own` variant; one with a bad entry stops the build
+    plain = {"datasets": {"classification": ["iris"]}}
+    names = {n.name for n in create_pipeline("feature_names", plain, tasks).nodes}
+    assert "feature_names.classification.iris.names_2.fine_tune" in names
+    assert not any(".own." in name for name in names)
+    broken = {
+        "source": {"kind": "sklearn", "name": "iris"},
+        "lift": {"serialization": {"template": "own"}},
+    }
+    with pytest.raises(DatasetInputError, match="`serialization.sentence` is None"):
+        create_pipeline(
+            "feature_names", {**plain, "tables": {"classification": {"iris": broken}}}, tasks
+        )
 
 
 def test_a_table_an_environment_switches_off_is_left_out_of_a_study(tasks, caplog):

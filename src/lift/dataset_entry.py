@@ -16,9 +16,10 @@ from lift import synthetic
 from lift.acquisition import Source, SyntheticSource
 from lift.errors import DatasetInputError, invalid_parameters
 from lift.lift_settings import (
+    TEMPLATE_KEYS,
     LiftSettings,
     Settings,
-    reject_score_without_classes,
+    reject_inconsistent,
     sets,
     with_overrides,
 )
@@ -119,8 +120,9 @@ class DatasetEntry(Settings):
                     f"{subject}parameter `{own}.source` has unknown keys {unknown}; the "
                     f"generator '{entry.source.name}' takes {known}."
                 )
-        where = own if sets(overrides, ("generation", "mode")) else task
-        reject_score_without_classes(lift, task, f"{subject}parameter `{where}.lift.")
+        consistency = [("generation", "mode"), *(("serialization", k) for k in TEMPLATE_KEYS)]
+        where = own if any(sets(overrides, key) for key in consistency) else task
+        reject_inconsistent(lift, task, f"{subject}parameter `{where}.lift.")
         return entry
 
 

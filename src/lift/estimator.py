@@ -165,7 +165,9 @@ class _LIFTEstimator(BaseEstimator):
         encodings = fit_encodings(
             prepared, schema, splits, settings.serialization, settings.encodings()
         )
-        prompts = serialize(prepared, schema, splits, settings.serialization, encodings)
+        prompts = serialize(
+            prepared, schema, splits, settings.serialization, encodings, self._name()
+        )
         base = prepare_base_model(
             ModelSettings(
                 name=self.model, **({"models_dir": self.models_dir} if self.models_dir else {})

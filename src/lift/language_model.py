@@ -195,6 +195,24 @@ def load_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tup
     return copy.deepcopy(model).to(device), copy.deepcopy(tokenizer)
 
 
+def randomly_initialised(model: Any, seed: int) -> Any:
+    """A model of ``model``'s architecture (its config, dtype, device and attention kernel)
+    with weights drawn by its own initialisation, seeded with ``seed``: what fine-tuning
+    starts from without pretraining. Drawn on the CPU, so a seed gives the same weights on
+    every device."""
+    from transformers import AutoModelForCausalLM
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        fresh = AutoModelForCausalLM.from_config(
+            model.config, attn_implementation=model.config._attn_implementation
+        )
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return fresh.to(device=model.device, dtype=model.dtype).eval()
+
+
 def _read_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as transformers_logging

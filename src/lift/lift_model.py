@@ -27,9 +27,10 @@ from lift.language_model import (
     configure_threads,
     load_model,
     precision_used,
+    randomly_initialised,
     select_device,
 )
-from lift.lift_settings import LiftSettings, reject_score_without_classes
+from lift.lift_settings import LiftSettings, reject_inconsistent
 from lift.metrics import probability_columns
 from lift.prediction import generate, score_completions
 from lift.prior_correction import fit_prior_correction
@@ -55,10 +56,14 @@ def _answer_budget(
 
 def load_base(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
     """A fresh copy of the base model, on the settings' device and in their dtype, and its
-    tokenizer."""
+    tokenizer; with ``weights: random``, the same architecture with weights drawn afresh
+    (seeded, so that training and prediction read the same ones)."""
     configure_threads()
     device = select_device(settings.device)
-    return load_model(base, device, compute_dtype(device, settings.dtype))
+    model, tokenizer = load_model(base, device, compute_dtype(device, settings.dtype))
+    if settings.weights == "random":
+        model = randomly_initialised(model, settings.training.seed)
+    return model, tokenizer
 
 
 def precision(settings: LiftSettings) -> Any:
@@ -160,7 +165,7 @@ def fine_tune(
     selection (``lift.selection``) every candidate setting is fine-tuned per repeat and the
     one with the best validation score kept (ties: the lower validation loss); the adapter
     records what was chosen and every candidate's outcome."""
-    reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
+    reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     candidates = settings.candidates()
     adapters = {}
     for repeat in sorted(prompts["repeat"].unique()):
@@ -311,6 +316,7 @@ def answer_rows(
         where,
         settings.serialization,
         encodings.only(encoding) if encodings else None,
+        dataset,
     )
     return answer_prompts(
         base,
@@ -362,7 +368,7 @@ def predict(
     Scored classes (with ``generation.correct_prior``) add the rows of model
     ``lift_corrected``: the same scores with the class prior taken out as far as the
     validation rows say it helps (``lift.prior_correction``), and its ``prior_strength``."""
-    reject_score_without_classes(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
+    reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
         encoding = adapter.chosen.get("encoding")  # the one its prompts were written with

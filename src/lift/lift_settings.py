@@ -53,8 +53,16 @@ class Settings(BaseModel):
 class SerializationSettings(Settings):
     """How a row becomes a prompt and its target a completion (``lift.serialization``)."""
 
-    # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..."
-    template: Literal["paper", "feature_names"] = "paper"
+    # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..." |
+    # sentences: "The <name> is 5.10. ..." | own: `sentence`, the dataset's own words
+    template: Literal["paper", "feature_names", "sentences", "own"] = "paper"
+    # the `own` template: the whole prompt (before `prompt_suffix`) with each feature written
+    # in as {column}, e.g. "A flower with petals {petal length (cm)} cm long. Which species?"
+    sentence: str | None = None
+    # given: each value under its column's name | shuffled: under another column's name (a
+    # permutation of the names that moves every one, drawn with `names_seed`), a control
+    names: Literal["given", "shuffled"] = "given"
+    names_seed: Annotated[int, Field(ge=0)] = 0
     # how numeric features are written (lift.encoding): raw (the paper's fixed decimals),
     # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
     encoding: NumberEncoding = "raw"
@@ -69,6 +77,9 @@ class SerializationSettings(Settings):
     target_decimals: Annotated[int, Field(ge=0, le=12)] = 3  # of a regression target
     prompt_suffix: str = PROMPT_SUFFIX
     completion_suffix: Annotated[str, Field(min_length=1)] = COMPLETION_SUFFIX
+
+
+TEMPLATE_KEYS = ("template", "sentence")  # the serialization keys that must agree
 
 
 class LoraSettings(Settings):
@@ -161,6 +172,9 @@ class LiftSettings(Settings):
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     # auto: bfloat16 on a GPU; on a CPU float32 weights, bf16 products where native
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # pretrained: the base model as published | random: its architecture with weights drawn
+    # afresh (seed `training.seed`), a control of what pretraining brings (`pretraining` study)
+    weights: Literal["pretrained", "random"] = "pretrained"
 
     @classmethod
     def from_params(
@@ -254,11 +268,18 @@ class ModelSettings(Settings):
         return cls.parsed(params, "lift.model")
 
 
-def reject_score_without_classes(
-    settings: LiftSettings, task: str, where: str = "Parameter `lift."
-) -> None:
-    """Class scoring needs classes: a regression dataset must generate its answers. ``where``
+def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Parameter `lift.") -> None:
+    """Settings that cannot work together: class scoring without classes (a regression
+    dataset must generate its answers), the `own` template without its sentence. ``where``
     opens the message up to the parameter's path."""
+    serialization = settings.serialization
+    if (serialization.template == "own") != bool(serialization.sentence):
+        raise DatasetInputError(
+            f"{where}serialization.template` is '{serialization.template}' and "
+            f"`serialization.sentence` is {serialization.sentence!r}: the `own` template writes "
+            "the dataset's own sentence, and only it does; give both (a sentence naming the "
+            "features as {column}) or neither."
+        )
     if settings.generation.mode == "score" and task != "classification":
         raise DatasetInputError(
             f"{where}generation.mode` is 'score', which scores each class's completion, and a "

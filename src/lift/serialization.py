@@ -4,6 +4,9 @@
 ``paper``, regression: ``When we have x1=-3.1416, what should be the y value?###`` -> `` 2.718@@@``
 ``feature_names``: ``Given that sepal length (cm) is 5.10, ..., What is the category?###``
 (regression: ``..., what should be the <target> value?###``).
+``sentences``: ``The sepal length (cm) is 5.10. ... What is the category?###``.
+``own``: the dataset's own ``sentence`` with each feature written in as ``{column}``.
+``names: shuffled`` writes each value under another column's name (a control).
 A classification completion is the integer class index, a regression one the target written
 with ``target_decimals`` decimals; training appends the tokenizer's EOS to it. How numbers are
 written beyond the paper's fixed decimals (significant digits, scales fitted on the training
@@ -11,9 +14,12 @@ rows) is ``lift.encoding``."""
 
 from __future__ import annotations
 
+import logging
+import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lift.encoding import Encodings, fit_encodings
@@ -21,20 +27,87 @@ from lift.errors import DatasetInputError
 from lift.lift_settings import COMPLETION_SUFFIX, PROMPT_SUFFIX, SerializationSettings
 from lift.preprocessing import task_of
 
+logger = logging.getLogger(__name__)
+
 QUESTIONS = {
     "paper": {"classification": "What is this type?", "regression": "what should be the y value?"},
     "feature_names": {
         "classification": "What is the category?",
         "regression": "what should be the {target} value?",
     },
+    "sentences": {
+        "classification": "What is the category?",
+        "regression": "What is the {target}?",
+    },
 }
-TEMPLATES = tuple(QUESTIONS)
+TEMPLATES = (*QUESTIONS, "own")
 
 
 def _value(value: Any, decimals: int) -> str:
     if isinstance(value, str):
         return value
     return f"{float(value):.{decimals}f}"
+
+
+def sentence_columns(sentence: str) -> list[str]:
+    """The columns an `own` template's ``sentence`` writes in, as ``{column}`` (``{{`` and
+    ``}}`` for braces); a conversion or a format spec is refused: numbers are written by the
+    number encoding."""
+    try:
+        fields = [
+            (name, conversion, spec)
+            for _, name, spec, conversion in string.Formatter().parse(sentence)
+            if name is not None
+        ]
+    except ValueError as error:
+        raise DatasetInputError(
+            f"Parameter `lift.serialization.sentence` {sentence!r} cannot be read ({error}); "
+            "write each feature as {column} and a literal brace as {{ or }}."
+        ) from None
+    for name, conversion, spec in fields:
+        if not name or conversion or spec:
+            raise DatasetInputError(
+                f"Parameter `lift.serialization.sentence` has the field "
+                f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+                "; write each feature as {column}, without a format (numbers are written by "
+                "`lift.serialization.encoding`)."
+            )
+    return list(dict.fromkeys(name for name, _, _ in fields))
+
+
+def check_sentence(dataset: str, sentence: str, features: Sequence[str]) -> None:
+    """An `own` sentence may write in the table's features only: a column it names that the
+    table does not have raises ``DatasetInputError`` naming it; a feature it leaves out is
+    logged (the model never reads it)."""
+    columns = sentence_columns(sentence)
+    unknown = [c for c in columns if c not in features]
+    if unknown:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': `lift.serialization.sentence` writes in "
+            f"{', '.join(repr(c) for c in unknown)}, which the table does not have as a "
+            f"feature; its features are {list(features)}. Correct the names in the sentence "
+            "(or drop the columns you left out of it with `drop_columns`)."
+        )
+    left_out = [f for f in features if f not in columns]
+    if left_out:
+        logger.warning(
+            "Dataset '%s': the `own` sentence leaves out the features %s; the model never "
+            "reads them.",
+            dataset,
+            left_out,
+        )
+
+
+def shuffled_names(names: Sequence[str], seed: int) -> list[str]:
+    """``names`` permuted so that every one moves (for two or more), drawn with ``seed``:
+    the control of the feature-names study (each value written under another column's name)."""
+    if len(names) < 2:
+        return list(names)
+    rng = np.random.default_rng(seed)
+    while True:  # a random permutation is a derangement about 37 % of the time
+        order = rng.permutation(len(names))
+        if not np.any(order == np.arange(len(names))):
+            return [names[i] for i in order]
 
 
 def prompt_for(
@@ -45,19 +118,28 @@ def prompt_for(
     decimals: int = 2,
     prompt_suffix: str = PROMPT_SUFFIX,
     target: str = "y",
+    sentence: str | None = None,
 ) -> str:
     """The prompt of one row: its feature ``values`` (named ``names``) in ``template``, asking
-    the question of ``task`` (about column ``target``, in the feature-name template)."""
-    if template not in QUESTIONS:
+    the question of ``task`` (about column ``target``, in the templates with names); the
+    ``own`` template writes the values into ``sentence`` by name."""
+    if template not in TEMPLATES:
         raise DatasetInputError(
             f"Parameter `lift.serialization.template` is {template!r}; choose one of "
             f"{list(TEMPLATES)}."
         )
+    written = [_value(v, decimals) for v in values]
+    if template == "own":
+        by_name = dict(zip(names, written, strict=True))
+        return string.Formatter().vformat(sentence or "", (), by_name) + prompt_suffix
     question = QUESTIONS[template][task].format(target=target)
     if template == "paper":
-        pairs = ", ".join(f"x{i + 1}={_value(v, decimals)}" for i, v in enumerate(values))
+        pairs = ", ".join(f"x{i + 1}={v}" for i, v in enumerate(written))
         return f"When we have {pairs}, {question}{prompt_suffix}"
-    pairs = ", ".join(f"{n} is {_value(v, decimals)}" for n, v in zip(names, values, strict=True))
+    if template == "sentences":
+        said = " ".join(f"The {n} is {v}." for n, v in zip(names, written, strict=True))
+        return f"{said} {question}{prompt_suffix}"
+    pairs = ", ".join(f"{n} is {v}" for n, v in zip(names, written, strict=True))
     return f"Given that {pairs}, {question}{prompt_suffix}"
 
 
@@ -82,8 +164,10 @@ def serialize(
     splits: pd.DataFrame,
     settings: SerializationSettings | None = None,
     encodings: Encodings | None = None,
+    dataset: str = "table",
 ) -> pd.DataFrame:
-    """Prompts and completions of every row in every split and repeat.
+    """Prompts and completions of every row in every split and repeat (of ``dataset``, as
+    errors name it).
 
     Returns one row per entry of ``splits`` and encoding: ``repeat, split, row, encoding,
     prompt, completion, target`` (``target`` in the table's units). Numbers are written by the
@@ -92,6 +176,8 @@ def serialize(
     task (``schema["task"]``) decides the question and the completion.
     """
     settings = settings or SerializationSettings()
+    if settings.template == "own":
+        check_sentence(dataset, settings.sentence or "", schema["features"])
     encodings = encodings or fit_encodings(table, schema, splits, settings)
     return pd.concat(
         [_written(table, schema, splits, settings, encodings, name) for name in encodings.names()],
@@ -110,6 +196,9 @@ def _written(
     """``serialize``'s rows of the encoding ``name``."""
     task = task_of(schema)
     features = list(schema["features"])
+    names = features  # under which name each feature's value is written
+    if settings.names == "shuffled":
+        names = shuffled_names(features, settings.names_seed)
     values = list(table[features].itertuples(index=False, name=None))
     targets = table[schema["target"]].to_numpy()
     written: dict[tuple[int, int], tuple[str, str]] = {}
@@ -121,12 +210,13 @@ def _written(
         written[repeat, row] = (
             prompt_for(
                 [encoding.write(c, v) for c, v in zip(features, values[row], strict=True)],
-                features,
+                names,
                 task,
                 settings.template,
                 settings.decimals,
                 settings.prompt_suffix,
                 schema["target"],
+                settings.sentence,
             ),
             completion_for(target, task, settings.target_decimals, settings.completion_suffix),
         )

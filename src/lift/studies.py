@@ -11,7 +11,10 @@ settings; LIFT and the baselines then run on it exactly as in the main pipelines
   and the table as it is;
 - ``decision_boundaries``: every model's answers on a grid over a 2-D table;
 - ``inductive_bias``: the labels replaced by a teacher's (a classical learner fitted on the
-  table), and each model's agreement with the teacher on the test rows.
+  table), and each model's agreement with the teacher on the test rows;
+- ``feature_names``: the rows written without names, with the columns' names, with the names
+  shuffled, and in the table's own sentence (variants of the LIFT settings, not of the data);
+- ``pretraining``: fine-tuning from the pretrained weights and from random ones.
 
 Each study's results are one row per (table, variant, model, repeat) with the task's metrics
 (``study_results``) and a figure a reader understands without the code."""
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,7 +32,7 @@ from pydantic import Field
 from lift import variants
 from lift.baselines import CLASSIFIERS, classifier
 from lift.errors import DatasetInputError
-from lift.lift_settings import Settings
+from lift.lift_settings import LiftSettings, Settings
 from lift.metrics import METRICS
 from lift.preprocessing import TaskName, task_of
 from lift.variants import NoiseKind
@@ -42,14 +45,15 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 class Variant(Settings):
     """One variant of a table: its ``name`` (a namespace segment), the ``level`` a figure
     places it at (a fraction, a rate, a ratio, a teacher), the ``facet`` it belongs to (the
-    kind of noise) and the ``change`` made to the rows or labels (``kind`` and its options;
-    empty: the table as it is)."""
+    kind of noise), the ``change`` made to the rows or labels (``kind`` and its options;
+    empty: the table as it is) and the ``lift`` settings it writes the rows with."""
 
     name: str
     level: float | str
     facet: str = ""
     label: str = ""  # how the figure names it
     change: dict[str, Any] = {}
+    lift: dict[str, Any] = {}  # LIFT settings of the variant, over the study's (how it is written)
 
 
 def changed(
@@ -121,6 +125,11 @@ class StudySettings(Settings):
     def variants(self) -> list[Variant]:
         """The variants of every table, in the order a figure shows them."""
         raise NotImplementedError
+
+    def variants_for(self, lift: LiftSettings) -> list[Variant]:
+        """The variants of a table whose LIFT settings (with the study's) are ``lift``: the
+        same for every table unless a study says otherwise."""
+        return self.variants()
 
     def studied(
         self, study: str, declared: Mapping[str, Mapping[str, Any] | None]
@@ -297,12 +306,69 @@ class InductiveBias(StudySettings):
         ]
 
 
+# The two phrasings with names, `lift.serialization.template`: the variant's number, the
+# paper's name for it (its templates I and II)
+PHRASINGS = {"feature_names": ("1", "I"), "sentences": ("2", "II")}
+Phrasing = Literal["feature_names", "sentences"]
+
+
+class FeatureNames(StudySettings):
+    """``feature_names``: each table written without names (``x1=5.10, ...``, the paper's
+    template), with its columns' names, and with the names shuffled across the columns (each
+    value under another column's name, drawn with ``seed``: a control), in each of
+    ``phrasings`` (``feature_names``: "Given that <name> is <value>, ..."; ``sentences``: "The
+    <name> is <value>. ..."); and in the table's own sentence where its entry has one
+    (``lift: {serialization: {template: own, sentence: ...}}``)."""
+
+    phrasings: Annotated[list[Phrasing], Field(min_length=1)] = ["feature_names", "sentences"]
+    shuffled: bool = True
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    def _written(self, name: str, label: str, template: str, names: str = "given") -> Variant:
+        serialization = {"template": template, "sentence": None, "names": names}
+        return Variant(
+            name=name,
+            level=label,
+            label=label,
+            lift={"serialization": {**serialization, "names_seed": self.seed}},
+        )
+
+    def variants(self) -> list[Variant]:
+        written = [self._written("no_names", "no names\n(x1, x2)", "paper")]
+        for kind in ["shuffled", "names"] if self.shuffled else ["names"]:
+            names = "shuffled" if kind == "shuffled" else "given"
+            for phrasing in dict.fromkeys(self.phrasings):
+                number, template = PHRASINGS[phrasing]
+                label = f"{kind}\n{template}"
+                written.append(self._written(f"{kind}_{number}", label, phrasing, names))
+        return written
+
+    def variants_for(self, lift: LiftSettings) -> list[Variant]:
+        own = lift.serialization.template == "own"
+        mine = Variant(name="own", level="own sentence", label="own\nsentence")
+        return [*self.variants(), *([mine] if own else [])]
+
+
+class Pretraining(StudySettings):
+    """``pretraining``: the same fine-tuning from the pretrained base model and from a model of
+    its architecture with weights drawn afresh (``lift.weights: random``, seeded with the
+    training seed): what the pretrained weights bring."""
+
+    def variants(self) -> list[Variant]:
+        return [
+            Variant(name=weights, level=weights, label=label, lift={"weights": weights})
+            for weights, label in [("pretrained", "pretrained"), ("random", "random init")]
+        ]
+
+
 STUDIES: dict[str, type[StudySettings]] = {
     "sample_complexity": SampleComplexity,
     "label_noise": LabelNoise,
     "class_imbalance": ClassImbalance,
     "decision_boundaries": DecisionBoundaries,
     "inductive_bias": InductiveBias,
+    "feature_names": FeatureNames,
+    "pretraining": Pretraining,
 }
 
 
@@ -340,7 +406,9 @@ def study_results(scores: Sequence[pd.DataFrame], published: Published) -> pd.Da
     metrics, and the paper's figure (``paper_<metric>``, the task's primary metric) where
     ``published`` has one."""
     # an empty facet or label read back from a scores CSV is NaN
-    results = pd.concat(scores, ignore_index=True).fillna({"facet": "", "label": ""})
+    results = pd.concat(scores, ignore_index=True)
+    for column in ("facet", "label"):
+        results[column] = results[column].astype(object).where(results[column].notna(), "")
     primary = {task: METRICS[task][0] for task in results["task"].unique()}
     for metric in dict.fromkeys(primary.values()):
         results[f"paper_{metric}"] = [

@@ -32,6 +32,8 @@ TITLES: dict[str, str] = {
     "class_imbalance": "Test scores against the minority : majority ratio of the training rows",
     "inductive_bias": "Which learner does each model imitate? Agreement with each teacher",
     "decision_boundaries": "Decision regions on a grid over each table",
+    "feature_names": "Test score by how the rows are written: with or without the columns' names",
+    "pretraining": "Test score fine-tuned from the pretrained weights and from random ones",
 }
 
 

@@ -1,14 +1,15 @@
 """The study pipelines (``lift.studies``), one per study, built the same way. Per table (the
 study's ``datasets``), in namespace ``<study>.<task>.<name>``:
 
-    configure -> acquire (or describe_file) -> prepare -> split
+    configure -> acquire (or describe_file) -> prepare -> split [-> fit_baselines
+                                                               -> predict_baselines]
 
-and per variant, in ``<study>.<task>.<name>.<variant>``, the main pipelines' nodes on the
-variant's rows and labels:
+(the baselines of the table as it is, for the variants that change no rows or labels) and per
+variant, in ``<study>.<task>.<name>.<variant>``, the main pipelines' nodes on the variant's
+rows and labels, written with its LIFT settings:
 
-    vary (fewer training rows, other labels) -> fit_baselines -> predict_baselines -> score
-                                             -> fit_encoding -> serialize -> fine_tune
-                                                -> predict_lift -> score
+    configure -> [vary (fewer training rows, other labels) -> fit_baselines -> predict_baselines]
+              -> fit_encoding -> serialize -> fine_tune -> predict_lift -> score
 
 then over everything: report -> results.csv and <study>.png under data/08_reporting/<study>/.
 ``decision_boundaries`` adds a grid per table and every model's answers on it."""
@@ -23,6 +24,7 @@ from kedro.pipeline import Node, Pipeline, node
 
 from lift.acquisition import OpenMLSource, openml_available
 from lift.dataset_entry import DatasetEntry
+from lift.lift_settings import with_overrides
 from lift.pipelines.studies import nodes
 from lift.pipelines.tabular.pipeline import (
     BASE_MODEL,
@@ -42,8 +44,9 @@ logger = logging.getLogger(__name__)
 def variant_steps(
     entry: DatasetEntry, variant: Variant, lift: Mapping[str, Any], per_class: bool
 ) -> list[Node]:
-    """The nodes of one variant of a table: vary it (unless it is the table as it is), the
-    baselines and LIFT (with the study's ``lift`` settings) on it, and their scores."""
+    """The nodes of one variant of a table: vary it and fit the baselines on it (unless it is
+    the table as it is, whose baselines are the table's), LIFT (with ``lift``: the study's
+    settings and the variant's) on it, and their scores."""
     vary = node(
         bind(nodes.vary, dataset=entry.name, variant=variant),
         ["original_table", "schema", "original_splits"],
@@ -53,8 +56,7 @@ def variant_steps(
     )
     return [
         configure_node(entry, lift),
-        *([vary] if variant.change else []),
-        *baseline_nodes(entry),
+        *([vary, *baseline_nodes(entry)] if variant.change else []),
         *lift_nodes(),
         node(
             bind(
@@ -131,7 +133,6 @@ def create_pipeline(
     before any node runs."""
     settings: StudySettings = study_settings(study, params)
     declared = {task: (section or {}).get("datasets") or {} for task, section in tasks.items()}
-    variants = settings.variants()
     boundaries = isinstance(settings, DecisionBoundaries)
     parts, scores, answers = [base_model_node()], [], []
     for task, name, entry_params, declared_at in settings.studied(study, declared):
@@ -143,16 +144,25 @@ def create_pipeline(
             continue
         table = f"{study}.{task}.{name}"
         on_table, on_variant = boundary_steps(settings) if boundaries else ([], [])
+        variants = settings.variants_for(entry.lift)
+        # the baselines read no LIFT settings: fitted once on the table as it is
+        as_is = baseline_nodes(entry) if any(not v.change for v in variants) else []
+        on_table = [*as_is, *on_table]
         parts.append(namespaced([*data_nodes(entry), *on_table], entry, table, declared_at))
         for variant in variants:
+            lift = with_overrides(settings.lift, variant.lift)
+            if variant.lift:  # checked now, before any node runs
+                DatasetEntry.from_params(task, name, entry_params, section.get("lift"), lift)
+            per_class = study == "class_imbalance"
+            steps = [*variant_steps(entry, variant, lift, per_class), *on_variant]
             # the table's artifacts the variant reads; one it changes is read as the original
             shared = {a: f"{table}.{a}" for a in ["schema", *(n.outputs[0] for n in on_table)]}
             for artifact in ("table", "splits"):
                 shared[f"original_{artifact}" if variant.change else artifact] = (
                     f"{table}.{artifact}"
                 )
-            per_class = study == "class_imbalance"
-            steps = [*variant_steps(entry, variant, settings.lift, per_class), *on_variant]
+            reads = Pipeline(steps).inputs()
+            shared = {a: full for a, full in shared.items() if a in reads}
             namespace = f"{table}.{variant.name}"
             parts.append(namespaced(steps, entry, namespace, declared_at, **shared))
             scores.append(f"{namespace}.scores")

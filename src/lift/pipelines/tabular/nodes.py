@@ -134,7 +134,9 @@ def serialize(
     settings: DatasetEntry,
 ) -> pd.DataFrame:
     """Prompt and completion of every row, per split and repeat."""
-    return serialize_rows(table, schema, row_splits, settings.lift.serialization, encoding)
+    return serialize_rows(
+        table, schema, row_splits, settings.lift.serialization, encoding, settings.name
+    )
 
 
 def fine_tune(
