@@ -171,9 +171,13 @@ def attention_for(device: torch.device) -> str:
 _LOADED: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
 
-def load_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
+def load_model(
+    base: BaseModel, device: torch.device, dtype: torch.dtype, random_seed: int | None = None
+) -> tuple[Any, Any]:
     """A fresh copy of the base model (on ``device``, in ``dtype``, in eval mode) and of its
-    tokenizer, free to change (LoRA layers are injected into it in place).
+    tokenizer, free to change (LoRA layers are injected into it in place); with
+    ``random_seed``, a model of its architecture with weights drawn afresh instead
+    (``randomly_initialised``).
 
     The model is read once per process and kept in host memory; each call copies it there and
     moves the copy to ``device``, so a GPU holds one copy of the weights, the one in use (for
@@ -192,6 +196,8 @@ def load_model(base: BaseModel, device: torch.device, dtype: torch.dtype) -> tup
             _LOADED[key] = _read_model(base, device, dtype)
         logger.info("Loaded base model %s in %.1f s", base.name, time.perf_counter() - started)
     model, tokenizer = _LOADED[key]
+    if random_seed is not None:  # the architecture only: the weights are never copied
+        return randomly_initialised(model, random_seed).to(device), copy.deepcopy(tokenizer)
     return copy.deepcopy(model).to(device), copy.deepcopy(tokenizer)
 
 
@@ -199,7 +205,7 @@ def randomly_initialised(model: Any, seed: int) -> Any:
     """A model of ``model``'s architecture (its config, dtype, device and attention kernel)
     with weights drawn by its own initialisation, seeded with ``seed``: what fine-tuning
     starts from without pretraining. Drawn on the CPU, so a seed gives the same weights on
-    every device."""
+    every device; ``model``'s own weights are not copied."""
     from transformers import AutoModelForCausalLM
 
     generator_state = torch.random.get_rng_state()

@@ -27,7 +27,6 @@ from lift.language_model import (
     configure_threads,
     load_model,
     precision_used,
-    randomly_initialised,
     select_device,
 )
 from lift.lift_settings import LiftSettings, reject_inconsistent
@@ -60,10 +59,8 @@ def load_base(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
     (seeded, so that training and prediction read the same ones)."""
     configure_threads()
     device = select_device(settings.device)
-    model, tokenizer = load_model(base, device, compute_dtype(device, settings.dtype))
-    if settings.weights == "random":
-        model = randomly_initialised(model, settings.training.seed)
-    return model, tokenizer
+    random_seed = settings.training.seed if settings.weights == "random" else None
+    return load_model(base, device, compute_dtype(device, settings.dtype), random_seed)
 
 
 def precision(settings: LiftSettings) -> Any:

@@ -112,6 +112,7 @@ def score_completions(
     for k, tail in enumerate(tails):
         tail_ids[k, : len(tail)], tail_mask[k, : len(tail)] = torch.tensor(tail), 1
     device = next(model.parameters()).device
+    cache_argument = _cache_argument(model)
     tail_ids, tail_mask = tail_ids.to(device), tail_mask.to(device)
     prompt_ids = tokenizer(list(prompts)).input_ids
     scores = np.zeros((len(prompts), n_tails))
@@ -146,7 +147,7 @@ def score_completions(
             ),
             position_ids=positions[:, -1:].repeat_interleave(n_tails, dim=0)
             + torch.arange(1, width, device=device),
-            **{_cache_argument(model): cache},
+            **{cache_argument: cache},
             use_cache=False,
         )
         rest = torch.log_softmax(after.logits.float(), dim=-1)
