@@ -78,6 +78,14 @@ def test_a_datasets_own_sentence_writes_its_features_by_name():
     ]
 
 
+def test_an_own_sentence_writes_in_columns_whose_names_have_dots_and_brackets():
+    prompt = prompt_for(
+        [1.0, 2.0], ["width.cm", "x[0]"], "classification", "own", 1, "###", "y",
+        "{width.cm} by {x[0]}",
+    )  # fmt: skip
+    assert prompt == "1.0 by 2.0###"
+
+
 def test_an_own_sentence_naming_a_missing_column_fails_naming_it(caplog):
     settings = SerializationSettings(template="own", sentence="{a} and {petal} and {b}")
     with pytest.raises(DatasetInputError) as caught:

@@ -49,30 +49,32 @@ def _value(value: Any, decimals: int) -> str:
     return f"{float(value):.{decimals}f}"
 
 
-def sentence_columns(sentence: str) -> list[str]:
-    """The columns an `own` template's ``sentence`` writes in, as ``{column}`` (``{{`` and
-    ``}}`` for braces); a conversion or a format spec is refused: numbers are written by the
+def sentence_parts(sentence: str) -> list[tuple[str, str | None]]:
+    """An `own` template's ``sentence`` as (literal text, the column written after it or None)
+    pairs: each feature as ``{column}`` (any name, dots and brackets included), ``{{`` and
+    ``}}`` for braces; a conversion or a format spec is refused: numbers are written by the
     number encoding."""
     try:
-        fields = [
-            (name, conversion, spec)
-            for _, name, spec, conversion in string.Formatter().parse(sentence)
-            if name is not None
-        ]
+        fields = list(string.Formatter().parse(sentence))
     except ValueError as error:
         raise DatasetInputError(
             f"Parameter `lift.serialization.sentence` {sentence!r} cannot be read ({error}); "
             "write each feature as {column} and a literal brace as {{ or }}."
         ) from None
-    for name, conversion, spec in fields:
-        if not name or conversion or spec:
+    for _, name, spec, conversion in fields:
+        if name is not None and (not name or conversion or spec):
             raise DatasetInputError(
                 f"Parameter `lift.serialization.sentence` has the field "
                 f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
                 "; write each feature as {column}, without a format (numbers are written by "
                 "`lift.serialization.encoding`)."
             )
-    return list(dict.fromkeys(name for name, _, _ in fields))
+    return [(literal, name) for literal, name, _, _ in fields]
+
+
+def sentence_columns(sentence: str) -> list[str]:
+    """The columns an `own` template's ``sentence`` writes in (``sentence_parts``)."""
+    return list(dict.fromkeys(name for _, name in sentence_parts(sentence) if name is not None))
 
 
 def check_sentence(dataset: str, sentence: str, features: Sequence[str]) -> None:
@@ -131,7 +133,9 @@ def prompt_for(
     written = [_value(v, decimals) for v in values]
     if template == "own":
         by_name = dict(zip(names, written, strict=True))
-        return string.Formatter().vformat(sentence or "", (), by_name) + prompt_suffix
+        parts = sentence_parts(sentence or "")
+        said = "".join(text + (by_name[name] if name is not None else "") for text, name in parts)
+        return said + prompt_suffix
     question = QUESTIONS[template][task].format(target=target)
     if template == "paper":
         pairs = ", ".join(f"x{i + 1}={v}" for i, v in enumerate(written))
