@@ -134,6 +134,7 @@ def create_pipeline(
     settings: StudySettings = study_settings(study, params)
     declared = {task: (section or {}).get("datasets") or {} for task, section in tasks.items()}
     boundaries = isinstance(settings, DecisionBoundaries)
+    per_class = study == "class_imbalance"
     parts, scores, answers = [base_model_node()], [], []
     for task, name, entry_params, declared_at in settings.studied(study, declared):
         section = tasks.get(task) or {}
@@ -153,7 +154,6 @@ def create_pipeline(
             lift = with_overrides(settings.lift, variant.lift)
             if variant.lift:  # checked now, before any node runs
                 DatasetEntry.from_params(task, name, entry_params, section.get("lift"), lift)
-            per_class = study == "class_imbalance"
             steps = [*variant_steps(entry, variant, lift, per_class), *on_variant]
             # the table's artifacts the variant reads; one it changes is read as the original
             shared = {a: f"{table}.{a}" for a in ["schema", *(n.outputs[0] for n in on_table)]}
