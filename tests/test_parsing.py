@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lift.parsing import INVALID, parse_number, read_numbers
+from lift.parsing import INVALID, parse_number
 from lift.serialization import completion_for
 
 
@@ -82,9 +82,42 @@ def test_a_number_that_reads_two_ways_is_invalid_not_guessed(head, tail, letters
 
 
 def test_several_answers_aggregate_to_the_median_or_the_fallback():
-    values, valid = read_numbers([[" 1.0", " 5.0", " 2.0"], [" x", " 4.0"], [" ?", ""]], 9.5)
-    np.testing.assert_array_equal(values, [2.0, 4.0, 9.5])
-    np.testing.assert_array_equal(valid, [True, True, False])
+    from lift.tasks import Regression
+
+    samples = [[" 1.0", " 5.0", " 3.0"], [" x", " 4.0"], [" ?", ""]]
+    answers = Regression().read(samples, np.array([9.0, 10.0]))
+    np.testing.assert_array_equal(answers.predictions, [3.0, 4.0, 9.5])
+    np.testing.assert_array_equal(answers.valid, [True, True, False])
+    np.testing.assert_array_equal(answers.sample_mean, [3.0, 4.0, 9.5])
+    np.testing.assert_array_equal(answers.sample_spread, [2.0, np.nan, np.nan])
+    greedy = Regression().read([[" 1.0"], [" x"]], np.array([9.0, 10.0]))
+    assert greedy.sample_mean is None and greedy.sample_spread is None
+
+
+def test_the_spread_of_sampled_answers_follows_their_noise_in_the_targets_units():
+    from lift.encoding import FittedEncoding
+    from lift.tasks import Regression
+
+    rng = np.random.default_rng(0)
+    # answers written as z-scores (one decimal) around each prompt's truth with known noise
+    encoding = FittedEncoding(
+        repeat=0,
+        encoding="standardized",
+        decimals=1,
+        digits=3,
+        target_encoding="standardized",
+        target_decimals=1,
+        target_mean=50.0,
+        target_std=10.0,
+    )
+    spreads = []
+    for noise in (0.0, 0.1, 0.3, 1.0):
+        samples = [[f" {v:.1f}" for v in rng.normal(truth, noise, size=40)] for truth in (-1, 0, 2)]
+        read = Regression(encoding=encoding).read(samples, np.zeros(1))
+        spreads.append(read.sample_spread.mean())
+        np.testing.assert_allclose(read.sample_mean, [40, 50, 70], atol=max(0.5, 6 * noise))
+    assert spreads[0] == 0.0
+    np.testing.assert_allclose(spreads[1:], [1.0, 3.0, 10.0], rtol=0.3)
 
 
 def test_several_labels_vote_and_their_shares_are_the_probabilities():

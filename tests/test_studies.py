@@ -334,3 +334,62 @@ def test_a_table_an_environment_switches_off_is_left_out_of_a_study(tasks, caplo
     assert "leaves out table 'moons'" in caplog.text
     only = {"datasets": {"classification": ["moons"]}}
     assert not create_pipeline("class_imbalance", only, tasks).nodes
+
+
+def test_noise_is_added_to_the_held_in_targets_only_with_the_sd_asked_for():
+    targets = np.linspace(-5, 5, 4000)
+    splits = split_rows("t", targets, repeats=1, stratify=False)
+    noisy = variants.noisy_targets(targets, variants.held_in_rows(splits), 2.0, seed=3)
+    test = rows_of(splits, 0, "test")
+    held_in = variants.held_in_rows(splits)
+    np.testing.assert_array_equal(noisy[test], targets[test])
+    assert np.std(noisy[held_in] - targets[held_in]) == pytest.approx(2.0, rel=0.05)
+    again = variants.noisy_targets(targets, held_in, 2.0, seed=3)
+    np.testing.assert_array_equal(noisy, again)
+
+
+def test_uncertainty_samples_every_answer_and_compares_spread_and_calibration(
+    tasks, tiny_model_dir
+):
+    linear = {"kind": "synthetic", "name": "linear", "p": 1, "noise": 0.0}
+    small = {"n_train": 30, "n_validation": 10, "n_test": 15}
+    tasks["regression"] = {
+        "lift": {**TINY_LIFT, "generation": {"mode": "generate"}},
+        "split": tasks["classification"]["split"],
+        "baselines": {"seed": 0, "models": {"mean": {}, "knn": {"n_neighbors": [2]}}},
+        "openml_cache": tasks["classification"]["openml_cache"],
+        "datasets": {},
+    }
+    params = {
+        "samples": 3,
+        "noise": [0.0, 2.0],
+        "datasets": {"regression": ["linear_p1"], "classification": ["iris"]},
+        "tables": {"regression": {"linear_p1": {"source": {**linear, **small}}}},
+    }
+    pipeline = create_pipeline("uncertainty", params, tasks)
+    catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
+    for key in ("lift", "split", "baselines", "openml_cache"):
+        catalog[f"params:regression.{key}"] = tasks["regression"][key]
+    catalog["params:uncertainty.tables.regression.linear_p1"] = params["tables"]["regression"][
+        "linear_p1"
+    ]
+    outputs = SequentialRunner().run(pipeline, catalog)
+    results = outputs["uncertainty.results"].load()
+    figure = outputs["uncertainty.figure"].load()
+    assert isinstance(figure, Figure) and len(figure.axes) == 4
+    variants_of = results.groupby("task")["variant"].unique()
+    assert list(variants_of["regression"]) == ["noise_0", "noise_2"]
+    assert list(variants_of["classification"]) == ["sampled"]
+    answered = results.set_index(["variant", "model"])
+    lift_models = {"lift", "lift_mean", "lift_greedy"}
+    assert lift_models | {"mean", "knn"} == set(answered.loc["noise_0"].index)
+    assert answered.loc[("noise_0", "lift"), "answers"] == "generate, 3 samples at temperature 1"
+    assert answered.loc[("noise_0", "lift_greedy"), "answers"] == "generate"
+    # the spread is a score of the sampled answers only
+    assert np.isnan(answered.loc[("noise_2", "lift_greedy"), "spread"])
+    assert np.isnan(answered.loc[("noise_2", "knn"), "spread"])
+    voted = answered.loc["sampled"]
+    assert {"lift", "lift_greedy", "lift_scored", "lift_corrected"} <= set(voted.index)
+    assert voted.loc[["lift", "lift_scored"], "ece"].between(0, 1).all()
+    with pytest.raises(DatasetInputError, match="samples"):
+        create_pipeline("uncertainty", {**params, "samples": 1}, tasks)

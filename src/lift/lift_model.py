@@ -40,8 +40,9 @@ from lift.tasks import Answers, Classification, Task
 logger = logging.getLogger(__name__)
 
 # the model names of LIFT's predictions: its answers, its scored classes beside generated
-# answers (`generation.also_score`), and scored classes with the class prior taken out
+# answers (`generation.also_score`), and scored classes with the class prior taken out;
 LIFT, LIFT_SCORED, LIFT_CORRECTED = "lift", "lift_scored", "lift_corrected"
+LIFT_GREEDY = "lift_greedy"  # the greedy answers beside sampled ones (`generation.also_greedy`)
 
 
 def _answer_budget(
@@ -339,6 +340,11 @@ def _rows(
             "output": answers.texts,
             "valid": answers.valid,
             **probability_columns(answers.probabilities),
+            **(
+                {"sample_mean": answers.sample_mean, "sample_spread": answers.sample_spread}
+                if answers.sample_spread is not None
+                else {}
+            ),
             "answers": answered_by,
         }
     )
@@ -357,14 +363,17 @@ def predict(
     output, valid, answers`` (how they were produced: ``GenerationSettings.answered_by``) and,
     for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
     classification answer and the training mean for an invalid regression answer; numbers in
-    the target's units, read back with ``encodings``). Each adapter answers the prompts of the
+    the target's units, read back with ``encodings``; several sampled numbers per prompt add
+    their ``sample_mean`` and ``sample_spread``). Each adapter answers the prompts of the
     encoding it was trained with.
 
-    Generated classes with ``generation.also_score`` add the rows of model ``lift_scored``:
-    the same adapter's scored classes, so that both ways of answering are in one table.
-    Scored classes (with ``generation.correct_prior``) add the rows of model
-    ``lift_corrected``: the same scores with the class prior taken out as far as the
-    validation rows say it helps (``lift.prior_correction``), and its ``prior_strength``."""
+    Sampled answers with ``generation.also_greedy`` add the rows of model ``lift_greedy``: the
+    same adapter's greedy answers. Generated classes with ``generation.also_score`` add the
+    rows of model ``lift_scored``: the same adapter's scored classes, so that both ways of
+    answering are in one table. Scored classes (with ``generation.correct_prior``) add the
+    rows of model ``lift_corrected``: the same scores with the class prior taken out as far
+    as the validation rows say it helps (``lift.prior_correction``), and its
+    ``prior_strength``."""
     reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
@@ -396,7 +405,7 @@ def _predict_repeat(
     scoring = settings.overridden({"generation": {"mode": "score"}})
     with merged(base, adapter, settings) as (model, tokenizer):
 
-        def answered(split: str, how: LiftSettings) -> tuple[pd.DataFrame, Answers]:
+        def answered(split: str, how: LiftSettings, note: str = "") -> tuple[pd.DataFrame, Answers]:
             rows = of_split(prompts, repeat, split)
             return rows, answer(
                 model,
@@ -406,19 +415,22 @@ def _predict_repeat(
                 task,
                 train["target"].to_numpy(),
                 how,
-                f"{dataset} repeat {repeat}: predict {split}"
-                + (" (scored)" if how is scoring and generation.mode != "score" else ""),
+                f"{dataset} repeat {repeat}: predict {split}{note}",
             )
 
         test, answers = answered("test", settings)
         parts = [_rows(LIFT, test, repeat, answers, generation.answered_by())]
+        if generation.also_greedy:
+            greedy = settings.overridden({"generation": {"samples": 1}})
+            _, greedy_answers = answered("test", greedy, " (greedy)")
+            parts.append(_rows(LIFT_GREEDY, test, repeat, greedy_answers, "generate"))
         scored = answers
         if generation.mode == "generate" and generation.also_score:
-            _, scored = answered("test", scoring)
+            _, scored = answered("test", scoring, " (scored)")
             parts.append(_rows(LIFT_SCORED, test, repeat, scored, "score"))
         if generation.scores_classes() and generation.correct_prior:
             assert isinstance(task, Classification) and scored.scores is not None
-            validation, validation_scored = answered("validation", scoring)
+            validation, validation_scored = answered("validation", scoring, " (scored)")
             correction = fit_prior_correction(
                 validation_scored.scores, validation["target"].to_numpy()
             )

@@ -135,6 +135,9 @@ class GenerationSettings(Settings):
     # reported as model `lift_scored` beside the generated answers (and `lift_corrected` from
     # those scores with correct_prior)
     also_score: bool = False
+    # generate with samples > 1: also the greedy answer of the same adapter, reported as model
+    # `lift_greedy` beside the aggregated samples (the uncertainty study compares the two)
+    also_greedy: bool = False
 
     def scores_classes(self) -> bool:
         """Whether the answers include scored classes (the mode, or ``also_score``)."""
@@ -270,7 +273,8 @@ class ModelSettings(Settings):
 
 def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Parameter `lift.") -> None:
     """Settings that cannot work together: class scoring without classes (a regression
-    dataset must generate its answers), the `own` template without its sentence. ``where``
+    dataset must generate its answers), the `own` template without its sentence, greedy
+    answers beside samples that are greedy already. ``where``
     opens the message up to the parameter's path."""
     serialization = settings.serialization
     if (serialization.template == "own") != bool(serialization.sentence):
@@ -289,4 +293,11 @@ def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Paramet
         raise DatasetInputError(
             f"{where}generation.also_score` is true, which scores each class's completion, "
             f"and a {task} target has no classes; set it to false."
+        )
+    generation = settings.generation
+    if generation.also_greedy and (generation.mode == "score" or generation.samples == 1):
+        raise DatasetInputError(
+            f"{where}generation.also_greedy` is true, which adds greedy answers beside sampled "
+            f"ones, and the answers are {generation.answered_by()} already; set `samples` above 1 "
+            "(and `mode: generate`) or `also_greedy: false`."
         )

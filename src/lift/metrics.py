@@ -7,6 +7,7 @@ as predicting their mean."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,24 @@ def calibration_bins(
     )
     grouped = frame.groupby("bin")
     return grouped[["confidence", "accuracy"]].mean().assign(rows=grouped.size() / len(frame))
+
+
+def reliability(predictions: pd.DataFrame, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """The calibration bins (``calibration_bins``) of every one of ``models`` (default: all)
+    that gave class probabilities: ``model, confidence, accuracy, rows``. ``predictions`` has
+    ``model, y_true, proba_<k>``; several datasets may be stacked (the ``proba_`` columns of
+    one with fewer classes are NaN there and count as 0)."""
+    parts = []
+    for model in models or list(predictions["model"].unique()):
+        rows = predictions[predictions["model"] == model]
+        columns = [c for c in rows.columns if c.startswith(PROBABILITY)]
+        if rows.empty or not columns or not rows[columns].notna().any(axis=1).all():
+            continue  # a model that gave no probabilities (answers generated as text)
+        probabilities = probabilities_of(rows.fillna({c: 0.0 for c in columns}))
+        binned = calibration_bins(rows["y_true"].to_numpy(), probabilities)
+        parts.append(binned.reset_index(drop=True).assign(model=model))
+    columns = ["model", "confidence", "accuracy", "rows"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 def expected_calibration_error(
@@ -160,8 +179,10 @@ def score_predictions(
 
     ``predictions`` has columns ``model, repeat, y_true, y_pred``, for models whose answers
     can be invalid ``valid`` and ``answers`` (how they were produced: kept in the row, so that
-    an ``invalid_rate`` of 0 by construction is not read as "every answer parsed"), and for
-    classifiers ``proba_<k>``; ``splits`` gives the sizes.
+    an ``invalid_rate`` of 0 by construction is not read as "every answer parsed"), for
+    classifiers ``proba_<k>`` and for numbers sampled several times per prompt
+    ``sample_spread`` (scored as ``spread``, its mean over the rows); ``splits`` gives the
+    sizes.
     """
     sizes = splits.groupby(["repeat", "split"]).size().unstack(fill_value=0)
     rows = []
@@ -197,5 +218,9 @@ def _scores(task: str, predictions: pd.DataFrame) -> dict[str, float]:
     if task == "regression":
         # a baseline's answers are always valid: no `valid` column, or NaN after concatenation
         valid = predictions.get("valid", pd.Series(True, index=predictions.index))
-        return regression_scores(y_true, y_pred, valid.fillna(True).to_numpy(dtype=bool))
+        scores = regression_scores(y_true, y_pred, valid.fillna(True).to_numpy(dtype=bool))
+        spread = predictions.get("sample_spread")
+        if spread is not None and spread.notna().any():  # several answers sampled per prompt
+            scores["spread"] = float(spread.mean())
+        return scores
     return classification_scores(y_true, y_pred, probabilities_of(predictions))

@@ -69,16 +69,12 @@ def _stands_alone(answer: str, start: int, end: int) -> bool:
     return not (glued_before or glued_after or loose_sign)
 
 
-def read_numbers(
-    samples: Sequence[Sequence[str]], fallback: float, completion_suffix: str = COMPLETION_SUFFIX
-) -> tuple[np.ndarray, np.ndarray]:
-    """One number per prompt from its sampled answers: the median of the valid ones, or
-    ``fallback`` (the training mean) if none is valid. Returns the numbers and which prompts had
-    a valid answer."""
-    values, valid = [], []
+def sampled_numbers(
+    samples: Sequence[Sequence[str]], completion_suffix: str = COMPLETION_SUFFIX
+) -> list[np.ndarray]:
+    """The valid numbers of each prompt's sampled answers (an empty array where none parsed)."""
+    numbers = []
     for answers in samples:
-        numbers = [parse_number(a, completion_suffix) for a in answers]
-        numbers = [v for v in numbers if not math.isnan(v)]
-        values.append(float(np.median(numbers)) if numbers else float(fallback))
-        valid.append(bool(numbers))
-    return np.array(values, dtype=float), np.array(valid, dtype=bool)
+        values = [parse_number(a, completion_suffix) for a in answers]
+        numbers.append(np.array([v for v in values if not math.isnan(v)], dtype=float))
+    return numbers

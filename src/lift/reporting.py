@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lift.metrics import METRICS, PROBABILITY, calibration_bins, probabilities_of  # noqa: E402
+from lift.metrics import METRICS, reliability  # noqa: E402
 
 
 def primary_metric(summary: pd.DataFrame) -> str:
@@ -141,21 +141,19 @@ def calibration_plot(
     models: Sequence[str] | None = None,
     title: str = "Calibration of test predictions",
 ) -> plt.Figure:
-    """Reliability diagram: per model, the accuracy of its test predictions against their
-    confidence (highest class probability), in ten bins with the rows' share as marker size;
-    the diagonal is perfect calibration. ``predictions`` has ``model, y_true, proba_<k>``
-    (several datasets may be stacked: the ``proba_`` columns of one with fewer classes are
-    NaN and count as 0)."""
-    models = list(models or predictions["model"].unique())
+    """Reliability diagram of ``predictions`` (``metrics.reliability``): per model, the
+    accuracy of its test predictions against their confidence."""
     figure, axis = plt.subplots(figsize=(5.2, 4.6))
+    reliability_diagram(axis, reliability(predictions, models), title)
+    figure.tight_layout()
+    return figure
+
+
+def reliability_diagram(axis: plt.Axes, bins: pd.DataFrame, title: str) -> None:
+    """Per model of ``bins`` (``metrics.reliability``), accuracy against confidence in its
+    bins, the rows' share as marker size; the diagonal is perfect calibration."""
     axis.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="calibrated")
-    for model in models:
-        rows = predictions[predictions["model"] == model]
-        columns = [c for c in rows.columns if c.startswith(PROBABILITY)]
-        if not columns or not rows[columns].notna().any(axis=1).all():
-            continue  # a model that gave no probabilities (answers generated as text)
-        probabilities = probabilities_of(rows.fillna({c: 0.0 for c in columns}))
-        binned = calibration_bins(rows["y_true"].to_numpy(), probabilities)
+    for model, binned in bins.groupby("model", sort=False):
         axis.plot(binned["confidence"], binned["accuracy"], marker="o", label=model)
         axis.scatter(binned["confidence"], binned["accuracy"], s=600 * binned["rows"], alpha=0.25)
     axis.set_xlim(0, 1.02)
@@ -165,5 +163,3 @@ def calibration_plot(
     axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="upper left")
-    figure.tight_layout()
-    return figure

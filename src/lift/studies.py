@@ -14,7 +14,10 @@ settings; LIFT and the baselines then run on it exactly as in the main pipelines
   table), and each model's agreement with the teacher on the test rows;
 - ``feature_names``: the rows written without names, with the columns' names, with the names
   shuffled, and in the table's own sentence (variants of the LIFT settings, not of the data);
-- ``pretraining``: fine-tuning from the pretrained weights and from random ones.
+- ``pretraining``: fine-tuning from the pretrained weights and from random ones;
+- ``uncertainty``: answers sampled several times beside the greedy one: how their spread
+  follows noise added to a regression table's targets, and how calibrated sampled votes are
+  beside scored classes.
 
 Each study's results are one row per (table, variant, model, repeat) with the task's metrics
 (``study_results``) and a figure a reader understands without the code."""
@@ -40,6 +43,7 @@ from lift.variants import NoiseKind
 logger = logging.getLogger(__name__)
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
+NoiseSd = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Variant(Settings):
@@ -75,6 +79,14 @@ def changed(
         return table, variants.subsample_training(
             dataset, splits, labels, change["fraction"], classification, seed
         )
+    if kind == "target_noise":
+        if classification:
+            raise DatasetInputError(
+                f"Dataset '{dataset}': the variant '{variant.name}' adds noise to numeric "
+                "targets; it needs a regression dataset."
+            )
+        noisy = variants.noisy_targets(labels, variants.held_in_rows(splits), change["sd"], seed)
+        return variants.with_target(table, target, noisy), splits
     if not classification:
         raise DatasetInputError(
             f"Dataset '{dataset}': the variant '{variant.name}' changes class labels; it "
@@ -126,9 +138,9 @@ class StudySettings(Settings):
         """The variants of every table, in the order a figure shows them."""
         raise NotImplementedError
 
-    def variants_for(self, lift: LiftSettings) -> list[Variant]:
-        """The variants of a table whose LIFT settings (with the study's) are ``lift``: the
-        same for every table unless a study says otherwise."""
+    def variants_for(self, task: TaskName, lift: LiftSettings) -> list[Variant]:
+        """The variants of a ``task`` table whose LIFT settings (with the study's) are
+        ``lift``: the same for every table unless a study says otherwise."""
         return self.variants()
 
     def studied(
@@ -343,7 +355,7 @@ class FeatureNames(StudySettings):
                 written.append(self._written(f"{kind}_{number}", label, phrasing, names))
         return written
 
-    def variants_for(self, lift: LiftSettings) -> list[Variant]:
+    def variants_for(self, task: TaskName, lift: LiftSettings) -> list[Variant]:
         own = lift.serialization.template == "own"
         mine = Variant(name="own", level="own sentence", label="own\nsentence")
         return [*self.variants(), *([mine] if own else [])]
@@ -361,6 +373,45 @@ class Pretraining(StudySettings):
         ]
 
 
+class Uncertainty(StudySettings):
+    """``uncertainty``: LIFT answers every test prompt ``samples`` times at ``temperature``
+    (seeded), and greedily. A regression table is fitted on its targets with Gaussian noise
+    of each standard deviation in ``noise`` (the target's units; 0: as it is) added to its
+    training and validation rows (drawn with ``seed``), to see whether the spread of the
+    sampled answers follows the noise; the median, the mean and the greedy answer are scored
+    alike. A classification table is answered by sampled votes, greedily and by scoring the
+    classes, to compare their calibration (ECE, reliability)."""
+
+    samples: Annotated[int, Field(ge=2)] = 10
+    temperature: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    noise: Annotated[list[NoiseSd], Field(min_length=1)] = [0.0, 1.0, 2.0, 4.0]
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    def _sampled(self, **generation: Any) -> dict[str, Any]:
+        sampling = {"samples": self.samples, "temperature": self.temperature}
+        return {"generation": {**sampling, "also_greedy": True, **generation}}
+
+    def variants(self) -> list[Variant]:
+        """The regression tables' variants: one per noise level."""
+        return [
+            Variant(
+                name=f"noise_{sd:g}".replace(".", "_"),
+                level=sd,
+                label=f"sd {sd:g}",
+                change={"kind": "target_noise", "sd": sd, "seed": self.seed} if sd else {},
+                lift=self._sampled(),
+            )
+            for sd in sorted(set(self.noise))
+        ]
+
+    def variants_for(self, task: TaskName, lift: LiftSettings) -> list[Variant]:
+        if task == "regression":
+            return self.variants()
+        voted = self._sampled(mode="generate", also_score=True)
+        label = f"{self.samples} samples\nat t={self.temperature:g}"
+        return [Variant(name="sampled", level="sampled", label=label, lift=voted)]
+
+
 STUDIES: dict[str, type[StudySettings]] = {
     "sample_complexity": SampleComplexity,
     "label_noise": LabelNoise,
@@ -369,6 +420,7 @@ STUDIES: dict[str, type[StudySettings]] = {
     "inductive_bias": InductiveBias,
     "feature_names": FeatureNames,
     "pretraining": Pretraining,
+    "uncertainty": Uncertainty,
 }
 
 
@@ -399,6 +451,17 @@ def variant_scores(scores: pd.DataFrame, task: str, variant: Variant) -> pd.Data
     }
     scores = scores.assign(**front)
     return scores[[*front, *(c for c in scores.columns if c not in front)]]
+
+
+def with_sample_means(predictions: pd.DataFrame) -> pd.DataFrame:
+    """``predictions`` and, where a model sampled several numbers per prompt
+    (``sample_mean``), the rows of ``<model>_mean``: the samples' mean as its answer (beside
+    their median, the model's own)."""
+    if "sample_mean" not in predictions:
+        return predictions
+    sampled = predictions[predictions["sample_mean"].notna()]
+    means = sampled.assign(model=sampled["model"] + "_mean", y_pred=sampled["sample_mean"])
+    return pd.concat([predictions, means], ignore_index=True)
 
 
 def study_results(scores: Sequence[pd.DataFrame], published: Published) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lift.metrics import METRICS  # noqa: E402
+from lift.reporting import reliability_diagram  # noqa: E402
 
 LIFT_MODELS = ("lift", "lift_scored", "lift_corrected")
 NO_SKILL = ("majority", "mean")
@@ -34,6 +35,8 @@ TITLES: dict[str, str] = {
     "decision_boundaries": "Decision regions on a grid over each table",
     "feature_names": "Test score by how the rows are written: with or without the columns' names",
     "pretraining": "Test score fine-tuned from the pretrained weights and from random ones",
+    "uncertainty": "What sampled answers say: their spread against the noise in the targets, "
+    "and the calibration of sampled votes",
 }
 
 
@@ -219,3 +222,84 @@ def boundary_figure(
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+# LIFT's ways of answering in the uncertainty study: how the figure names them (`lift` is the
+# median of sampled numbers, or the vote of sampled classes)
+ANSWERS = {
+    "lift": "sampled",
+    "lift_mean": "mean of samples",
+    "lift_greedy": "greedy",
+    "lift_scored": "scored classes",
+    "lift_corrected": "scored, prior corrected",
+}
+
+
+def uncertainty_figure(
+    results: pd.DataFrame, bins: pd.DataFrame | None, title: str = TITLES["uncertainty"]
+) -> Figure:
+    """A column per table. Regression: the mean spread of LIFT's sampled answers against the
+    noise added to the training targets (the diagonal: a spread equal to the noise), and the
+    test RAE of their median, their mean and the greedy answer beside the baselines'.
+    Classification: the reliability diagram of each way LIFT answered (``bins``:
+    ``metrics.reliability`` with the ``dataset``), and every model's ECE."""
+    tables = list(results[["task", "dataset"]].drop_duplicates().itertuples(index=False))
+    figure, axes = plt.subplots(2, len(tables), figsize=(5 * len(tables), 8), squeeze=False)
+    for column, (task, dataset) in enumerate(tables):
+        rows = results[(results["task"] == task) & (results["dataset"] == dataset)]
+        top, bottom = axes[0, column], axes[1, column]
+        if task == "regression":
+            _spread_panels(rows, dataset, top, bottom)
+            continue
+        if bins is not None:
+            mine = bins[bins["dataset"] == dataset]
+            named = mine.assign(model=[_answer_name(m, task) for m in mine["model"]])
+            reliability_diagram(top, named, f"{dataset}: LIFT's answers")
+        ece = rows.groupby("model", sort=False)["ece"].mean().dropna()
+        colours = ["black" if m in ANSWERS else "0.6" for m in ece.index]
+        bottom.barh([_answer_name(m, task) for m in ece.index], ece.to_numpy(), color=colours)
+        bottom.invert_yaxis()
+        bottom.set_xlabel("expected calibration error (lower is better)")
+        bottom.set_title(f"{dataset}: ECE on the test rows", fontsize=10)
+        bottom.grid(alpha=0.3, axis="x")
+        bottom.tick_params(axis="y", labelsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def _answer_name(model: str, task: str) -> str:
+    if model == "lift":
+        return "median of samples" if task == "regression" else "sampled votes"
+    return ANSWERS.get(model, model)
+
+
+def _spread_panels(rows: pd.DataFrame, dataset: str, top: plt.Axes, bottom: plt.Axes) -> None:
+    """A regression table's two panels of ``uncertainty_figure``."""
+    noise = pd.to_numeric(rows["level"])
+    sampled = rows[rows["model"] == "lift"].assign(noise=noise)
+    spread = sampled.groupby("noise")["spread"].agg(["mean", "std"]).fillna(0)
+    top.errorbar(spread.index, spread["mean"], yerr=spread["std"], color="black", marker="o",
+                 linewidth=2, capsize=2, label="LIFT: spread of samples")  # fmt: skip
+    reach = max(float(spread.index.max()), float(spread["mean"].max()), 1e-9)
+    top.plot([0, reach], [0, reach], color="0.5", linestyle="--", label="spread = noise")
+    top.set_xlabel("noise added to the training targets (standard deviation)")
+    top.set_ylabel("spread of the sampled answers (std)")
+    top.set_title(f"{dataset}: does the spread follow the noise?", fontsize=10)
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    rae = rows.assign(noise=noise).groupby(["model", "noise"])["rae"].mean()
+    for model in dict.fromkeys(rows["model"]):
+        line = rae[model]
+        if model in ANSWERS:
+            style = {"color": "black", "marker": "o", "linewidth": 2}
+            style["linestyle"] = {"lift": "-", "lift_mean": "--"}.get(model, ":")
+        else:
+            style = {"color": "0.65", "linewidth": 1, "marker": "."}
+        label = _answer_name(model, "regression")
+        bottom.plot(line.index, line.to_numpy(), label=label, **style)
+    bottom.set_xlabel("noise added to the training targets (standard deviation)")
+    bottom.set_ylabel(NAMES["rae"])
+    bottom.set_title(f"{dataset}: test RAE (test targets as they are)", fontsize=10)
+    bottom.legend(fontsize=7, ncol=2)
+    bottom.grid(alpha=0.3)

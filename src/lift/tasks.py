@@ -13,7 +13,7 @@ import numpy as np
 from lift.encoding import FittedEncoding
 from lift.lift_settings import COMPLETION_SUFFIX
 from lift.metrics import regression_scores
-from lift.parsing import INVALID, parse_label, read_numbers
+from lift.parsing import INVALID, parse_label, sampled_numbers
 from lift.preprocessing import TaskName, task_of
 from lift.prior_correction import PriorCorrection, softmax
 from lift.serialization import completion_for
@@ -23,13 +23,16 @@ from lift.serialization import completion_for
 class Answers:
     """A model's answers to some prompts: the text of each (samples joined by `` | ``), the
     prediction read from it, whether it was valid and, for classes, the probability of each
-    class (rows sum to 1) and, for scored classes, their log-probabilities."""
+    class (rows sum to 1) and, for scored classes, their log-probabilities; for several
+    sampled numbers, their mean and spread (sample standard deviation) per prompt."""
 
     texts: list[str]
     predictions: np.ndarray
     valid: np.ndarray
     probabilities: np.ndarray | None = None
     scores: np.ndarray | None = None
+    sample_mean: np.ndarray | None = None
+    sample_spread: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,22 @@ class Regression:
     answer_margin: ClassVar[int] = 3
 
     def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
-        """Numbers (the median of each prompt's valid answers, else the training mean) and
-        which prompts had a valid answer."""
-        numbers, valid = read_numbers(samples, 0.0, self.completion_suffix)
+        """Numbers in the target's units: the median of each prompt's valid answers, else the
+        training mean, and which prompts had a valid answer; with several samples per prompt
+        also their mean (else the training mean) and spread (their standard deviation, NaN
+        where fewer than two parsed)."""
+        fallback = float(np.mean(train_targets))
+        numbers = sampled_numbers(samples, self.completion_suffix)
         if self.encoding is not None:
-            numbers = self.encoding.read_targets(numbers)
-        numbers = np.where(valid, numbers, float(np.mean(train_targets)))
-        return Answers([" | ".join(answers) for answers in samples], numbers, valid)
+            numbers = [self.encoding.read_targets(n) for n in numbers]
+        valid = np.array([len(n) > 0 for n in numbers], dtype=bool)
+        median = np.array([np.median(n) if len(n) else fallback for n in numbers], dtype=float)
+        texts = [" | ".join(answers) for answers in samples]
+        if max(map(len, samples), default=1) <= 1:  # greedy: one answer each
+            return Answers(texts, median, valid)
+        mean = np.array([n.mean() if len(n) else fallback for n in numbers], dtype=float)
+        spread = np.array([n.std(ddof=1) if len(n) > 1 else np.nan for n in numbers])
+        return Answers(texts, median, valid, sample_mean=mean, sample_spread=spread)
 
     def written_with(self, encoding: FittedEncoding) -> Regression:
         """This task reading answers written with ``encoding``."""

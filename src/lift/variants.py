@@ -1,6 +1,7 @@
 """How the paper's studies vary the data, never the method: fewer training rows (sample
 complexity), corrupted labels (label noise), a rarer minority class (class imbalance), labels
-made by another learner (inductive bias), and a grid of points to draw decision boundaries.
+made by another learner (inductive bias), noisier numeric targets (uncertainty), and a grid
+of points to draw decision boundaries.
 
 Each function takes a cleaned table and its splits (``lift.splits``) and returns new ones; the
 test rows are never touched, so every variant of a table is scored on the same test rows."""
@@ -143,6 +144,14 @@ def corrupt_labels(
     step = 1 if kind == "systematic" else rng.integers(1, n_classes, size=len(chosen))
     corrupted[chosen] = (corrupted[chosen] + step) % n_classes
     return corrupted
+
+
+def noisy_targets(targets: np.ndarray, rows: np.ndarray, sd: float, seed: int = 0) -> np.ndarray:
+    """Numeric ``targets`` with Gaussian noise of standard deviation ``sd`` (their units)
+    added at ``rows`` (drawn with ``seed``); the other rows keep their values."""
+    noisy = np.asarray(targets, dtype=float).copy()
+    noisy[rows] += np.random.default_rng(seed).normal(0.0, float(sd), size=len(rows))
+    return noisy
 
 
 def with_target(table: pd.DataFrame, target: str, values: np.ndarray) -> pd.DataFrame:

@@ -10,14 +10,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import lift_model, study_figures, variants
+from lift import lift_model, metrics, study_figures, variants
 from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
-from lift.metrics import score_predictions
 from lift.splits import rows_of
-from lift.studies import Published, Variant, changed, study_results, variant_scores
+from lift.studies import (
+    Published,
+    Variant,
+    changed,
+    study_results,
+    variant_scores,
+    with_sample_means,
+)
 from lift.tasks import task_for
 
 TRAINING_POINTS = "training points"  # the rows of the boundaries table that are not answers
@@ -45,10 +51,11 @@ def score(
     per_class: bool = False,
 ) -> pd.DataFrame:
     """Every model's test scores per repeat on the variant, named by it (and each class's
-    precision, recall and F1 with ``per_class``)."""
-    scores = score_predictions(
+    precision, recall and F1 with ``per_class``; the mean of sampled numbers scored as a model
+    of its own)."""
+    scores = metrics.score_predictions(
         dataset,
-        pd.concat(predictions, ignore_index=True),
+        with_sample_means(pd.concat(predictions, ignore_index=True)),
         row_splits,
         task,
         len(schema["classes"]) if per_class else 0,
@@ -61,14 +68,22 @@ def report(
 ) -> tuple[pd.DataFrame, Figure]:
     """The study's results (one row per table, variant, model and repeat, from the scores of
     the first ``tables`` parts) and its figure (decision boundaries: from the grid answers of
-    the rest)."""
+    the rest; uncertainty: with the calibration bins of the rest)."""
     results = study_results(parts[:tables], published)
-    if len(parts) == tables:
+    drawn = pd.concat(parts[tables:], ignore_index=True) if len(parts) > tables else None
+    if study == "uncertainty":
+        return results, study_figures.uncertainty_figure(results, drawn)
+    if drawn is None:
         return results, study_figures.figure_of(study, results)
-    boundaries = pd.concat(parts[tables:], ignore_index=True)
-    is_point = boundaries["model"] == TRAINING_POINTS
-    points = boundaries[is_point].rename(columns={"y_pred": "label"})
-    return results, study_figures.boundary_figure(boundaries[~is_point], points)
+    is_point = drawn["model"] == TRAINING_POINTS
+    points = drawn[is_point].rename(columns={"y_pred": "label"})
+    return results, study_figures.boundary_figure(drawn[~is_point], points)
+
+
+def reliability(lift_predictions: pd.DataFrame, *, dataset: str) -> pd.DataFrame:
+    """The calibration bins of each of LIFT's ways of answering (sampled votes, greedy,
+    scored) on the test rows of every repeat: ``dataset, model, confidence, accuracy, rows``."""
+    return metrics.reliability(lift_predictions).assign(dataset=dataset)
 
 
 def grid(

@@ -12,7 +12,8 @@ rows and labels, written with its LIFT settings:
               -> fit_encoding -> serialize -> fine_tune -> predict_lift -> score
 
 then over everything: report -> results.csv and <study>.png under data/08_reporting/<study>/.
-``decision_boundaries`` adds a grid per table and every model's answers on it."""
+``decision_boundaries`` adds a grid per table and every model's answers on it;
+``uncertainty`` the calibration bins of LIFT's answers to a classification table."""
 
 from __future__ import annotations
 
@@ -104,6 +105,21 @@ def boundary_steps(settings: DecisionBoundaries) -> tuple[list[Node], list[Node]
     return [grid], [answers]
 
 
+def reliability_node(entry: DatasetEntry) -> Node:
+    """lift_predictions -> reliability: the calibration bins of LIFT's answers."""
+    return node(
+        bind(nodes.reliability, dataset=entry.name),
+        "lift_predictions",
+        "reliability",
+        name="reliability",
+        tags="reporting",
+    )
+
+
+# the variant steps whose output the study's figure draws besides the scores
+FIGURED = ("predict_grid", "reliability")
+
+
 def reachable(study: str, entry: DatasetEntry, openml_cache: str) -> bool:
     """Whether the table can be acquired; an OpenML table that is neither cached nor online
     is left out of the study with a warning (the rest runs)."""
@@ -145,7 +161,7 @@ def create_pipeline(
             continue
         table = f"{study}.{task}.{name}"
         on_table, on_variant = boundary_steps(settings) if boundaries else ([], [])
-        variants = settings.variants_for(entry.lift)
+        variants = settings.variants_for(task, entry.lift)
         # the baselines read no LIFT settings: fitted once on the table as it is
         as_is = baseline_nodes(entry) if any(not v.change for v in variants) else []
         on_table = [*as_is, *on_table]
@@ -155,6 +171,8 @@ def create_pipeline(
             if variant.lift:  # checked now, before any node runs
                 DatasetEntry.from_params(task, name, entry_params, section.get("lift"), lift)
             steps = [*variant_steps(entry, variant, lift, per_class), *on_variant]
+            if study == "uncertainty" and task == "classification":
+                steps.append(reliability_node(entry))
             # the table's artifacts the variant reads; one it changes is read as the original
             shared = {a: f"{table}.{a}" for a in ["schema", *(n.outputs[0] for n in on_table)]}
             for artifact in ("table", "splits"):
@@ -166,7 +184,7 @@ def create_pipeline(
             namespace = f"{table}.{variant.name}"
             parts.append(namespaced(steps, entry, namespace, declared_at, **shared))
             scores.append(f"{namespace}.scores")
-            answers += [f"{namespace}.boundaries"] if boundaries else []
+            answers += [f"{namespace}.{n.outputs[0]}" for n in steps if n.name in FIGURED]
     if not scores:  # every table switched off or out of reach: nothing to study here
         logger.warning("The %s study has no table to run in this environment.", study)
         return Pipeline([])
