@@ -393,3 +393,75 @@ def test_uncertainty_samples_every_answer_and_compares_spread_and_calibration(
     assert voted.loc[["lift", "lift_scored"], "ece"].between(0, 1).all()
     with pytest.raises(DatasetInputError, match="samples"):
         create_pipeline("uncertainty", {**params, "samples": 1}, tasks)
+
+
+def test_balanced_rows_hold_every_class_as_evenly_as_their_counts_allow():
+    targets = np.array([0] * 30 + [1] * 10 + [2] * 3)
+    order = variants.balanced_order(targets, seed=1)
+    assert sorted(order) == list(range(len(targets)))
+    assert np.bincount(targets[order[:9]]).tolist() == [3, 3, 3]
+    assert np.bincount(targets[order[:15]]).tolist() == [6, 6, 3]  # the rarest ran out
+    splits = split_rows("t", targets, repeats=2)
+    cut = variants.balanced_training("t", splits, targets, 6, seed=0)
+    for repeat in (0, 1):
+        kept = rows_of(cut, repeat, "train")
+        assert np.bincount(targets[kept], minlength=3).tolist() == [2, 2, 2]
+        for split in ("validation", "test"):
+            assert set(rows_of(cut, repeat, split)) == set(rows_of(splits, repeat, split))
+    with pytest.raises(DatasetInputError, match="keep at least one"):
+        variants.balanced_training("t", splits, targets, 0)
+
+
+def test_demonstrations_are_training_rows_as_many_as_fit_the_context(tiny_model_dir, caplog):
+    from transformers import AutoTokenizer
+
+    from lift.in_context import demonstrations
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    train = pd.DataFrame(
+        {
+            "prompt": [f"row {i} is?###" for i in range(8)],  # 13 characters, 13 tokens
+            "completion": [f" {i % 2}@@@" for i in range(8)],  # 5 tokens, and a newline
+            "target": [i % 2 for i in range(8)],
+        }
+    )
+    queries = ["test row 100 is?###"]  # 19 tokens: never among the demonstrations
+    text, count = demonstrations("t", train, queries, tokenizer, context=1000, answer_tokens=4)
+    assert count == 8 and text.count("\n") == 8 and "test row" not in text
+    assert all(p + c + "\n" in text for p, c in train[["prompt", "completion"]].to_numpy())
+    labels = [int(line.split("?###")[1][1]) for line in text.splitlines()]
+    assert labels in ([0, 1] * 4, [1, 0] * 4)  # class-balanced from the first row on
+    text, count = demonstrations("t", train, queries, tokenizer, 19 + 4 + 3 * 19, 4)
+    assert count == 3 and len(tokenizer(text).input_ids) <= 3 * 19
+    assert "3 of 8 demonstrations fit" in caplog.text
+    with pytest.raises(DatasetInputError, match="not one demonstration fits"):
+        demonstrations("t", train, queries, tokenizer, 30, 4)
+
+
+def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_model_dir):
+    params = {
+        "demonstrations": 6,
+        "subset_epochs": 2,
+        "datasets": {"classification": ["moons"]},
+        "tables": {"classification": {"moons": MOONS}},
+        "paper": {"moons": {"in_context": {"in_context_generated": 0.5}}},
+    }
+    pipeline = create_pipeline("in_context", params, tasks)
+    names = {n.name for n in pipeline.nodes}
+    assert "in_context.classification.moons.in_context.predict_in_context" in names
+    assert "in_context.classification.moons.in_context.fine_tune" not in names
+    catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
+    catalog["params:in_context.tables.classification.moons"] = MOONS
+    outputs = SequentialRunner().run(pipeline, catalog)
+    results = outputs["in_context.results"].load().set_index(["variant", "model"])
+    assert isinstance(outputs["in_context.figure"].load(), Figure)
+    shown = results.loc["in_context"]
+    assert {"in_context", "in_context_generated", *SMALL_GRIDS} == set(shown.index)
+    assert (shown.loc[["in_context", "in_context_generated"], "demonstrations"] == 6).all()
+    assert shown.loc["in_context", "answers"] == "score"
+    assert shown.loc["in_context_generated", "answers"] == "generate"
+    # LIFT/subset is fine-tuned on the rows shown in context; the baselines fitted on them too
+    assert (results.loc["subset", "n_train"] == 6).all()
+    assert (shown["n_train"] == 6).all()
+    assert results.loc[("full", "lift"), "n_train"] > 6
+    assert results.loc[("in_context", "in_context_generated"), "paper_accuracy"] == 0.5

@@ -45,9 +45,11 @@ LIFT, LIFT_SCORED, LIFT_CORRECTED = "lift", "lift_scored", "lift_corrected"
 LIFT_GREEDY = "lift_greedy"  # the greedy answers beside sampled ones (`generation.also_greedy`)
 
 
-def _answer_budget(
+def answer_budget(
     tokenizer: Any, completions: Sequence[str], task: Task, settings: LiftSettings
 ) -> int:
+    """How many tokens an answer may take: ``generation.max_new_tokens``, else the longest of
+    ``completions`` and the task's margin."""
     if settings.generation.max_new_tokens:
         return settings.generation.max_new_tokens
     lengths = tokenizer(sorted(set(completions)), add_special_tokens=False).input_ids
@@ -92,7 +94,7 @@ def answer(
         model,
         tokenizer,
         list(prompts),
-        _answer_budget(tokenizer, completions, task, settings),
+        answer_budget(tokenizer, completions, task, settings),
         generation.batch_size,
         description,
         samples=generation.samples,
@@ -327,9 +329,11 @@ def answer_rows(
     )
 
 
-def _rows(
+def prediction_rows(
     model: str, test: pd.DataFrame, repeat: int, answers: Answers, answered_by: str
 ) -> pd.DataFrame:
+    """The prediction rows (``predict``'s columns) of ``model``'s ``answers`` to the ``test``
+    prompts of ``repeat``."""
     return pd.DataFrame(
         {
             "model": model,
@@ -419,15 +423,15 @@ def _predict_repeat(
             )
 
         test, answers = answered("test", settings)
-        parts = [_rows(LIFT, test, repeat, answers, generation.answered_by())]
+        parts = [prediction_rows(LIFT, test, repeat, answers, generation.answered_by())]
         if generation.also_greedy:
             greedy = settings.overridden({"generation": {"samples": 1}})
             _, greedy_answers = answered("test", greedy, " (greedy)")
-            parts.append(_rows(LIFT_GREEDY, test, repeat, greedy_answers, "generate"))
+            parts.append(prediction_rows(LIFT_GREEDY, test, repeat, greedy_answers, "generate"))
         scored = answers
         if generation.mode == "generate" and generation.also_score:
             _, scored = answered("test", scoring, " (scored)")
-            parts.append(_rows(LIFT_SCORED, test, repeat, scored, "score"))
+            parts.append(prediction_rows(LIFT_SCORED, test, repeat, scored, "score"))
         if generation.scores_classes() and generation.correct_prior:
             assert isinstance(task, Classification) and scored.scores is not None
             validation, validation_scored = answered("validation", scoring, " (scored)")
@@ -445,7 +449,7 @@ def _predict_repeat(
             )
             corrected = task.read_scores(scored.scores, correction)
             parts.append(
-                _rows(LIFT_CORRECTED, test, repeat, corrected, "score").assign(
+                prediction_rows(LIFT_CORRECTED, test, repeat, corrected, "score").assign(
                     prior_strength=correction.strength
                 )
             )

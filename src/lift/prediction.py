@@ -78,8 +78,10 @@ def generate(
 
 def _cache_argument(model: Any) -> str:
     """The name under which the model's forward takes a key-value cache: ``cache`` from
-    transformers 5.2x (``past_key_values`` deprecated there), ``past_key_values`` before."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    transformers 5.2x (``past_key_values`` deprecated there), ``past_key_values`` before. A
+    PEFT model passes it through to its base model, whose forward says which."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()

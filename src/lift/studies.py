@@ -15,6 +15,8 @@ settings; LIFT and the baselines then run on it exactly as in the main pipelines
 - ``feature_names``: the rows written without names, with the columns' names, with the names
   shuffled, and in the table's own sentence (variants of the LIFT settings, not of the data);
 - ``pretraining``: fine-tuning from the pretrained weights and from random ones;
+- ``in_context``: the base model shown training rows in its prompt, against LIFT fine-tuned
+  on the same rows and on all;
 - ``uncertainty``: answers sampled several times beside the greedy one: how their spread
   follows noise added to a regression table's targets, and how calibrated sampled votes are
   beside scored classes.
@@ -34,8 +36,9 @@ from pydantic import Field
 
 from lift import variants
 from lift.baselines import CLASSIFIERS, classifier
+from lift.dataset_entry import DatasetEntry
 from lift.errors import DatasetInputError
-from lift.lift_settings import LiftSettings, Settings
+from lift.lift_settings import Settings
 from lift.metrics import METRICS
 from lift.preprocessing import TaskName, task_of
 from lift.variants import NoiseKind
@@ -58,6 +61,8 @@ class Variant(Settings):
     label: str = ""  # how the figure names it
     change: dict[str, Any] = {}
     lift: dict[str, Any] = {}  # LIFT settings of the variant, over the study's (how it is written)
+    # how the language model learns the rows: fine-tuned on them, or shown them in the prompt
+    method: Literal["fine_tune", "in_context"] = "fine_tune"
 
 
 def changed(
@@ -92,6 +97,8 @@ def changed(
             f"Dataset '{dataset}': the variant '{variant.name}' changes class labels; it "
             "needs a classification dataset."
         )
+    if kind == "balanced":
+        return table, variants.balanced_training(dataset, splits, labels, change["count"], seed)
     if kind == "rebalance":
         return table, variants.rebalance_training(dataset, splits, labels, change["ratio"], seed)
     if kind == "corrupt":
@@ -138,9 +145,9 @@ class StudySettings(Settings):
         """The variants of every table, in the order a figure shows them."""
         raise NotImplementedError
 
-    def variants_for(self, task: TaskName, lift: LiftSettings) -> list[Variant]:
-        """The variants of a ``task`` table whose LIFT settings (with the study's) are
-        ``lift``: the same for every table unless a study says otherwise."""
+    def variants_for(self, entry: DatasetEntry) -> list[Variant]:
+        """The variants of a table (``entry``: its task, name and LIFT settings with the
+        study's): the same for every table unless a study says otherwise."""
         return self.variants()
 
     def studied(
@@ -355,8 +362,8 @@ class FeatureNames(StudySettings):
                 written.append(self._written(f"{kind}_{number}", label, phrasing, names))
         return written
 
-    def variants_for(self, task: TaskName, lift: LiftSettings) -> list[Variant]:
-        own = lift.serialization.template == "own"
+    def variants_for(self, entry: DatasetEntry) -> list[Variant]:
+        own = entry.lift.serialization.template == "own"
         mine = Variant(name="own", level="own sentence", label="own\nsentence")
         return [*self.variants(), *([mine] if own else [])]
 
@@ -370,6 +377,47 @@ class Pretraining(StudySettings):
         return [
             Variant(name=weights, level=weights, label=label, lift={"weights": weights})
             for weights, label in [("pretrained", "pretrained"), ("random", "random init")]
+        ]
+
+
+class InContext(StudySettings):
+    """``in_context``: the unchanged base model shown ``demonstrations`` training rows in the
+    prompt (class-balanced, drawn with ``seed``; as many as fit its context, counted), against
+    LIFT fine-tuned on the same rows (``subset_epochs``: their epochs, few rows making few
+    steps) and on all of them. ``per_table`` sets a table's own count (the paper's were as
+    many as fitted GPT-J's context: Breast 35, TAE 50, Customers 29)."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    demonstrations: Annotated[int, Field(ge=1)] = 32
+    per_table: dict[str, Annotated[int, Field(ge=1)]] = {}
+    seed: Annotated[int, Field(ge=0)] = 0
+    subset_epochs: Annotated[int, Field(ge=1)] | None = None  # None: the study's
+
+    def variants(self) -> list[Variant]:
+        return self._variants(self.demonstrations)
+
+    def variants_for(self, entry: DatasetEntry) -> list[Variant]:
+        return self._variants(self.per_table.get(entry.name, self.demonstrations))
+
+    def _variants(self, count: int) -> list[Variant]:
+        rows = {"kind": "balanced", "count": count, "seed": self.seed}
+        return [
+            Variant(
+                name="in_context",
+                level="in context",
+                label=f"in context\n({count} rows)",
+                change=rows,
+                method="in_context",
+            ),
+            Variant(
+                name="subset",
+                level="subset",
+                label=f"fine-tuned\n({count} rows)",
+                change=rows,
+                lift={"training": {"epochs": self.subset_epochs}} if self.subset_epochs else {},
+            ),
+            Variant(name="full", level="full", label="fine-tuned\n(all rows)"),
         ]
 
 
@@ -404,8 +452,8 @@ class Uncertainty(StudySettings):
             for sd in sorted(set(self.noise))
         ]
 
-    def variants_for(self, task: TaskName, lift: LiftSettings) -> list[Variant]:
-        if task == "regression":
+    def variants_for(self, entry: DatasetEntry) -> list[Variant]:
+        if entry.task == "regression":
             return self.variants()
         voted = self._sampled(mode="generate", also_score=True)
         label = f"{self.samples} samples\nat t={self.temperature:g}"
@@ -421,6 +469,7 @@ STUDIES: dict[str, type[StudySettings]] = {
     "feature_names": FeatureNames,
     "pretraining": Pretraining,
     "uncertainty": Uncertainty,
+    "in_context": InContext,
 }
 
 

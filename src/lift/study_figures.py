@@ -19,6 +19,7 @@ from lift.metrics import METRICS  # noqa: E402
 from lift.reporting import reliability_diagram  # noqa: E402
 
 LIFT_MODELS = ("lift", "lift_scored", "lift_corrected")
+IN_CONTEXT_MODELS = ("in_context", "in_context_generated")
 NO_SKILL = ("majority", "mean")
 NAMES = {
     "accuracy": "accuracy (%)",
@@ -35,6 +36,8 @@ TITLES: dict[str, str] = {
     "decision_boundaries": "Decision regions on a grid over each table",
     "feature_names": "Test score by how the rows are written: with or without the columns' names",
     "pretraining": "Test score fine-tuned from the pretrained weights and from random ones",
+    "in_context": "Shown in the prompt or fine-tuned on: test accuracy of the same rows learnt "
+    "two ways",
     "uncertainty": "What sampled answers say: their spread against the noise in the targets, "
     "and the calibration of sampled votes",
 }
@@ -45,6 +48,8 @@ def figure_of(study: str, results: pd.DataFrame) -> Figure:
     title = TITLES[study]
     if study == "inductive_bias":
         return agreement_figure(results, title)
+    if study == "in_context":
+        return in_context_figure(results, title)
     if study == "class_imbalance":
         return variant_figure(results, title, ["accuracy", "balanced_accuracy", "f1_macro"])
     return variant_figure(results, title, rows_per_label=study == "sample_complexity")
@@ -303,3 +308,50 @@ def _spread_panels(rows: pd.DataFrame, dataset: str, top: plt.Axes, bottom: plt.
     bottom.set_title(f"{dataset}: test RAE (test targets as they are)", fontsize=10)
     bottom.legend(fontsize=7, ncol=2)
     bottom.grid(alpha=0.3)
+
+
+def in_context_figure(results: pd.DataFrame, title: str = TITLES["in_context"]) -> Figure:
+    """A panel per table: per variant (in context, fine-tuned on the same rows, on all rows)
+    the test accuracy (mean over repeats) of the language model's ways of answering (black
+    and dark grey) and of the best baseline fitted on the same rows (light, named), the
+    majority class dotted; the paper's figures as crosses."""
+    tables = list(results["dataset"].drop_duplicates())
+    figure, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4.2), squeeze=False)
+    ours = (*IN_CONTEXT_MODELS, *LIFT_MODELS)
+    for axis, dataset in zip(axes.flat, tables, strict=True):
+        rows = results[results["dataset"] == dataset]
+        accuracy = rows.groupby(["variant", "model"], sort=False)["accuracy"].mean() * 100
+        published = rows.groupby(["variant", "model"], sort=False)["paper_accuracy"].first() * 100
+        ticks, x = [], 0.0
+        for variant in _ordered(rows):
+            mine = accuracy[variant]
+            bars = [m for m in ours if m in mine.index]
+            baselines = mine.drop([*bars, *NO_SKILL], errors="ignore")
+            if not baselines.empty:
+                bars.append(str(baselines.idxmax()))
+            start = x
+            for model in bars:
+                shade = "black" if model in ("lift", "in_context_generated") else "0.35"
+                shade = shade if model in ours else "0.75"
+                axis.bar(x, mine[model], width=0.8, color=shade)
+                axis.text(x, 1, model.replace("_", " "), rotation=90, ha="center", va="bottom",
+                          fontsize=7, color="white" if model in ours else "black")  # fmt: skip
+                if np.isfinite(published.get((variant, model), np.nan)):
+                    axis.scatter(x, published[(variant, model)], marker="x", s=50, color="red",
+                                 zorder=5)  # fmt: skip
+                x += 1
+            label = rows.loc[rows["variant"] == variant, "label"].iloc[0]
+            ticks.append(((start + x - 1) / 2, label))
+            x += 0.8
+        if "majority" in set(rows["model"]):
+            axis.axhline(accuracy.xs("majority", level="model").mean(), color="0.4",
+                         linestyle=":", label="majority class")  # fmt: skip
+            axis.legend(fontsize=8, loc="upper left")
+        axis.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
+        axis.set_ylim(0, 105)
+        axis.set_ylabel(NAMES["accuracy"])
+        axis.set_title(f"{dataset} (red x: the paper's GPT-J)", fontsize=10)
+        axis.grid(alpha=0.3, axis="y")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

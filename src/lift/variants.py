@@ -76,6 +76,37 @@ def subsample_training(
     return pd.concat(parts, ignore_index=True)
 
 
+def balanced_order(targets: Sequence[Any], seed: int = 0) -> np.ndarray:
+    """Positions of ``targets`` in a class-balanced order: each class shuffled (``seed``),
+    then taken in turn, so that any first m positions hold every class as evenly as the
+    counts allow."""
+    targets = np.asarray(targets)
+    rng = np.random.default_rng(seed)
+    queues = [list(rng.permutation(np.flatnonzero(targets == c))) for c in np.unique(targets)]
+    order = []
+    while any(queues):
+        order += [queue.pop(0) for queue in queues if queue]
+    return np.array(order, dtype=int)
+
+
+def balanced_training(
+    dataset: str, splits: pd.DataFrame, targets: np.ndarray, count: int, seed: int = 0
+) -> pd.DataFrame:
+    """``splits`` with each repeat's training rows cut to ``count`` of them, the classes as
+    even as their rows allow (``balanced_order``, seed ``seed + repeat``): the rows a prompt
+    can show as demonstrations. Validation and test rows stay as they are."""
+    if count < 1:
+        raise DatasetInputError(
+            f"Dataset '{dataset}': {count} training rows asked for; keep at least one."
+        )
+    parts = []
+    for repeat, part in splits.groupby("repeat", sort=True):
+        rows = part.loc[part["split"] == "train", "row"].to_numpy()
+        kept = rows[balanced_order(targets[rows], seed + int(repeat))[:count]]
+        parts.append(part[(part["split"] != "train") | part["row"].isin(kept)])
+    return pd.concat(parts, ignore_index=True)
+
+
 def rebalance_training(
     dataset: str, splits: pd.DataFrame, targets: np.ndarray, ratio: float, seed: int = 0
 ) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import lift_model, metrics, study_figures, variants
+from lift import in_context, lift_model, metrics, study_figures, variants
 from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings
 from lift.fine_tuning import TrainedAdapter
@@ -60,7 +60,32 @@ def score(
         task,
         len(schema["classes"]) if per_class else 0,
     )
-    return variant_scores(scores, task, variant)
+    scores = variant_scores(scores, task, variant)
+    shown = [p for p in predictions if "demonstrations" in p]
+    if shown:  # in context: how many training rows each prompt showed
+        counts = pd.concat(shown).groupby(["model", "repeat"], as_index=False)["demonstrations"]
+        scores = scores.merge(counts.first(), on=["model", "repeat"], how="left")
+    return scores
+
+
+def predict_in_context(
+    prompts: pd.DataFrame,
+    schema: dict[str, Any],
+    base_model: dict[str, Any],
+    encoding: Encodings,
+    settings: DatasetEntry,
+) -> pd.DataFrame:
+    """The base model's test answers with the training rows as demonstrations in the prompt
+    (scored and generated), and how many fitted."""
+    lift = settings.lift
+    return in_context.predict_in_context(
+        settings.name,
+        BaseModel.from_dict(base_model),
+        prompts,
+        task_for(schema, lift.serialization.completion_suffix),
+        lift,
+        encoding,
+    )
 
 
 def report(

@@ -47,7 +47,8 @@ def variant_steps(
 ) -> list[Node]:
     """The nodes of one variant of a table: vary it and fit the baselines on it (unless it is
     the table as it is, whose baselines are the table's), LIFT (with ``lift``: the study's
-    settings and the variant's) on it, and their scores."""
+    settings and the variant's) on it, fine-tuned or in context (``variant.method``), and
+    their scores."""
     vary = node(
         bind(nodes.vary, dataset=entry.name, variant=variant),
         ["original_table", "schema", "original_splits"],
@@ -55,10 +56,21 @@ def variant_steps(
         name="vary",
         tags="data",
     )
+    learn = lift_nodes()  # fine-tuned, or shown the training rows in the prompt
+    if variant.method == "in_context":
+        learn[2:] = [
+            node(
+                nodes.predict_in_context,
+                ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
+                "lift_predictions",
+                name="predict_in_context",
+                tags="prediction",
+            )
+        ]
     return [
         configure_node(entry, lift),
         *([vary, *baseline_nodes(entry)] if variant.change else []),
-        *lift_nodes(),
+        *learn,
         node(
             bind(
                 nodes.score,
@@ -161,7 +173,7 @@ def create_pipeline(
             continue
         table = f"{study}.{task}.{name}"
         on_table, on_variant = boundary_steps(settings) if boundaries else ([], [])
-        variants = settings.variants_for(task, entry.lift)
+        variants = settings.variants_for(entry)
         # the baselines read no LIFT settings: fitted once on the table as it is
         as_is = baseline_nodes(entry) if any(not v.change for v in variants) else []
         on_table = [*as_is, *on_table]
