@@ -276,3 +276,27 @@ def test_class_scores_are_the_completion_log_probabilities_of_training(tiny):
                 batch = collate(encode(tokenizer, [prompt], [completion]), tokenizer.pad_token_id)
                 loss, _ = completion_loss(model, batch)
                 assert scores[i, k] == pytest.approx(-float(loss), abs=1e-4)
+
+
+def test_a_second_stage_starts_from_the_first_stages_weights(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = letter_prompts(6)
+    fast = {**FAST, "training": {**FAST["training"], "epochs": 1}}
+    first = lift_model.fine_tune(
+        "letters", base, prompts, Classification(3), LiftSettings.from_params(fast)
+    )[0]
+    still = {**fast, "training": {**fast["training"], "learning_rate": 1e-12, "warmup_ratio": 0}}
+    settings = LiftSettings.from_params(still)
+    second = lift_model.fine_tune(
+        "letters", base, prompts, Classification(3), settings, start=first
+    )
+    fresh = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    assert set(second[0].weights) == set(first.weights)
+    for key, weight in first.weights.items():
+        torch.testing.assert_close(second[0].weights[key], weight, rtol=0, atol=1e-6)
+    # from LoRA's initialisation, B is zero: what the first stage learnt is not there
+    assert max(float(w.abs().max()) for k, w in fresh[0].weights.items() if "lora_B" in k) < 1e-9
+    assert max(float(w.abs().max()) for k, w in first.weights.items() if "lora_B" in k) > 1e-3
+    other = LiftSettings.from_params({**still, "lora": {"rank": 4, "alpha": 8}})
+    with pytest.raises(DatasetInputError, match="same `lift.lora`"):
+        lift_model.fine_tune("letters", base, prompts, Classification(3), other, start=first)

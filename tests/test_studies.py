@@ -465,3 +465,40 @@ def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_mode
     assert (shown["n_train"] == 6).all()
     assert results.loc[("full", "lift"), "n_train"] > 6
     assert results.loc[("in_context", "in_context_generated"), "paper_accuracy"] == 0.5
+
+
+def test_pretext_tasks_have_the_targets_features_and_classes():
+    table, schema, _ = iris_like()
+    from lift.two_stage import pretext_table
+
+    pretext = pretext_table("iris", schema, rows=40, tasks=2, seed=0)
+    assert list(pretext.columns[:2]) == list(schema["features"]) == ["x1", "x2"]
+    assert set(pretext[schema["target"]]) == {0, 1, 2}
+    assert pretext.groupby("pretext").size().tolist() == [40, 40]
+    assert pretext.groupby(["pretext", "split"]).size().tolist() == [32, 8, 32, 8]
+    first, second = (part[schema["features"]] for _, part in pretext.groupby("pretext"))
+    assert not np.allclose(first.to_numpy(), second.to_numpy())  # two different tasks
+    with pytest.raises(DatasetInputError, match="more features"):
+        pretext_table("one", {**schema, "features": ["a"]}, rows=40, tasks=1, seed=0)
+
+
+def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_model_dir):
+    params = {
+        "rows": [6],
+        "pretext": {"rows": 20, "rounds": 1, "epochs": 1},
+        "datasets": {"classification": ["moons"]},
+        "tables": {"classification": {"moons": MOONS}},
+    }
+    pipeline = create_pipeline("two_stage", params, tasks)
+    second = next(n for n in pipeline.nodes if n.name.endswith("two_stage_6.fine_tune"))
+    assert "two_stage.classification.moons.pretext.pretext_adapter" in second.inputs
+    plain = next(n for n in pipeline.nodes if n.name.endswith("fine_tune_6.fine_tune"))
+    assert not any("pretext" in name for name in plain.inputs)
+    catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
+    catalog["params:two_stage.tables.classification.moons"] = MOONS
+    outputs = SequentialRunner().run(pipeline, catalog)
+    results = outputs["two_stage.results"].load().set_index(["variant", "model"])
+    assert isinstance(outputs["two_stage.figure"].load(), Figure)
+    assert (results["n_train"] == 6).all()
+    assert {"fine_tune_6", "two_stage_6"} == set(results.index.get_level_values(0))
+    assert set(results.loc["two_stage_6"].index) == {"lift", "lift_corrected", *SMALL_GRIDS}

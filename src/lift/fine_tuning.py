@@ -218,6 +218,28 @@ def interrupt_between_steps() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _continue_from(peft_model: Any, start: TrainedAdapter, description: str) -> None:
+    """Load ``start``'s weights into ``peft_model``'s adapter, which must have its shape."""
+    from peft import set_peft_model_state_dict
+
+    config = peft_model.peft_config["default"]
+    shape = {"r": config.r, "lora_alpha": config.lora_alpha}
+    theirs = {key: start.lora_config.get(key) for key in shape}
+    if shape != theirs:
+        raise DatasetInputError(
+            f"Fine-tuning {description}: the first stage's adapter has LoRA {theirs} and this "
+            f"stage asks for {shape}; give both stages the same `lift.lora`."
+        )
+    result = set_peft_model_state_dict(peft_model, start.weights)
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if missing:
+        raise DatasetInputError(
+            f"Fine-tuning {description}: the first stage's adapter has no weights for "
+            f"{len(missing)} LoRA layers of this one (e.g. {missing[0]}); give both stages the "
+            "same `lift.lora.target_modules`."
+        )
+
+
 def train_adapter(
     model: Any,
     tokenizer: Any,
@@ -229,9 +251,11 @@ def train_adapter(
     select_on: str = "accuracy",
     maximize: bool = True,
     description: str = "fine-tune",
+    start: TrainedAdapter | None = None,
 ) -> TrainedAdapter:
     """Fine-tune a LoRA adapter on ``train`` (prompts, completions) and keep the epoch that
-    scores best on ``validation``.
+    scores best on ``validation``; from ``start``'s weights where given (a second stage of
+    fine-tuning), else from LoRA's initialisation.
 
     ``validate(peft_model)`` returns named metrics of the model's answers on the validation
     rows (e.g. accuracy and invalid rate); it is called after every epoch, and the epoch with
@@ -245,6 +269,8 @@ def train_adapter(
 
     torch.manual_seed(training.seed)  # LoRA's initialisation and the batch order
     peft_model = get_peft_model(model, lora.peft_config())
+    if start is not None:
+        _continue_from(peft_model, start, description)
     pad_id = tokenizer.pad_token_id
     train_examples = encode(tokenizer, *train)
     lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in train_examples]

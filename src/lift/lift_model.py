@@ -111,8 +111,11 @@ def _validator(
     task: Task,
     settings: LiftSettings,
 ) -> Callable[[Any], dict[str, float]]:
-    """The task's validation metrics of a model's answers on the validation prompts."""
+    """The task's validation metrics of a model's answers on the validation prompts, answered
+    as the test prompts will be but greedily where those are sampled (an epoch is chosen on
+    deterministic answers, at a k-th of the cost)."""
     truth, train_targets = validation["target"].to_numpy(), train["target"].to_numpy()
+    settings = settings.overridden({"generation": {"samples": 1, "also_greedy": False}})
 
     def validate(model: Any) -> dict[str, float]:
         answers = answer(
@@ -159,9 +162,11 @@ def fine_tune(
     task: Task,
     settings: LiftSettings,
     encodings: Encodings | None = None,
+    start: TrainedAdapter | None = None,
 ) -> dict[int, TrainedAdapter]:
-    """One adapter per repeat of ``prompts``, trained on its train rows, its epoch chosen on
-    its validation rows (``encodings``: the ones the prompts were written with). With a
+    """One adapter per repeat of ``prompts``, trained on its train rows (from ``start``'s
+    weights where given: a second stage), its epoch chosen on its validation rows
+    (``encodings``: the ones the prompts were written with). With a
     selection (``lift.selection``) every candidate setting is fine-tuned per repeat and the
     one with the best validation score kept (ties: the lower validation loss); the adapter
     records what was chosen and every candidate's outcome."""
@@ -180,6 +185,7 @@ def fine_tune(
                 int(repeat),
                 for_repeat(task, encodings, repeat, chosen["encoding"]),
                 candidate,
+                start,
             )
             score, loss = (
                 adapter.kept[f"validation_{task.select_on}"],
@@ -216,6 +222,7 @@ def _fine_tune_repeat(
     repeat: int,
     task: Task,
     settings: LiftSettings,
+    start: TrainedAdapter | None = None,
 ) -> TrainedAdapter:
     """The adapter of one repeat and setting, its epoch chosen on the validation rows."""
     train = of_split(prompts, repeat, "train")
@@ -233,6 +240,7 @@ def _fine_tune_repeat(
             select_on=task.select_on,
             maximize=task.maximize,
             description=f"{dataset} repeat {repeat}",
+            start=start,
         )
     device = select_device(settings.device)
     adapter = replace(adapter, trained_on=precision_used(device, settings.dtype))

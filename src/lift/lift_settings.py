@@ -126,7 +126,9 @@ class GenerationSettings(Settings):
     mode: Literal["score", "generate"] = "generate"
     max_new_tokens: Positive | None = None  # None: the longest completion plus a margin
     batch_size: Positive = 32
-    samples: Positive = 1  # answers per prompt: 1 is greedy, k > 1 samples k and aggregates
+    # answers per test prompt: 1 is greedy, k > 1 samples k and aggregates (the validation
+    # answers that choose the epoch are greedy)
+    samples: Positive = 1
     temperature: PositiveNumber = 1.0  # of sampling
     # score: also report `lift_corrected`, the class scores with per-class biases fitted on
     # the validation rows (lift.prior_correction), beside the raw ones

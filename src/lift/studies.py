@@ -17,6 +17,8 @@ settings; LIFT and the baselines then run on it exactly as in the main pipelines
 - ``pretraining``: fine-tuning from the pretrained weights and from random ones;
 - ``in_context``: the base model shown training rows in its prompt, against LIFT fine-tuned
   on the same rows and on all;
+- ``two_stage``: fine-tuning on a few rows, from the pretrained model and after a first stage
+  on synthetic pretext tasks of the table's shape;
 - ``uncertainty``: answers sampled several times beside the greedy one: how their spread
   follows noise added to a regression table's targets, and how calibrated sampled votes are
   beside scored classes.
@@ -61,8 +63,9 @@ class Variant(Settings):
     label: str = ""  # how the figure names it
     change: dict[str, Any] = {}
     lift: dict[str, Any] = {}  # LIFT settings of the variant, over the study's (how it is written)
-    # how the language model learns the rows: fine-tuned on them, or shown them in the prompt
-    method: Literal["fine_tune", "in_context"] = "fine_tune"
+    # how the language model learns the rows: fine-tuned on them (after a first stage on
+    # pretext tasks: two_stage), or shown them in the prompt
+    method: Literal["fine_tune", "two_stage", "in_context"] = "fine_tune"
 
 
 def changed(
@@ -421,6 +424,51 @@ class InContext(StudySettings):
         ]
 
 
+class Pretext(Settings):
+    """The first stage of two-stage fine-tuning: ``tasks`` synthetic tasks of ``rows`` rows
+    each (the target's features and classes, drawn with ``seed``), taken in turn for
+    ``rounds`` rounds of ``epochs`` epochs at ``learning_rate`` (None: the study's)."""
+
+    tasks: Annotated[int, Field(ge=1)] = 2
+    rows: Annotated[int, Field(ge=10)] = 100
+    rounds: Annotated[int, Field(ge=1)] = 2
+    epochs: Annotated[int, Field(ge=1)] = 3
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    def lift(self) -> dict[str, Any]:
+        """The LIFT settings of a round, over the study's."""
+        rate = {"learning_rate": self.learning_rate} if self.learning_rate else {}
+        return {"training": {"epochs": self.epochs, **rate}}
+
+
+class TwoStage(StudySettings):
+    """``two_stage``: LIFT fine-tuned on each of ``rows`` training rows (class-balanced, drawn
+    with ``seed``) from the pretrained model, and after a first stage on synthetic pretext
+    tasks of the table's shape (``pretext``, the paper's: two tasks of 100 rows, alternated
+    for 3 epochs each)."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    rows: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)] = [10, 20, 50, 100, 200]
+    pretext: Pretext = Pretext()
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    def variants(self) -> list[Variant]:
+        return [
+            Variant(
+                name=f"{method}_{n}",
+                level=n,
+                facet=method,
+                label=f"{n}",
+                change={"kind": "balanced", "count": n, "seed": self.seed},
+                method=method,
+            )
+            for method in ("fine_tune", "two_stage")
+            for n in sorted(set(self.rows))
+        ]
+
+
 class Uncertainty(StudySettings):
     """``uncertainty``: LIFT answers every test prompt ``samples`` times at ``temperature``
     (seeded), and greedily. A regression table is fitted on its targets with Gaussian noise
@@ -470,6 +518,7 @@ STUDIES: dict[str, type[StudySettings]] = {
     "pretraining": Pretraining,
     "uncertainty": Uncertainty,
     "in_context": InContext,
+    "two_stage": TwoStage,
 }
 
 

@@ -38,6 +38,8 @@ TITLES: dict[str, str] = {
     "pretraining": "Test score fine-tuned from the pretrained weights and from random ones",
     "in_context": "Shown in the prompt or fine-tuned on: test accuracy of the same rows learnt "
     "two ways",
+    "two_stage": "Few rows: fine-tuned from the pretrained model, and after a first stage on "
+    "synthetic pretext tasks",
     "uncertainty": "What sampled answers say: their spread against the noise in the targets, "
     "and the calibration of sampled votes",
 }
@@ -50,6 +52,8 @@ def figure_of(study: str, results: pd.DataFrame) -> Figure:
         return agreement_figure(results, title)
     if study == "in_context":
         return in_context_figure(results, title)
+    if study == "two_stage":
+        return two_stage_figure(results, title)
     if study == "class_imbalance":
         return variant_figure(results, title, ["accuracy", "balanced_accuracy", "f1_macro"])
     return variant_figure(results, title, rows_per_label=study == "sample_complexity")
@@ -352,6 +356,45 @@ def in_context_figure(results: pd.DataFrame, title: str = TITLES["in_context"]) 
         axis.set_ylabel(NAMES["accuracy"])
         axis.set_title(f"{dataset} (red x: the paper's GPT-J)", fontsize=10)
         axis.grid(alpha=0.3, axis="y")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def two_stage_figure(results: pd.DataFrame, title: str = TITLES["two_stage"]) -> Figure:
+    """A panel per table: LIFT's test score (mean over repeats, the std as a bar) against the
+    training rows, fine-tuned from the pretrained model (solid) and after the first stage
+    (dashed), the baselines fitted on the same rows in grey; the paper's figures as crosses."""
+    tables = list(results[["task", "dataset"]].drop_duplicates().itertuples(index=False))
+    figure, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
+    for axis, (task, dataset) in zip(axes.flat, tables, strict=True):
+        rows = results[(results["task"] == task) & (results["dataset"] == dataset)]
+        metric = METRICS[task][0]
+        scale = _scale(metric)
+        rows = rows.assign(n=pd.to_numeric(rows["level"]))
+        lift = rows[rows["model"] == "lift"]
+        for facet, label, style in [
+            ("fine_tune", "LIFT", "-"),
+            ("two_stage", "LIFT, two-stage", "--"),
+        ]:
+            mine = lift[lift["facet"] == facet].groupby("n")
+            mean, std = mine[metric].mean() * scale, mine[metric].std(ddof=0).fillna(0) * scale
+            axis.errorbar(mean.index, mean, yerr=std, color="black", linestyle=style,
+                          linewidth=2, marker="o", capsize=2, label=label)  # fmt: skip
+            published = mine[f"paper_{metric}"].first() * scale
+            if published.notna().any():
+                axis.scatter(published.index, published, marker="x", s=50, color="red",
+                             zorder=5)  # fmt: skip
+        others = rows[(rows["model"] != "lift") & (rows["facet"] == "fine_tune")]
+        for model, line in others.groupby("model", sort=False):
+            values = line.groupby("n")[metric].mean() * scale
+            axis.plot(values.index, values, **_style(model, "0.6"), label=model)
+        axis.set_xscale("log")
+        axis.set_xlabel("training rows (log scale)")
+        axis.set_ylabel(NAMES.get(metric, metric))
+        axis.set_title(f"{dataset} (red x: the paper's GPT-J)", fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
     figure.suptitle(title)
     figure.tight_layout()
     return figure

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from sklearn.datasets import make_blobs, make_circles, make_moons
+from sklearn.datasets import make_blobs, make_circles, make_classification, make_moons
 
 from lift.errors import DatasetInputError
 from lift.lift_settings import Settings
@@ -121,6 +121,47 @@ CLASSIFICATION_GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
     "nine_gaussians": nine_gaussians,
     "tanh_network": tanh_network,
 }
+
+
+PRETEXT = "pretext"  # the column of a pretext table saying which task a row belongs to
+
+
+def pretext_tasks(
+    dataset: str,
+    features: list[str],
+    target: str,
+    n_classes: int,
+    rows: int = 100,
+    tasks: int = 2,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``tasks`` synthetic classification tasks of the target's shape, for a first stage of
+    fine-tuning (the paper's pretext tasks): ``make_classification`` with as many informative
+    numeric features as the target has (under its ``features``' names) and ``n_classes``
+    classes, ``rows`` rows each (seed ``seed + task``), 80 % training and 20 % validation rows
+    (``split``), the task's index in ``pretext``."""
+    if n_classes > 2 ** len(features):
+        raise DatasetInputError(
+            f"Dataset '{dataset}': pretext tasks of {len(features)} features cannot have "
+            f"{n_classes} classes (make_classification draws at most 2^features); two-stage "
+            "fine-tuning needs a table with more features."
+        )
+    parts = []
+    for task in range(int(tasks)):
+        x, y = make_classification(
+            n_samples=int(rows),
+            n_features=len(features),
+            n_informative=len(features),
+            n_redundant=0,
+            n_repeated=0,
+            n_classes=int(n_classes),
+            n_clusters_per_class=1,
+            random_state=int(seed) + task,
+        )
+        part = pd.DataFrame(x, columns=list(features)).assign(**{target: y.astype(int)})
+        split = np.where(np.arange(len(part)) < round(0.8 * len(part)), "train", "validation")
+        parts.append(part.assign(split=split, **{PRETEXT: task}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _piecewise(x: np.ndarray) -> np.ndarray:

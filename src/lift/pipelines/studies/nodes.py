@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import in_context, lift_model, metrics, study_figures, variants
+from lift import in_context, lift_model, metrics, study_figures, two_stage, variants
 from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings
 from lift.fine_tuning import TrainedAdapter
@@ -66,6 +66,49 @@ def score(
         counts = pd.concat(shown).groupby(["model", "repeat"], as_index=False)["demonstrations"]
         scores = scores.merge(counts.first(), on=["model", "repeat"], how="left")
     return scores
+
+
+def pretext_table(
+    schema: dict[str, Any], settings: DatasetEntry, *, rows: int, tasks: int, seed: int
+) -> pd.DataFrame:
+    """Synthetic pretext tasks of the table's shape (features, classes)."""
+    return two_stage.pretext_table(settings.name, schema, rows, tasks, seed)
+
+
+def first_stage(
+    pretext: pd.DataFrame,
+    schema: dict[str, Any],
+    base_model: dict[str, Any],
+    settings: DatasetEntry,
+    *,
+    rounds: int,
+) -> dict[int, TrainedAdapter]:
+    """The adapter fine-tuned on the pretext tasks in turn (as ``{0: adapter}``)."""
+    lift = settings.lift
+    task = task_for(schema, lift.serialization.completion_suffix)
+    base = BaseModel.from_dict(base_model)
+    return {0: two_stage.first_stage(settings.name, base, pretext, schema, task, lift, rounds)}
+
+
+def fine_tune_after_pretext(
+    prompts: pd.DataFrame,
+    schema: dict[str, Any],
+    base_model: dict[str, Any],
+    encoding: Encodings,
+    settings: DatasetEntry,
+    pretext_adapter: dict[int, TrainedAdapter],
+) -> dict[int, TrainedAdapter]:
+    """One adapter per repeat, fine-tuned from the first stage's."""
+    lift = settings.lift
+    return lift_model.fine_tune(
+        settings.name,
+        BaseModel.from_dict(base_model),
+        prompts,
+        task_for(schema, lift.serialization.completion_suffix),
+        lift,
+        encoding,
+        start=pretext_adapter[0],
+    )
 
 
 def predict_in_context(

@@ -13,6 +13,8 @@ rows and labels, written with its LIFT settings:
 
 then over everything: report -> results.csv and <study>.png under data/08_reporting/<study>/.
 ``decision_boundaries`` adds a grid per table and every model's answers on it;
+``two_stage`` a first stage per table (namespace ``<study>.<task>.<name>.pretext``: pretext
+tasks -> first_stage), from which its two-stage variants fine-tune;
 ``uncertainty`` the calibration bins of LIFT's answers to a classification table."""
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from lift.pipelines.tabular.pipeline import (
     lift_nodes,
     namespaced,
 )
-from lift.studies import STUDIES, DecisionBoundaries, StudySettings, Variant, study_settings
+from lift.studies import (
+    STUDIES,
+    DecisionBoundaries,
+    StudySettings,
+    TwoStage,
+    Variant,
+    study_settings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +66,14 @@ def variant_steps(
         tags="data",
     )
     learn = lift_nodes()  # fine-tuned, or shown the training rows in the prompt
+    if variant.method == "two_stage":
+        learn[2] = node(
+            nodes.fine_tune_after_pretext,
+            ["prompts", "schema", BASE_MODEL, "encoding", "settings", "pretext_adapter"],
+            "adapters",
+            name="fine_tune",
+            tags="training",
+        )
     if variant.method == "in_context":
         learn[2:] = [
             node(
@@ -128,6 +145,34 @@ def reliability_node(entry: DatasetEntry) -> Node:
     )
 
 
+def first_stage_steps(entry: DatasetEntry, settings: TwoStage) -> list[Node]:
+    """The first stage of two-stage fine-tuning, in the table's ``pretext`` namespace: its
+    pretext tasks and the adapter fine-tuned on them in turn."""
+    pretext = settings.pretext
+    return [
+        configure_node(entry, with_overrides(settings.lift, pretext.lift())),
+        node(
+            bind(
+                nodes.pretext_table,
+                rows=pretext.rows,
+                tasks=pretext.tasks,
+                seed=pretext.seed,
+            ),
+            ["schema", "settings"],
+            "pretext_table",
+            name="pretext_tasks",
+            tags="data",
+        ),
+        node(
+            bind(nodes.first_stage, rounds=pretext.rounds),
+            ["pretext_table", "schema", BASE_MODEL, "settings"],
+            "pretext_adapter",
+            name="first_stage",
+            tags="training",
+        ),
+    ]
+
+
 # the variant steps whose output the study's figure draws besides the scores
 FIGURED = ("predict_grid", "reliability")
 
@@ -178,6 +223,10 @@ def create_pipeline(
         as_is = baseline_nodes(entry) if any(not v.change for v in variants) else []
         on_table = [*as_is, *on_table]
         parts.append(namespaced([*data_nodes(entry), *on_table], entry, table, declared_at))
+        first = f"{table}.pretext"
+        if isinstance(settings, TwoStage):
+            steps = first_stage_steps(entry, settings)
+            parts.append(namespaced(steps, entry, first, declared_at, schema=f"{table}.schema"))
         for variant in variants:
             lift = with_overrides(settings.lift, variant.lift)
             if variant.lift:  # checked now, before any node runs
@@ -191,6 +240,7 @@ def create_pipeline(
                 shared[f"original_{artifact}" if variant.change else artifact] = (
                     f"{table}.{artifact}"
                 )
+            shared["pretext_adapter"] = f"{first}.pretext_adapter"
             reads = Pipeline(steps).inputs()
             shared = {a: full for a, full in shared.items() if a in reads}
             namespace = f"{table}.{variant.name}"

@@ -1,0 +1,74 @@
+"""Two-stage fine-tuning (the paper's answer to small data): a first stage on synthetic pretext
+tasks of the target's shape (``synthetic.pretext_tasks``), written as the target's rows are,
+taken in turn (task 1, 2, 1, 2, ...), each round continuing from the adapter so far; the second
+stage fine-tunes that adapter on the target's few rows (``lift_model.fine_tune``'s ``start``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lift.encoding import fit_encodings
+from lift.errors import DatasetInputError
+from lift.fine_tuning import TrainedAdapter
+from lift.language_model import BaseModel
+from lift.lift_model import fine_tune
+from lift.lift_settings import LiftSettings
+from lift.serialization import serialize
+from lift.synthetic import PRETEXT, SPLIT_COLUMN, pretext_tasks
+from lift.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+
+def pretext_table(
+    dataset: str, schema: Mapping[str, Any], rows: int, tasks: int, seed: int
+) -> pd.DataFrame:
+    """The pretext tasks of a classification table of numeric features (``schema``)."""
+    if schema.get("categorical_features"):
+        raise DatasetInputError(
+            f"Dataset '{dataset}': its features {list(schema['categorical_features'])} are "
+            "categorical, and the pretext tasks of two-stage fine-tuning are numeric; use a "
+            "table of numeric features."
+        )
+    return pretext_tasks(
+        dataset, list(schema["features"]), schema["target"], len(schema["classes"]), rows, tasks,
+        seed,
+    )  # fmt: skip
+
+
+def first_stage(
+    dataset: str,
+    base: BaseModel,
+    pretext: pd.DataFrame,
+    schema: Mapping[str, Any],
+    task: Task,
+    settings: LiftSettings,
+    rounds: int,
+) -> TrainedAdapter:
+    """The adapter of the first stage: the tasks of ``pretext`` (``pretext_table``) in turn for
+    ``rounds`` rounds, each fine-tuned with ``settings`` (its epochs, learning rate, the
+    epoch kept on its validation rows) from the adapter so far, written as the target is."""
+    stage = settings.overridden({"selection": {"learning_rate": [], "epochs": [], "encoding": []}})
+    prompts = []
+    for number, rows in pretext.groupby(PRETEXT, sort=True):
+        rows = rows.reset_index(drop=True)
+        splits = pd.DataFrame(
+            {"row": np.arange(len(rows)), "repeat": 0, "split": rows[SPLIT_COLUMN].to_numpy()}
+        )
+        features = rows.drop(columns=[PRETEXT, SPLIT_COLUMN])
+        encodings = fit_encodings(features, schema, splits, stage.serialization, stage.encodings())
+        written = serialize(features, schema, splits, stage.serialization, encodings, dataset)
+        prompts.append((int(number), written, encodings))
+    adapter = None
+    for round_ in range(1, int(rounds) + 1):
+        for number, written, encodings in prompts:
+            name = f"{dataset} pretext {number + 1} (round {round_} of {rounds})"
+            adapter = fine_tune(name, base, written, task, stage, encodings, adapter)[0]
+    assert adapter is not None
+    logger.info("LIFT %s: first stage on %d pretext tasks done", dataset, len(prompts))
+    return adapter
