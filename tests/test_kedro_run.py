@@ -26,6 +26,10 @@ STUDY_PIPELINES = (
     "decision_boundaries",
     "inductive_bias",
     "feature_names",
+    "pretraining",
+    "in_context",
+    "two_stage",
+    "uncertainty",
 )
 
 

@@ -293,7 +293,7 @@ def _spread_panels(rows: pd.DataFrame, dataset: str, top: plt.Axes, bottom: plt.
     reach = max(float(spread.index.max()), float(spread["mean"].max()), 1e-9)
     top.plot([0, reach], [0, reach], color="0.5", linestyle="--", label="spread = noise")
     top.set_xlabel("noise added to the training targets (standard deviation)")
-    top.set_ylabel("spread of the sampled answers (std)")
+    top.set_ylabel("spread of the sampled answers (robust std)")
     top.set_title(f"{dataset}: does the spread follow the noise?", fontsize=10)
     top.legend(fontsize=8)
     top.grid(alpha=0.3)

@@ -101,6 +101,15 @@ class Classification:
         }
 
 
+def robust_spread(values: np.ndarray) -> float:
+    """The spread of sampled numbers as a robust standard deviation: 1.4826 times their median
+    absolute deviation from the median, which is the standard deviation of Gaussian samples
+    and is not thrown by the odd wild sample (a sign or a leading digit drawn at temperature
+    1: -36.79 among answers near -8)."""
+    values = np.asarray(values, dtype=float)
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
 @dataclass(frozen=True)
 class Regression:
     """Answers are numbers (read back into the target's units by ``encoding``, the one the
@@ -118,8 +127,8 @@ class Regression:
     def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
         """Numbers in the target's units: the median of each prompt's valid answers, else the
         training mean, and which prompts had a valid answer; with several samples per prompt
-        also their mean (else the training mean) and spread (their standard deviation, NaN
-        where fewer than two parsed)."""
+        also their mean (else the training mean) and spread (``robust_spread``; NaN where
+        fewer than two parsed)."""
         fallback = float(np.mean(train_targets))
         numbers = sampled_numbers(samples, self.completion_suffix)
         if self.encoding is not None:
@@ -130,7 +139,7 @@ class Regression:
         if max(map(len, samples), default=1) <= 1:  # greedy: one answer each
             return Answers(texts, median, valid)
         mean = np.array([n.mean() if len(n) else fallback for n in numbers], dtype=float)
-        spread = np.array([n.std(ddof=1) if len(n) > 1 else np.nan for n in numbers])
+        spread = np.array([robust_spread(n) if len(n) > 1 else np.nan for n in numbers])
         return Answers(texts, median, valid, sample_mean=mean, sample_spread=spread)
 
     def written_with(self, encoding: FittedEncoding) -> Regression:

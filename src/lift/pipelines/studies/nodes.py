@@ -90,27 +90,6 @@ def first_stage(
     return {0: two_stage.first_stage(settings.name, base, pretext, schema, task, lift, rounds)}
 
 
-def fine_tune_after_pretext(
-    prompts: pd.DataFrame,
-    schema: dict[str, Any],
-    base_model: dict[str, Any],
-    encoding: Encodings,
-    settings: DatasetEntry,
-    pretext_adapter: dict[int, TrainedAdapter],
-) -> dict[int, TrainedAdapter]:
-    """One adapter per repeat, fine-tuned from the first stage's."""
-    lift = settings.lift
-    return lift_model.fine_tune(
-        settings.name,
-        BaseModel.from_dict(base_model),
-        prompts,
-        task_for(schema, lift.serialization.completion_suffix),
-        lift,
-        encoding,
-        start=pretext_adapter[0],
-    )
-
-
 def predict_in_context(
     prompts: pd.DataFrame,
     schema: dict[str, Any],

@@ -29,6 +29,7 @@ from lift.acquisition import OpenMLSource, openml_available
 from lift.dataset_entry import DatasetEntry
 from lift.lift_settings import with_overrides
 from lift.pipelines.studies import nodes
+from lift.pipelines.tabular import nodes as tabular_nodes
 from lift.pipelines.tabular.pipeline import (
     BASE_MODEL,
     base_model_node,
@@ -68,7 +69,7 @@ def variant_steps(
     learn = lift_nodes()  # fine-tuned, or shown the training rows in the prompt
     if variant.method == "two_stage":
         learn[2] = node(
-            nodes.fine_tune_after_pretext,
+            tabular_nodes.fine_tune,
             ["prompts", "schema", BASE_MODEL, "encoding", "settings", "pretext_adapter"],
             "adapters",
             name="fine_tune",

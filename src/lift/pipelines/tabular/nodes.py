@@ -145,8 +145,10 @@ def fine_tune(
     base_model: dict[str, Any],
     encoding: Encodings,
     settings: DatasetEntry,
+    first_stage: dict[int, TrainedAdapter] | None = None,
 ) -> dict[int, TrainedAdapter]:
-    """One LoRA adapter per repeat, the epoch chosen on the validation prompts."""
+    """One LoRA adapter per repeat, the epoch chosen on the validation prompts (from the
+    adapter of a ``first_stage`` where given)."""
     lift = settings.lift
     return lift_model.fine_tune(
         settings.name,
@@ -155,6 +157,7 @@ def fine_tune(
         task_for(schema, lift.serialization.completion_suffix),
         lift,
         encoding,
+        start=first_stage[0] if first_stage else None,
     )
 
 
