@@ -300,3 +300,21 @@ def test_a_second_stage_starts_from_the_first_stages_weights(tiny_model_dir):
     other = LiftSettings.from_params({**still, "lora": {"rank": 4, "alpha": 8}})
     with pytest.raises(DatasetInputError, match="same `lift.lora`"):
         lift_model.fine_tune("letters", base, prompts, Classification(3), other, start=first)
+
+
+def test_a_shared_prefix_read_once_gives_the_answers_of_the_whole_prompts(tiny):
+    from lift.prediction import generate, score_completions
+
+    model, tokenizer = tiny
+    prefix = "a 1### 0@@@\nb 2### 1@@@\nc 3### 2@@@\n"
+    prompts = ["a 0###", "b 12###", "c 3###", "bb 1###", "a 22###"]  # different lengths
+    whole = [prefix + p for p in prompts]
+    completions = [" 0@@@", " 1@@@", " 12@@@"]
+    read_once = score_completions(model, tokenizer, prompts, completions, 2, prefix=prefix)
+    np.testing.assert_allclose(
+        read_once, score_completions(model, tokenizer, whole, completions, 2), atol=1e-4
+    )
+    answers = generate(model, tokenizer, prompts, 6, batch_size=2, prefix=prefix)
+    assert answers == generate(model, tokenizer, whole, 6, batch_size=2)
+    with pytest.raises(ValueError, match="greedy answers only"):
+        generate(model, tokenizer, prompts, 6, samples=3, prefix=prefix)

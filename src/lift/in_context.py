@@ -108,7 +108,6 @@ def predict_in_context(
                 budget,
                 settings.training.seed + int(repeat),
             )
-            queries = [shown + prompt for prompt in test["prompt"]]
             ways = [(IN_CONTEXT_GENERATED, generating)]
             if isinstance(task, Classification):
                 ways.insert(0, (IN_CONTEXT, scoring))
@@ -116,12 +115,13 @@ def predict_in_context(
                 answers = answer(
                     model,
                     tokenizer,
-                    queries,
+                    test["prompt"],
                     train["completion"],
                     for_repeat(task, encodings, repeat),
                     train["target"].to_numpy(),
                     how,
                     f"{dataset} repeat {repeat}: in context ({how.generation.mode})",
+                    prefix=shown,  # the same demonstrations before every prompt: read once
                 )
                 answered_by = how.generation.answered_by()
                 rows = prediction_rows(name, test, int(repeat), answers, answered_by)

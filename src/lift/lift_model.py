@@ -80,14 +80,22 @@ def answer(
     train_targets: np.ndarray,
     settings: LiftSettings,
     description: str | None = None,
+    prefix: str = "",
 ) -> Answers:
     """The model's answers to ``prompts``, read as the task's predictions. ``completions`` (of
     the training rows, say) size the generation budget; ``train_targets`` give regression's
-    fallback, the training mean."""
+    fallback, the training mean; a ``prefix`` every prompt follows (in-context
+    demonstrations) is read once."""
     generation = settings.generation
     if generation.mode == "score":
         scores = score_completions(
-            model, tokenizer, list(prompts), task.completions, generation.batch_size, description
+            model,
+            tokenizer,
+            list(prompts),
+            task.completions,
+            generation.batch_size,
+            description,
+            prefix,
         )
         return task.read_scores(scores)
     samples = generate(
@@ -100,6 +108,7 @@ def answer(
         samples=generation.samples,
         temperature=generation.temperature,
         seed=settings.training.seed,
+        prefix=prefix,
     )
     return task.read(samples, train_targets)
 
