@@ -441,7 +441,7 @@ def test_demonstrations_are_training_rows_as_many_as_fit_the_context(tiny_model_
 def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_model_dir):
     params = {
         "demonstrations": 6,
-        "subset_epochs": 2,
+        "subset_epochs": 1,
         "datasets": {"classification": ["moons"]},
         "tables": {"classification": {"moons": MOONS}},
         "paper": {"moons": {"in_context": {"in_context_generated": 0.5}}},

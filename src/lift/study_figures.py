@@ -364,7 +364,7 @@ def in_context_figure(results: pd.DataFrame, title: str = TITLES["in_context"]) 
 def two_stage_figure(results: pd.DataFrame, title: str = TITLES["two_stage"]) -> Figure:
     """A panel per table: LIFT's test score (mean over repeats, the std as a bar) against the
     training rows, fine-tuned from the pretrained model (solid) and after the first stage
-    (dashed), the baselines fitted on the same rows in grey; the paper's figures as crosses."""
+    (dashed), the baselines fitted on the same rows thin; the paper's figures as crosses."""
     tables = list(results[["task", "dataset"]].drop_duplicates().itertuples(index=False))
     figure, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
     for axis, (task, dataset) in zip(axes.flat, tables, strict=True):
@@ -385,11 +385,16 @@ def two_stage_figure(results: pd.DataFrame, title: str = TITLES["two_stage"]) ->
             if published.notna().any():
                 axis.scatter(published.index, published, marker="x", s=50, color="red",
                              zorder=5)  # fmt: skip
-        others = rows[(rows["model"] != "lift") & (rows["facet"] == "fine_tune")]
-        for model, line in others.groupby("model", sort=False):
+        baselines = rows[~rows["model"].isin(LIFT_MODELS) & (rows["facet"] == "fine_tune")]
+        colours = plt.get_cmap("tab10")(np.arange(baselines["model"].nunique()) % 10)
+        grouped = baselines.groupby("model", sort=False)
+        for colour, (model, line) in zip(colours, grouped, strict=True):
             values = line.groupby("n")[metric].mean() * scale
-            axis.plot(values.index, values, **_style(model, "0.6"), label=model)
+            axis.plot(values.index, values, **_style(model, colour), label=model)
         axis.set_xscale("log")
+        sizes = sorted(rows["n"].unique())
+        axis.set_xticks(sizes, [f"{n:g}" for n in sizes])
+        axis.minorticks_off()
         axis.set_xlabel("training rows (log scale)")
         axis.set_ylabel(NAMES.get(metric, metric))
         axis.set_title(f"{dataset} (red x: the paper's GPT-J)", fontsize=10)
