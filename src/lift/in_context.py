@@ -94,6 +94,9 @@ def predict_in_context(
     generating = settings.overridden({"generation": {"mode": "generate", "samples": 1}})
     model, tokenizer = load_base(base, settings)
     window = int(context or model.config.max_position_embeddings)
+    ways = [(IN_CONTEXT_GENERATED, generating)]
+    if isinstance(task, Classification):
+        ways.insert(0, (IN_CONTEXT, scoring))
     parts = []
     with precision(settings):
         for repeat in sorted(prompts["repeat"].unique()):
@@ -108,16 +111,14 @@ def predict_in_context(
                 budget,
                 settings.training.seed + int(repeat),
             )
-            ways = [(IN_CONTEXT_GENERATED, generating)]
-            if isinstance(task, Classification):
-                ways.insert(0, (IN_CONTEXT, scoring))
+            reading = for_repeat(task, encodings, repeat)
             for name, how in ways:
                 answers = answer(
                     model,
                     tokenizer,
                     test["prompt"],
                     train["completion"],
-                    for_repeat(task, encodings, repeat),
+                    reading,
                     train["target"].to_numpy(),
                     how,
                     f"{dataset} repeat {repeat}: in context ({how.generation.mode})",
