@@ -402,14 +402,14 @@ def test_balanced_rows_hold_every_class_as_evenly_as_their_counts_allow():
     assert np.bincount(targets[order[:9]]).tolist() == [3, 3, 3]
     assert np.bincount(targets[order[:15]]).tolist() == [6, 6, 3]  # the rarest ran out
     splits = split_rows("t", targets, repeats=2)
-    cut = variants.balanced_training("t", splits, targets, 6, seed=0)
+    cut = variants.training_subset("t", splits, targets, 6, seed=0)
     for repeat in (0, 1):
         kept = rows_of(cut, repeat, "train")
         assert np.bincount(targets[kept], minlength=3).tolist() == [2, 2, 2]
         for split in ("validation", "test"):
             assert set(rows_of(cut, repeat, split)) == set(rows_of(splits, repeat, split))
     with pytest.raises(DatasetInputError, match="keep at least one"):
-        variants.balanced_training("t", splits, targets, 0)
+        variants.training_subset("t", splits, targets, 0)
 
 
 def test_demonstrations_are_training_rows_as_many_as_fit_the_context(tiny_model_dir, caplog):

@@ -87,6 +87,10 @@ def changed(
         return table, variants.subsample_training(
             dataset, splits, labels, change["fraction"], classification, seed
         )
+    if kind == "rows":
+        return table, variants.training_subset(
+            dataset, splits, labels, change["count"], classification, seed
+        )
     if kind == "target_noise":
         if classification:
             raise DatasetInputError(
@@ -100,8 +104,6 @@ def changed(
             f"Dataset '{dataset}': the variant '{variant.name}' changes class labels; it "
             "needs a classification dataset."
         )
-    if kind == "balanced":
-        return table, variants.balanced_training(dataset, splits, labels, change["count"], seed)
     if kind == "rebalance":
         return table, variants.rebalance_training(dataset, splits, labels, change["ratio"], seed)
     if kind == "corrupt":
@@ -135,14 +137,20 @@ class StudySettings(Settings):
     switches one off). ``lift`` holds LIFT settings the study runs with, over the task's and
     the table's own (the keys of ``<task>.lift``, e.g. ``{training: {epochs: 10}}``).
     ``paper`` maps dataset -> variant -> model -> the paper's figure (a fraction for
-    accuracy, RAE for regression)."""
+    accuracy, RAE for regression, unless ``published_metric`` says otherwise)."""
 
     tasks: ClassVar[tuple[TaskName, ...]] = ("classification", "regression")
+    # the metric a task's tables are compared on with the paper's, where not the task's first
+    published_metric: ClassVar[dict[TaskName, str]] = {}
 
     datasets: dict[TaskName, list[str]] = {}
     tables: dict[TaskName, dict[str, dict[str, Any] | None]] = {}
     lift: dict[str, Any] = {}
     paper: Published = {}
+
+    def metrics(self) -> dict[str, str]:
+        """Per task, the metric its tables are compared on (with ``paper``'s figures)."""
+        return {task: self.published_metric.get(task, METRICS[task][0]) for task in self.tasks}
 
     def variants(self) -> list[Variant]:
         """The variants of every table, in the order a figure shows them."""
@@ -404,7 +412,7 @@ class InContext(StudySettings):
         return self._variants(self.per_table.get(entry.name, self.demonstrations))
 
     def _variants(self, count: int) -> list[Variant]:
-        rows = {"kind": "balanced", "count": count, "seed": self.seed}
+        rows = {"kind": "rows", "count": count, "seed": self.seed}
         return [
             Variant(
                 name="in_context",
@@ -442,30 +450,41 @@ class Pretext(Settings):
         return {"training": {"epochs": self.epochs, **rate}}
 
 
+Sizes = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+
+
 class TwoStage(StudySettings):
-    """``two_stage``: LIFT fine-tuned on each of ``rows`` training rows (class-balanced, drawn
-    with ``seed``) from the pretrained model, and after a first stage on synthetic pretext
-    tasks of the table's shape (``pretext``, the paper's: two tasks of 100 rows, alternated
-    for 3 epochs each)."""
+    """``two_stage``: LIFT fine-tuned on each of ``rows`` training rows (a table's own in
+    ``per_table``; class-balanced where classes, drawn with ``seed``) from the pretrained
+    model, and after a first stage on synthetic pretext tasks of the table's shape
+    (``pretext``, the paper's: two tasks of 100 rows, alternated for 3 epochs each). The
+    paper's regression case is compared on RMSE."""
 
-    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+    published_metric: ClassVar[dict[TaskName, str]] = {"regression": "rmse"}
 
-    rows: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)] = [10, 20, 50, 100, 200]
+    rows: Sizes = [10, 20, 50, 100, 200]
+    per_table: dict[str, Sizes] = {}  # a table's own sizes (the paper's regression: 1..200)
     pretext: Pretext = Pretext()
     seed: Annotated[int, Field(ge=0)] = 0
 
     def variants(self) -> list[Variant]:
+        return self._variants(self.rows)
+
+    def variants_for(self, entry: DatasetEntry) -> list[Variant]:
+        return self._variants(self.per_table.get(entry.name, self.rows))
+
+    def _variants(self, sizes: list[int]) -> list[Variant]:
         return [
             Variant(
                 name=f"{method}_{n}",
                 level=n,
                 facet=method,
                 label=f"{n}",
-                change={"kind": "balanced", "count": n, "seed": self.seed},
+                change={"kind": "rows", "count": n, "seed": self.seed},
                 method=method,
             )
             for method in ("fine_tune", "two_stage")
-            for n in sorted(set(self.rows))
+            for n in sorted(set(sizes))
         ]
 
 
@@ -562,15 +581,17 @@ def with_sample_means(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([predictions, means], ignore_index=True)
 
 
-def study_results(scores: Sequence[pd.DataFrame], published: Published) -> pd.DataFrame:
+def study_results(
+    scores: Sequence[pd.DataFrame], published: Published, compared: Mapping[str, str]
+) -> pd.DataFrame:
     """The study's tidy results: one row per (task, dataset, variant, model, repeat) with the
-    metrics, and the paper's figure (``paper_<metric>``, the task's primary metric) where
-    ``published`` has one."""
+    metrics, and the paper's figure (``paper_<metric>``, the task's metric in ``compared``)
+    where ``published`` has one."""
     # an empty facet or label read back from a scores CSV is NaN
     results = pd.concat(scores, ignore_index=True)
     for column in ("facet", "label"):
         results[column] = results[column].astype(object).where(results[column].notna(), "")
-    primary = {task: METRICS[task][0] for task in results["task"].unique()}
+    primary = {task: compared[task] for task in results["task"].unique()}
     for metric in dict.fromkeys(primary.values()):
         results[f"paper_{metric}"] = [
             published.get(dataset, {}).get(variant, {}).get(model, np.nan)

@@ -3,7 +3,7 @@ agreement of every model with every teacher, and every model's decision regions 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -26,6 +26,7 @@ NAMES = {
     "balanced_accuracy": "balanced accuracy (%)",
     "f1_macro": "macro F1 (%)",
     "rae": "RAE (lower is better)",
+    "rmse": "RMSE (lower is better)",
 }
 
 TITLES: dict[str, str] = {
@@ -45,15 +46,16 @@ TITLES: dict[str, str] = {
 }
 
 
-def figure_of(study: str, results: pd.DataFrame) -> Figure:
-    """The figure of ``study`` from its results (``studies.study_results``)."""
+def figure_of(study: str, results: pd.DataFrame, compared: Mapping[str, str]) -> Figure:
+    """The figure of ``study`` from its results (``studies.study_results``; ``compared``: the
+    metric of each task that is drawn against the paper's, where one is drawn)."""
     title = TITLES[study]
     if study == "inductive_bias":
         return agreement_figure(results, title)
     if study == "in_context":
         return in_context_figure(results, title)
     if study == "two_stage":
-        return two_stage_figure(results, title)
+        return two_stage_figure(results, compared, title)
     if study == "class_imbalance":
         return variant_figure(results, title, ["accuracy", "balanced_accuracy", "f1_macro"])
     return variant_figure(results, title, rows_per_label=study == "sample_complexity")
@@ -361,15 +363,18 @@ def in_context_figure(results: pd.DataFrame, title: str = TITLES["in_context"]) 
     return figure
 
 
-def two_stage_figure(results: pd.DataFrame, title: str = TITLES["two_stage"]) -> Figure:
-    """A panel per table: LIFT's test score (mean over repeats, the std as a bar) against the
-    training rows, fine-tuned from the pretrained model (solid) and after the first stage
-    (dashed), the baselines fitted on the same rows thin; the paper's figures as crosses."""
+def two_stage_figure(
+    results: pd.DataFrame, compared: Mapping[str, str], title: str = TITLES["two_stage"]
+) -> Figure:
+    """A panel per table: LIFT's test score (the task's ``compared`` metric; mean over
+    repeats, the std as a bar) against the training rows, fine-tuned from the pretrained
+    model (solid) and after the first stage (dashed), the baselines fitted on the same rows
+    thin; the paper's figures as crosses."""
     tables = list(results[["task", "dataset"]].drop_duplicates().itertuples(index=False))
     figure, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
     for axis, (task, dataset) in zip(axes.flat, tables, strict=True):
         rows = results[(results["task"] == task) & (results["dataset"] == dataset)]
-        metric = METRICS[task][0]
+        metric = compared[task]
         scale = _scale(metric)
         rows = rows.assign(n=pd.to_numeric(rows["level"]))
         lift = rows[rows["model"] == "lift"]

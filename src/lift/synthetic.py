@@ -1,10 +1,11 @@
 """Synthetic datasets of the LIFT paper, seeded.
 
 Classification (the LIFT paper, arXiv:2206.06565): tables with features
-``x1, x2`` and an integer ``label`` column. Regression: six
-functions of ``p`` features, each a per-feature term averaged over the features; tables with
-``x1..xp``, the target ``y`` and a ``split`` column (the noiseless test rows are fixed by the
-generator), plus a noiseless grid for extrapolation."""
+``x1, x2`` and an integer ``label`` column. Regression: six functions of ``p`` features, each
+a per-feature term averaged over the features, and planes (a weighted sum of the features);
+tables with ``x1..xp``, the target ``y`` and a ``split`` column (the noiseless test rows are
+fixed by the generator), plus a noiseless grid for extrapolation. Pretext tasks of a table's
+shape for a first stage of fine-tuning."""
 
 from __future__ import annotations
 
@@ -164,6 +165,32 @@ def pretext_tasks(
     return pd.concat(parts, ignore_index=True)
 
 
+def pretext_functions(
+    ranges: Mapping[str, tuple[float, float]],
+    target: str,
+    rows: int = 100,
+    tasks: int = 2,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``tasks`` synthetic regression tasks of the target's shape, for a first stage of
+    fine-tuning: planes ``y = sum_i w_i x_i`` with weights drawn from U(-1, 1) (seed
+    ``seed + task``), their features (``ranges``: name -> (low, high), the target's) drawn
+    uniformly in the target's ranges, noiseless; ``rows`` rows each, 80 % training and 20 %
+    validation rows (``split``), the task's index in ``pretext``."""
+    parts = []
+    for task in range(int(tasks)):
+        rng = np.random.default_rng(int(seed) + task)
+        weights = rng.uniform(-1.0, 1.0, size=len(ranges))
+        columns = {
+            name: rng.uniform(low, high, size=int(rows)) for name, (low, high) in ranges.items()
+        }
+        part = pd.DataFrame(columns)
+        part[target] = part.to_numpy() @ weights
+        split = np.where(np.arange(len(part)) < round(0.8 * len(part)), "train", "validation")
+        parts.append(part.assign(split=split, **{PRETEXT: task}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _piecewise(x: np.ndarray) -> np.ndarray:
     flat = np.where(x < -3, x + 6, np.where(x < 3, 0.0, x - 6))
     return 18 * ((flat + 4) / 8 - 0.5)
@@ -180,11 +207,15 @@ FUNCTION_TERMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+PLANE = "plane"  # the regression generator of a weighted sum of the features (``plane``)
+
+
 def _check_function(name: str) -> Callable[[np.ndarray], np.ndarray]:
     if name not in FUNCTION_TERMS:
         raise DatasetInputError(
             f"Unknown synthetic regression function '{name}'. Choose one of "
-            f"{sorted(FUNCTION_TERMS)} in the dataset's `source.name` parameter."
+            f"{sorted(FUNCTION_TERMS)} or '{PLANE}' (with `source.coefficients`) in the "
+            "dataset's `source.name` parameter."
         )
     return FUNCTION_TERMS[name]
 
@@ -196,7 +227,7 @@ def function_value(name: str, features: np.ndarray) -> np.ndarray:
     return term(np.asarray(features, dtype=float)).mean(axis=1)
 
 
-def _function_table(name: str, features: np.ndarray, target: np.ndarray) -> pd.DataFrame:
+def _function_table(features: np.ndarray, target: np.ndarray) -> pd.DataFrame:
     columns = {f"x{i + 1}": features[:, i] for i in range(features.shape[1])}
     return pd.DataFrame({**columns, FUNCTION_TARGET: target})
 
@@ -222,14 +253,60 @@ def function_table(
     test rows, in that order.
     """
     _check_function(name)
+    sizes = {"train": n_train, "validation": n_validation, "test": n_test}
+    value = partial(function_value, name)
+    return _noisy_rows(f"Synthetic function '{name}'", value, p, sizes, noise, domain, integer,
+                       positive, seed)  # fmt: skip
+
+
+def plane(
+    coefficients: list[float],
+    intercept: float = 0.0,
+    n_train: int = 200,
+    n_validation: int = 50,
+    n_test: int = 100,
+    noise: float = 0.1,
+    domain: tuple[float, float] = (-10.0, 10.0),
+    integer: bool = False,
+    positive: bool = False,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Rows of the plane ``y = intercept + sum_i coefficients[i] * x_i`` (as many features as
+    coefficients; the paper's two-stage case: ``[0.2, 0.4]``), drawn and split as
+    ``function_table``'s."""
+    weights = np.asarray(coefficients, dtype=float)
+    if weights.ndim != 1 or len(weights) == 0 or not np.isfinite(weights).all():
+        raise DatasetInputError(
+            f"Synthetic function 'plane': `source.coefficients` must be a list of finite "
+            f"numbers, one per feature, e.g. [0.2, 0.4]; it is {coefficients!r}."
+        )
+    sizes = {"train": n_train, "validation": n_validation, "test": n_test}
+    value = lambda features: float(intercept) + features @ weights  # noqa: E731
+    return _noisy_rows("Synthetic function 'plane'", value, len(weights), sizes, noise, domain,
+                       integer, positive, seed)  # fmt: skip
+
+
+def _noisy_rows(
+    what: str,
+    value: Callable[[np.ndarray], np.ndarray],
+    p: int,
+    sizes: Mapping[str, int],
+    noise: float,
+    domain: tuple[float, float] | None,
+    integer: bool,
+    positive: bool,
+    seed: int,
+) -> pd.DataFrame:
+    """``x1..xp, y, split``: features drawn uniformly from ``domain``, ``y = value(x)`` plus
+    noise of ``noise`` times its std on the train and validation rows, the test rows noiseless."""
     low, high = (float(domain[0]), float(domain[1])) if domain is not None else (-10.0, 10.0)
     if positive:
         low = 0.0
-    sizes = {"train": int(n_train), "validation": int(n_validation), "test": int(n_test)}
+    sizes = {split: int(size) for split, size in sizes.items()}
     if int(p) < 1 or low >= high or min(sizes.values()) < 1:
         raise DatasetInputError(
-            f"Synthetic function '{name}': need p >= 1, a domain [low, high] with low < high "
-            f"and at least one row per split; got p={p}, domain=[{low}, {high}], sizes {sizes}."
+            f"{what}: need p >= 1, a domain [low, high] with low < high and at least one row "
+            f"per split; got p={p}, domain=[{low}, {high}], sizes {sizes}."
         )
     rng = np.random.default_rng(int(seed))
     n_rows = sum(sizes.values())
@@ -238,10 +315,10 @@ def function_table(
         features = features.astype(float)
     else:
         features = rng.uniform(low, high, size=(n_rows, int(p)))
-    target = function_value(name, features)
+    target = np.asarray(value(features), dtype=float)
     noisy = n_rows - sizes["test"]
     target[:noisy] += rng.normal(0.0, float(noise) * target[:noisy].std(), size=noisy)
-    table = _function_table(name, features, target)
+    table = _function_table(features, target)
     table[SPLIT_COLUMN] = np.repeat(list(sizes), list(sizes.values()))
     return table
 
@@ -279,7 +356,7 @@ def function_grid(
     if integer:
         grid = np.unique(np.round(grid))
     features = grid.reshape(-1, 1)
-    return _function_table(name, features, function_value(name, features))
+    return _function_table(features, function_value(name, features))
 
 
 def generator(task: str, name: str) -> Callable[..., pd.DataFrame]:
@@ -287,6 +364,8 @@ def generator(task: str, name: str) -> Callable[..., pd.DataFrame]:
     (``n_samples``, ``seed``, ...) or, for regression, ``function_table`` with ``name`` bound.
     An unknown name raises ``DatasetInputError`` with the known ones."""
     if task == "regression":
+        if name == PLANE:
+            return plane
         _check_function(name)
         return partial(function_table, name)
     if name not in CLASSIFICATION_GENERATORS:

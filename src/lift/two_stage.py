@@ -1,7 +1,8 @@
 """Two-stage fine-tuning (the paper's answer to small data): a first stage on synthetic pretext
-tasks of the target's shape (``synthetic.pretext_tasks``), written as the target's rows are,
-taken in turn (task 1, 2, 1, 2, ...), each round continuing from the adapter so far; the second
-stage fine-tunes that adapter on the target's few rows (``lift_model.fine_tune``'s ``start``)."""
+tasks of the target's shape (``synthetic.pretext_tasks`` or ``pretext_functions``), written as
+the target's rows are, taken in turn (task 1, 2, 1, 2, ...), each round continuing from the
+adapter so far; the second stage fine-tunes that adapter on the target's few rows
+(``lift_model.fine_tune``'s ``start``)."""
 
 from __future__ import annotations
 
@@ -18,27 +19,40 @@ from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
 from lift.lift_model import fine_tune
 from lift.lift_settings import LiftSettings
+from lift.preprocessing import task_of
 from lift.serialization import serialize
-from lift.synthetic import PRETEXT, SPLIT_COLUMN, pretext_tasks
+from lift.synthetic import PRETEXT, SPLIT_COLUMN, pretext_functions, pretext_tasks
 from lift.tasks import Task
+from lift.variants import held_in_rows
 
 logger = logging.getLogger(__name__)
 
 
 def pretext_table(
-    dataset: str, schema: Mapping[str, Any], rows: int, tasks: int, seed: int
+    dataset: str,
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    splits: pd.DataFrame,
+    rows: int,
+    tasks: int,
+    seed: int,
 ) -> pd.DataFrame:
-    """The pretext tasks of a classification table of numeric features (``schema``)."""
+    """The pretext tasks of a table of numeric features (``schema``): classification tasks of
+    its number of features and classes (``synthetic.pretext_tasks``), or planes over its
+    features' ranges on the training and validation rows (``synthetic.pretext_functions``)."""
     if schema.get("categorical_features"):
         raise DatasetInputError(
             f"Dataset '{dataset}': its features {list(schema['categorical_features'])} are "
             "categorical, and the pretext tasks of two-stage fine-tuning are numeric; use a "
             "table of numeric features."
         )
-    return pretext_tasks(
-        dataset, list(schema["features"]), schema["target"], len(schema["classes"]), rows, tasks,
-        seed,
-    )  # fmt: skip
+    features, target = list(schema["features"]), schema["target"]
+    if task_of(schema) == "classification":
+        classes = len(schema["classes"])
+        return pretext_tasks(dataset, features, target, classes, rows, tasks, seed)
+    held_in = table.iloc[held_in_rows(splits)]
+    ranges = {name: (float(held_in[name].min()), float(held_in[name].max())) for name in features}
+    return pretext_functions(ranges, target, rows, tasks, seed)
 
 
 def first_stage(

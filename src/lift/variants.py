@@ -89,12 +89,19 @@ def balanced_order(targets: Sequence[Any], seed: int = 0) -> np.ndarray:
     return np.array(order, dtype=int)
 
 
-def balanced_training(
-    dataset: str, splits: pd.DataFrame, targets: np.ndarray, count: int, seed: int = 0
+def training_subset(
+    dataset: str,
+    splits: pd.DataFrame,
+    targets: np.ndarray,
+    count: int,
+    balanced: bool = True,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """``splits`` with each repeat's training rows cut to ``count`` of them, the classes as
-    even as their rows allow (``balanced_order``, seed ``seed + repeat``): the rows a prompt
-    can show as demonstrations. Validation and test rows stay as they are."""
+    """``splits`` with each repeat's training rows cut to ``count`` of them, drawn with seed
+    ``seed + repeat``: with ``balanced``, the classes as even as their rows allow
+    (``balanced_order``: the rows a prompt can show as demonstrations), else at random (numeric
+    targets). A smaller count keeps a subset of a larger one's rows. Validation and test rows
+    stay as they are."""
     if count < 1:
         raise DatasetInputError(
             f"Dataset '{dataset}': {count} training rows asked for; keep at least one."
@@ -102,7 +109,12 @@ def balanced_training(
     parts = []
     for repeat, part in splits.groupby("repeat", sort=True):
         rows = part.loc[part["split"] == "train", "row"].to_numpy()
-        kept = rows[balanced_order(targets[rows], seed + int(repeat))[:count]]
+        draw = seed + int(repeat)
+        if balanced:
+            order = balanced_order(targets[rows], draw)
+        else:
+            order = np.random.default_rng(draw).permutation(len(rows))
+        kept = rows[order[:count]]
         parts.append(part[(part["split"] != "train") | part["row"].isin(kept)])
     return pd.concat(parts, ignore_index=True)
 

@@ -16,7 +16,7 @@ from lift.dataset_entry import DatasetEntry
 from lift.pipelines.regression import nodes
 from lift.pipelines.tabular.pipeline import BASE_MODEL
 from lift.pipelines.tabular.pipeline import create_pipeline as tabular_pipeline
-from lift.synthetic import ExtrapolationSettings
+from lift.synthetic import FUNCTION_TERMS, ExtrapolationSettings
 
 TASK = "regression"
 KNOWN = ("datasets", "openml_cache", "split", "baselines", "lift", "extrapolation")
@@ -25,7 +25,8 @@ KNOWN = ("datasets", "openml_cache", "split", "baselines", "lift", "extrapolatio
 def extrapolation_steps(entry: DatasetEntry) -> list[Node]:
     """The extrapolation nodes of a one-feature synthetic function; none for other datasets."""
     source = entry.source
-    if not isinstance(source, SyntheticSource) or int(source.options.get("p", 1)) != 1:
+    one_feature = isinstance(source, SyntheticSource) and int(source.options.get("p", 1)) == 1
+    if not one_feature or source.name not in FUNCTION_TERMS:  # a plane: no such grid
         return []
     return [
         node(

@@ -69,10 +69,17 @@ def score(
 
 
 def pretext_table(
-    schema: dict[str, Any], settings: DatasetEntry, *, rows: int, tasks: int, seed: int
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    settings: DatasetEntry,
+    *,
+    rows: int,
+    tasks: int,
+    seed: int,
 ) -> pd.DataFrame:
-    """Synthetic pretext tasks of the table's shape (features, classes)."""
-    return two_stage.pretext_table(settings.name, schema, rows, tasks, seed)
+    """Synthetic pretext tasks of the table's shape (features, classes or ranges)."""
+    return two_stage.pretext_table(settings.name, table, schema, row_splits, rows, tasks, seed)
 
 
 def first_stage(
@@ -111,17 +118,22 @@ def predict_in_context(
 
 
 def report(
-    *parts: pd.DataFrame, study: str, published: Published, tables: int
+    *parts: pd.DataFrame,
+    study: str,
+    published: Published,
+    compared: dict[str, str],
+    tables: int,
 ) -> tuple[pd.DataFrame, Figure]:
     """The study's results (one row per table, variant, model and repeat, from the scores of
-    the first ``tables`` parts) and its figure (decision boundaries: from the grid answers of
-    the rest; uncertainty: with the calibration bins of the rest)."""
-    results = study_results(parts[:tables], published)
+    the first ``tables`` parts; the paper's figures on each task's ``compared`` metric) and
+    its figure (decision boundaries: from the grid answers of the rest; uncertainty: with the
+    calibration bins of the rest)."""
+    results = study_results(parts[:tables], published, compared)
     drawn = pd.concat(parts[tables:], ignore_index=True) if len(parts) > tables else None
     if study == "uncertainty":
         return results, study_figures.uncertainty_figure(results, drawn)
     if drawn is None:
-        return results, study_figures.figure_of(study, results)
+        return results, study_figures.figure_of(study, results, compared)
     is_point = drawn["model"] == TRAINING_POINTS
     points = drawn[is_point].rename(columns={"y_pred": "label"})
     return results, study_figures.boundary_figure(drawn[~is_point], points)

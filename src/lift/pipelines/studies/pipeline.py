@@ -159,7 +159,7 @@ def first_stage_steps(entry: DatasetEntry, settings: TwoStage) -> list[Node]:
                 tasks=pretext.tasks,
                 seed=pretext.seed,
             ),
-            ["schema", "settings"],
+            ["table", "schema", "splits", "settings"],
             "pretext_table",
             name="pretext_tasks",
             tags="data",
@@ -227,7 +227,8 @@ def create_pipeline(
         first = f"{table}.pretext"
         if isinstance(settings, TwoStage):
             steps = first_stage_steps(entry, settings)
-            parts.append(namespaced(steps, entry, first, declared_at, schema=f"{table}.schema"))
+            read = {a: f"{table}.{a}" for a in ("table", "schema", "splits")}
+            parts.append(namespaced(steps, entry, first, declared_at, **read))
         for variant in variants:
             lift = with_overrides(settings.lift, variant.lift)
             if variant.lift:  # checked now, before any node runs
@@ -252,7 +253,13 @@ def create_pipeline(
         logger.warning("The %s study has no table to run in this environment.", study)
         return Pipeline([])
     report = node(
-        bind(nodes.report, study=study, published=settings.paper, tables=len(scores)),
+        bind(
+            nodes.report,
+            study=study,
+            published=settings.paper,
+            compared=settings.metrics(),
+            tables=len(scores),
+        ),
         [*scores, *answers],
         [f"{study}.results", f"{study}.figure"],
         name="report",
