@@ -91,6 +91,24 @@ def test_regressors_are_chosen_on_validation_mse(quadratic):
     assert chosen.validation_mse_ == min(scores.values())
 
 
+def test_a_neighbourhood_is_cut_to_a_few_training_rows(quadratic):
+    from lift.baselines import fit_regressor
+    from lift.splits import rows_of
+
+    table, schema, splits = quadratic
+    features, targets = table[schema["features"]], table["y"].to_numpy()
+    few, validation = rows_of(splits, 0, "train")[:3], rows_of(splits, 0, "validation")
+    model = fit_regressor(
+        "knn",
+        {"n_neighbors": [2, 8]},
+        schema,
+        (features.iloc[few], targets[few]),
+        (features.iloc[validation], targets[validation]),
+    )
+    assert model.best_params_["n_neighbors"] in (2, 3)
+    assert model.predict(features.iloc[validation]).shape == (len(validation),)
+
+
 def test_regression_baselines_fit_the_quadratic(quadratic):
     from lift.metrics import score_predictions
 

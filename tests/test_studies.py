@@ -412,6 +412,22 @@ def test_balanced_rows_hold_every_class_as_evenly_as_their_counts_allow():
         variants.training_subset("t", splits, targets, 0)
 
 
+def test_few_numeric_training_rows_are_drawn_at_random_a_smaller_count_within_a_larger():
+    targets = np.arange(60.0)
+    splits = split_rows("t", targets, repeats=2, stratify=False)
+    five, twenty = (
+        variants.training_subset("t", splits, targets, n, balanced=False, seed=0) for n in (5, 20)
+    )
+    drawn = []
+    for repeat in (0, 1):
+        few, more = rows_of(five, repeat, "train"), rows_of(twenty, repeat, "train")
+        assert len(few) == 5 and len(more) == 20 and set(few) <= set(more)
+        assert sorted(few) != sorted(rows_of(splits, repeat, "train"))[:5]  # not the lowest
+        assert set(rows_of(five, repeat, "test")) == set(rows_of(splits, repeat, "test"))
+        drawn.append(set(few))
+    assert drawn[0] != drawn[1]
+
+
 def test_demonstrations_are_training_rows_as_many_as_fit_the_context(tiny_model_dir, caplog):
     from transformers import AutoTokenizer
 
@@ -468,10 +484,10 @@ def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_mode
 
 
 def test_pretext_tasks_have_the_targets_features_and_classes():
-    table, schema, _ = iris_like()
+    table, schema, splits = iris_like()
     from lift.two_stage import pretext_table
 
-    pretext = pretext_table("iris", schema, rows=40, tasks=2, seed=0)
+    pretext = pretext_table("iris", table, schema, splits, rows=40, tasks=2, seed=0)
     assert list(pretext.columns[:2]) == list(schema["features"]) == ["x1", "x2"]
     assert set(pretext[schema["target"]]) == {0, 1, 2}
     assert pretext.groupby("pretext").size().tolist() == [40, 40]
@@ -479,15 +495,34 @@ def test_pretext_tasks_have_the_targets_features_and_classes():
     first, second = (part[schema["features"]] for _, part in pretext.groupby("pretext"))
     assert not np.allclose(first.to_numpy(), second.to_numpy())  # two different tasks
     with pytest.raises(DatasetInputError, match="more features"):
-        pretext_table("one", {**schema, "features": ["a"]}, rows=40, tasks=1, seed=0)
+        pretext_table("one", table, {**schema, "features": ["a"]}, splits, 40, 1, 0)
+    raw = pd.DataFrame({"x1": np.arange(20.0), "x2": -np.arange(20.0), "y": np.arange(20.0)})
+    numeric, numbers = prepare_table("n", raw, "y", "regression")
+    held_in = split_rows("n", numeric["y"].to_numpy(), test_size=0.25, stratify=False)
+    planes = pretext_table("n", numeric, numbers, held_in, rows=40, tasks=2, seed=0)
+    assert list(planes.columns[:3]) == ["x1", "x2", "y"]
+    kept = numeric.iloc[variants.held_in_rows(held_in)]  # the test rows' range is not read
+    for name in ("x1", "x2"):
+        assert kept[name].min() <= planes[name].min() and planes[name].max() <= kept[name].max()
 
 
 def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_model_dir):
+    plane = {"kind": "synthetic", "name": "plane", "coefficients": [0.2, 0.4]}
+    plane.update(n_train=20, n_validation=6, n_test=6)
+    tasks["regression"] = {
+        "lift": {**TINY_LIFT, "generation": {"mode": "generate"}},
+        "split": tasks["classification"]["split"],
+        "baselines": {"seed": 0, "models": {"mean": {}, "knn": {"n_neighbors": [2]}}},
+        "openml_cache": tasks["classification"]["openml_cache"],
+        "datasets": {},
+    }
     params = {
         "rows": [6],
+        "per_table": {"plane": [3]},
         "pretext": {"rows": 20, "rounds": 1, "epochs": 1},
-        "datasets": {"classification": ["moons"]},
-        "tables": {"classification": {"moons": MOONS}},
+        "datasets": {"classification": ["moons"], "regression": ["plane"]},
+        "tables": {"classification": {"moons": MOONS}, "regression": {"plane": {"source": plane}}},
+        "paper": {"plane": {"two_stage_3": {"lift": 1.78}}},
     }
     pipeline = create_pipeline("two_stage", params, tasks)
     second = next(n for n in pipeline.nodes if n.name.endswith("two_stage_6.fine_tune"))
@@ -496,9 +531,19 @@ def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_mod
     assert not any("pretext" in name for name in plain.inputs)
     catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
     catalog["params:two_stage.tables.classification.moons"] = MOONS
+    for key in ("lift", "split", "baselines", "openml_cache"):
+        catalog[f"params:regression.{key}"] = tasks["regression"][key]
+    catalog["params:two_stage.tables.regression.plane"] = {"source": plane}
     outputs = SequentialRunner().run(pipeline, catalog)
-    results = outputs["two_stage.results"].load().set_index(["variant", "model"])
+    everything = outputs["two_stage.results"].load()
     assert isinstance(outputs["two_stage.figure"].load(), Figure)
+    results = everything[everything["task"] == "classification"].set_index(["variant", "model"])
     assert (results["n_train"] == 6).all()
     assert {"fine_tune_6", "two_stage_6"} == set(results.index.get_level_values(0))
     assert set(results.loc["two_stage_6"].index) == {"lift", "lift_corrected", *SMALL_GRIDS}
+    # the regression plane: its own sizes, a first stage on pretext planes, compared on RMSE
+    numeric = everything[everything["task"] == "regression"].set_index(["variant", "model"])
+    assert {"fine_tune_3", "two_stage_3"} == set(numeric.index.get_level_values(0))
+    assert (numeric["n_train"] == 3).all() and numeric["rmse"].notna().all()
+    assert numeric.loc[("two_stage_3", "lift"), "paper_rmse"] == 1.78
+    assert numeric["paper_rae"].isna().all()

@@ -122,3 +122,36 @@ def test_unknown_function_and_bad_sizes_are_named():
         synthetic.function_table("linear", p=0)
     with pytest.raises(DatasetInputError, match="belong to the regression pipeline"):
         synthetic.generate("classification", "linear", n_samples=100)
+
+
+def test_a_plane_is_the_weighted_sum_of_its_features():
+    table = synthetic.generate("regression", "plane", coefficients=[0.2, 0.4], seed=1)
+    assert list(table.columns) == ["x1", "x2", "y", "split"]
+    test = table[table["split"] == "test"]
+    np.testing.assert_allclose(test["y"], 0.2 * test["x1"] + 0.4 * test["x2"])
+    held_in = table[table["split"] != "test"]
+    residual = held_in["y"] - (0.2 * held_in["x1"] + 0.4 * held_in["x2"])
+    assert residual.std() == pytest.approx(0.1 * held_in["y"].std(), rel=0.2)
+    shifted = synthetic.plane([1.0], intercept=3.0, noise=0.0, n_test=5)
+    np.testing.assert_allclose(shifted["y"], shifted["x1"] + 3.0)
+    assert set(synthetic.options_of("regression", "plane")) >= {"coefficients", "intercept"}
+    for bad in ([], [[0.2]], [float("nan")]):
+        with pytest.raises(DatasetInputError, match="coefficients"):
+            synthetic.plane(bad)
+
+
+def test_pretext_planes_span_the_targets_feature_ranges():
+    ranges = {"speed": (0.0, 5.0), "load": (-100.0, -50.0)}
+    pretext = synthetic.pretext_functions(ranges, "y", rows=30, tasks=2, seed=0)
+    assert list(pretext.columns) == ["speed", "load", "y", "split", "pretext"]
+    assert pretext.groupby(["pretext", "split"]).size().tolist() == [24, 6, 24, 6]
+    for name, (low, high) in ranges.items():
+        assert pretext[name].between(low, high).all()
+    weights = []
+    for _, task in pretext.groupby("pretext"):
+        features = task[["speed", "load"]].to_numpy()
+        solved, *_ = np.linalg.lstsq(features, task["y"].to_numpy(), rcond=None)
+        np.testing.assert_allclose(features @ solved, task["y"])  # a plane, noiseless
+        assert np.all(np.abs(solved) <= 1)
+        weights.append(solved)
+    assert not np.allclose(*weights)  # two different tasks

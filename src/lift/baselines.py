@@ -223,9 +223,12 @@ def fit_regressor(
 ) -> Pipeline:
     """Fit baseline ``name`` on the ``train`` (features, targets) once per point of ``grid``
     and return the pipeline (encoder + model) with the lowest MSE on ``validation``. Its
-    ``best_params_`` and ``validation_mse_`` are set as attributes."""
+    ``best_params_`` and ``validation_mse_`` are set as attributes. A neighbourhood larger
+    than the training rows (``n_neighbors``) is cut to them."""
     best: Pipeline | None = None
     for point in ParameterGrid({key: list(values) for key, values in (grid or {}).items()}):
+        if point.get("n_neighbors", 0) > len(train[1]):  # a few rows: as many neighbours
+            point = {**point, "n_neighbors": len(train[1])}
         pipeline = Pipeline(
             [("encode", feature_encoder(schema)), ("model", REGRESSORS[name](seed))]
         )
