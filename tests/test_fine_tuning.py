@@ -318,3 +318,29 @@ def test_a_shared_prefix_read_once_gives_the_answers_of_the_whole_prompts(tiny):
     assert answers == generate(model, tokenizer, whole, 6, batch_size=2)
     with pytest.raises(ValueError, match="greedy answers only"):
         generate(model, tokenizer, prompts, 6, samples=3, prefix=prefix)
+
+
+def test_a_first_stage_on_gibberish_keeps_the_epoch_of_lowest_validation_loss(tiny_model_dir):
+    from lift import synthetic
+    from lift.two_stage import gibberish_stage
+
+    text = synthetic.gibberish(rows=40, words=6, seed=0)
+    assert text.equals(synthetic.gibberish(rows=40, words=6, seed=0))
+    assert not text.equals(synthetic.gibberish(rows=40, words=6, seed=1))
+    assert text["split"].value_counts().to_dict() == {"train": 32, "validation": 8}
+    assert (text["prompt"].str.split().str.len() == 6).all()
+    assert (text["completion"].str.split().str.len() == 1).all()
+    assert text["prompt"].str.fullmatch("[a-z ]+").all()
+    settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 3}})
+    adapter = gibberish_stage("letters", BaseModel("tiny", tiny_model_dir), text, settings)
+    losses = [epoch["validation_loss"] for epoch in adapter.history]
+    assert len(losses) == 3 and adapter.best_epoch == 1 + int(np.argmin(losses))
+    assert set(adapter.history[0]) >= {"train_loss", "validation_loss", "train_tokens"}
+    # the table's fine-tuning goes on from it (the same LoRA shape)
+    adapters = lift_model.fine_tune(
+        "letters", BaseModel("tiny", tiny_model_dir), letter_prompts(), Classification(3),
+        settings, start=adapter,
+    )  # fmt: skip
+    assert adapters[0].best_epoch >= 1
+    with pytest.raises(DatasetInputError, match="at least 2 rows"):
+        synthetic.gibberish(rows=1)

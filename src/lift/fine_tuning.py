@@ -185,6 +185,9 @@ def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int)
     return total / max(count, 1)
 
 
+LOSS = "loss"  # ``train_adapter``'s ``select_on`` that keeps the epoch of lowest validation loss
+
+
 def preference(score: float, validation_loss: float, maximize: bool) -> tuple[float, float]:
     """How good a validation outcome is, as a key to maximize: the score (negated if lower is
     better; a score that is not finite counts as the worst), then the lower validation loss."""
@@ -259,7 +262,8 @@ def train_adapter(
 
     ``validate(peft_model)`` returns named metrics of the model's answers on the validation
     rows (e.g. accuracy and invalid rate); it is called after every epoch, and the epoch with
-    the best ``select_on`` (highest if ``maximize``) is kept. The history records each as
+    the best ``select_on`` (highest if ``maximize``; ``LOSS``: the lowest validation loss, for
+    text that has no answers to score) is kept. The history records each as
     ``validation_<name>``, with the epoch's training tokens (prompt and completion, no padding)
     and seconds. ``model`` is changed in place (LoRA layers are injected): pass a freshly
     loaded one.
@@ -344,7 +348,8 @@ def train_adapter(
                     "seconds": time.perf_counter() - started,
                 }
             )
-            key = preference(scores[select_on], validation_loss, maximize)
+            score = -validation_loss if select_on == LOSS else scores[select_on]
+            key = preference(score, validation_loss, maximize or select_on == LOSS)
             if best is None or key > best[0]:
                 weights = {
                     k: v.detach().cpu().clone()

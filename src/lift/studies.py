@@ -14,7 +14,8 @@ settings; LIFT and the baselines then run on it exactly as in the main pipelines
   table), and each model's agreement with the teacher on the test rows;
 - ``feature_names``: the rows written without names, with the columns' names, with the names
   shuffled, and in the table's own sentence (variants of the LIFT settings, not of the data);
-- ``pretraining``: fine-tuning from the pretrained weights and from random ones;
+- ``pretraining``: fine-tuning from the pretrained weights, from random ones, and after a
+  first stage on gibberish text;
 - ``in_context``: the base model shown training rows in its prompt, against LIFT fine-tuned
   on the same rows and on all;
 - ``two_stage``: fine-tuning on a few rows, from the pretrained model and after a first stage
@@ -64,7 +65,7 @@ class Variant(Settings):
     change: dict[str, Any] = {}
     lift: dict[str, Any] = {}  # LIFT settings of the variant, over the study's (how it is written)
     # how the language model learns the rows: fine-tuned on them (after a first stage on
-    # pretext tasks: two_stage), or shown them in the prompt
+    # pretext tasks or gibberish: two_stage), or shown them in the prompt
     method: Literal["fine_tune", "two_stage", "in_context"] = "fine_tune"
 
 
@@ -379,16 +380,56 @@ class FeatureNames(StudySettings):
         return [*self.variants(), *([mine] if own else [])]
 
 
+class FirstStage(Settings):
+    """A first stage of fine-tuning before the table's own: ``epochs`` epochs at
+    ``learning_rate`` (None: the study's), its data drawn with ``seed``."""
+
+    epochs: Annotated[int, Field(ge=1)] = 3
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    def lift(self) -> dict[str, Any]:
+        """The LIFT settings of the first stage, over the study's."""
+        rate = {"learning_rate": self.learning_rate} if self.learning_rate else {}
+        return {"training": {"epochs": self.epochs, **rate}}
+
+
+class Pretext(FirstStage):
+    """The first stage of two-stage fine-tuning: ``tasks`` synthetic tasks of ``rows`` rows
+    each (the target's features and classes, drawn with ``seed``), taken in turn for
+    ``rounds`` rounds of ``epochs`` epochs."""
+
+    tasks: Annotated[int, Field(ge=1)] = 2
+    rows: Annotated[int, Field(ge=10)] = 100
+    rounds: Annotated[int, Field(ge=1)] = 2
+
+
+class Gibberish(FirstStage):
+    """A first stage on gibberish text (``synthetic.gibberish``): ``rows`` prompts of
+    ``words`` made-up words, each answered by a quarter as many."""
+
+    rows: Annotated[int, Field(ge=10)] = 200
+    words: Annotated[int, Field(ge=4)] = 12
+
+
 class Pretraining(StudySettings):
-    """``pretraining``: the same fine-tuning from the pretrained base model and from a model of
+    """``pretraining``: the same fine-tuning from the pretrained base model, from a model of
     its architecture with weights drawn afresh (``lift.weights: random``, seeded with the
-    training seed): what the pretrained weights bring."""
+    training seed): what the pretrained weights bring; and, unless ``gibberish`` is null,
+    from the pretrained model after a first stage on gibberish text (the paper's GPT-J "first
+    tuned on gibberish")."""
+
+    gibberish: Gibberish | None = Gibberish()
 
     def variants(self) -> list[Variant]:
-        return [
+        weights = [
             Variant(name=weights, level=weights, label=label, lift={"weights": weights})
             for weights, label in [("pretrained", "pretrained"), ("random", "random init")]
         ]
+        after = Variant(
+            name="gibberish", level="gibberish", label="gibberish\nfirst", method="two_stage"
+        )
+        return [*weights, *([after] if self.gibberish else [])]
 
 
 class InContext(StudySettings):
@@ -430,24 +471,6 @@ class InContext(StudySettings):
             ),
             Variant(name="full", level="full", label="fine-tuned\n(all rows)"),
         ]
-
-
-class Pretext(Settings):
-    """The first stage of two-stage fine-tuning: ``tasks`` synthetic tasks of ``rows`` rows
-    each (the target's features and classes, drawn with ``seed``), taken in turn for
-    ``rounds`` rounds of ``epochs`` epochs at ``learning_rate`` (None: the study's)."""
-
-    tasks: Annotated[int, Field(ge=1)] = 2
-    rows: Annotated[int, Field(ge=10)] = 100
-    rounds: Annotated[int, Field(ge=1)] = 2
-    epochs: Annotated[int, Field(ge=1)] = 3
-    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    seed: Annotated[int, Field(ge=0)] = 0
-
-    def lift(self) -> dict[str, Any]:
-        """The LIFT settings of a round, over the study's."""
-        rate = {"learning_rate": self.learning_rate} if self.learning_rate else {}
-        return {"training": {"epochs": self.epochs, **rate}}
 
 
 Sizes = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]

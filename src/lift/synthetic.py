@@ -5,7 +5,7 @@ Classification (the LIFT paper, arXiv:2206.06565): tables with features
 a per-feature term averaged over the features, and planes (a weighted sum of the features);
 tables with ``x1..xp``, the target ``y`` and a ``split`` column (the noiseless test rows are
 fixed by the generator), plus a noiseless grid for extrapolation. Pretext tasks of a table's
-shape for a first stage of fine-tuning."""
+shape, and gibberish text, for a first stage of fine-tuning."""
 
 from __future__ import annotations
 
@@ -189,6 +189,30 @@ def pretext_functions(
         split = np.where(np.arange(len(part)) < round(0.8 * len(part)), "train", "validation")
         parts.append(part.assign(split=split, **{PRETEXT: task}))
     return pd.concat(parts, ignore_index=True)
+
+
+def gibberish(rows: int = 200, words: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Gibberish text for a first stage of fine-tuning that teaches no task (the paper's GPT-J
+    "first tuned on gibberish"): ``rows`` pairs of a prompt of ``words`` made-up words (1 to 8
+    random lowercase letters each) and a completion of a quarter as many, drawn with
+    ``seed``; 80 % training and 20 % validation rows (``split``)."""
+    if int(rows) < 2 or int(words) < 1:
+        raise DatasetInputError(
+            f"Gibberish text needs at least 2 rows of at least 1 word; got rows={rows}, "
+            f"words={words}."
+        )
+    rng = np.random.default_rng(int(seed))
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+    def sentence(count: int) -> str:
+        return " ".join("".join(rng.choice(letters, rng.integers(1, 9))) for _ in range(count))
+
+    prompts, completions = [], []
+    for _ in range(int(rows)):
+        prompts.append(sentence(int(words)))
+        completions.append(" " + sentence(max(1, int(words) // 4)))
+    split = np.where(np.arange(int(rows)) < round(0.8 * int(rows)), "train", "validation")
+    return pd.DataFrame({"prompt": prompts, "completion": completions, SPLIT_COLUMN: split})
 
 
 def _piecewise(x: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 tasks of the target's shape (``synthetic.pretext_tasks`` or ``pretext_functions``), written as
 the target's rows are, taken in turn (task 1, 2, 1, 2, ...), each round continuing from the
 adapter so far; the second stage fine-tunes that adapter on the target's few rows
-(``lift_model.fine_tune``'s ``start``)."""
+(``lift_model.fine_tune``'s ``start``). A first stage on gibberish text (``gibberish_stage``)
+asks how much of what fine-tuning brings is the task itself (the pretraining study)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import pandas as pd
 
 from lift.encoding import fit_encodings
 from lift.errors import DatasetInputError
-from lift.fine_tuning import TrainedAdapter
+from lift.fine_tuning import LOSS, TrainedAdapter, train_adapter
 from lift.language_model import BaseModel
-from lift.lift_model import fine_tune
+from lift.lift_model import fine_tune, load_base, precision
 from lift.lift_settings import LiftSettings
 from lift.preprocessing import task_of
 from lift.serialization import serialize
@@ -85,4 +86,33 @@ def first_stage(
             adapter = fine_tune(name, base, written, task, stage, encodings, adapter)[0]
     assert adapter is not None
     logger.info("LIFT %s: first stage on %d pretext tasks done", dataset, len(prompts))
+    return adapter
+
+
+def gibberish_stage(
+    dataset: str, base: BaseModel, text: pd.DataFrame, settings: LiftSettings
+) -> TrainedAdapter:
+    """The adapter fine-tuned on gibberish ``text`` (``synthetic.gibberish``: prompt,
+    completion, split) with ``settings`` (the table's LoRA shape, the first stage's epochs),
+    the epoch of lowest validation loss kept: there is no answer to score."""
+    train, validation = (text[text[SPLIT_COLUMN] == split] for split in ("train", "validation"))
+    model, tokenizer = load_base(base, settings)
+    with precision(settings):
+        adapter = train_adapter(
+            model,
+            tokenizer,
+            (train["prompt"].tolist(), train["completion"].tolist()),
+            (validation["prompt"].tolist(), validation["completion"].tolist()),
+            lambda _: {},
+            settings.lora,
+            settings.training,
+            select_on=LOSS,
+            description=f"{dataset} gibberish",
+        )
+    logger.info(
+        "LIFT %s: first stage on gibberish done (epoch %d kept, validation loss %.4f)",
+        dataset,
+        adapter.best_epoch,
+        adapter.kept["validation_loss"],
+    )
     return adapter

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import in_context, lift_model, metrics, study_figures, two_stage, variants
+from lift import in_context, lift_model, metrics, study_figures, synthetic, two_stage, variants
 from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings
 from lift.fine_tuning import TrainedAdapter
@@ -95,6 +95,20 @@ def first_stage(
     task = task_for(schema, lift.serialization.completion_suffix)
     base = BaseModel.from_dict(base_model)
     return {0: two_stage.first_stage(settings.name, base, pretext, schema, task, lift, rounds)}
+
+
+def gibberish(*, rows: int, words: int, seed: int) -> pd.DataFrame:
+    """Gibberish text: prompts and completions of made-up words."""
+    return synthetic.gibberish(rows, words, seed)
+
+
+def gibberish_stage(
+    text: pd.DataFrame, base_model: dict[str, Any], settings: DatasetEntry
+) -> dict[int, TrainedAdapter]:
+    """The adapter fine-tuned on gibberish text with the table's LoRA shape (as
+    ``{0: adapter}``)."""
+    base = BaseModel.from_dict(base_model)
+    return {0: two_stage.gibberish_stage(settings.name, base, text, settings.lift)}
 
 
 def predict_in_context(

@@ -14,7 +14,8 @@ rows and labels, written with its LIFT settings:
 then over everything: report -> results.csv and <study>.png under data/08_reporting/<study>/.
 ``decision_boundaries`` adds a grid per table and every model's answers on it;
 ``two_stage`` a first stage per table (namespace ``<study>.<task>.<name>.pretext``: pretext
-tasks -> first_stage), from which its two-stage variants fine-tune;
+tasks -> first_stage), from which its two-stage variants fine-tune, and ``pretraining`` one
+on gibberish text (gibberish -> first_stage);
 ``uncertainty`` the calibration bins of LIFT's answers to a classification table."""
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from lift.pipelines.tabular.pipeline import (
 from lift.studies import (
     STUDIES,
     DecisionBoundaries,
+    Gibberish,
+    Pretext,
+    Pretraining,
     StudySettings,
     TwoStage,
     Variant,
@@ -146,32 +150,46 @@ def reliability_node(entry: DatasetEntry) -> Node:
     )
 
 
-def first_stage_steps(entry: DatasetEntry, settings: TwoStage) -> list[Node]:
-    """The first stage of two-stage fine-tuning, in the table's ``pretext`` namespace: its
-    pretext tasks and the adapter fine-tuned on them in turn."""
-    pretext = settings.pretext
-    return [
-        configure_node(entry, with_overrides(settings.lift, pretext.lift())),
-        node(
-            bind(
-                nodes.pretext_table,
-                rows=pretext.rows,
-                tasks=pretext.tasks,
-                seed=pretext.seed,
-            ),
+def first_stage_steps(entry: DatasetEntry, settings: StudySettings) -> list[Node]:
+    """The first stage a study fine-tunes some variants after, in the table's ``pretext``
+    namespace: two_stage's pretext tasks of the table's shape and the adapter fine-tuned on
+    them in turn; pretraining's gibberish text and the adapter fine-tuned on it; none for
+    the other studies."""
+    if isinstance(settings, TwoStage):
+        stage: Pretext | Gibberish = settings.pretext
+        text = node(
+            bind(nodes.pretext_table, rows=stage.rows, tasks=stage.tasks, seed=stage.seed),
             ["table", "schema", "splits", "settings"],
             "pretext_table",
             name="pretext_tasks",
             tags="data",
-        ),
-        node(
-            bind(nodes.first_stage, rounds=pretext.rounds),
+        )
+        tune = node(
+            bind(nodes.first_stage, rounds=stage.rounds),
             ["pretext_table", "schema", BASE_MODEL, "settings"],
             "pretext_adapter",
             name="first_stage",
             tags="training",
-        ),
-    ]
+        )
+    elif isinstance(settings, Pretraining) and settings.gibberish:
+        stage = settings.gibberish
+        text = node(
+            bind(nodes.gibberish, rows=stage.rows, words=stage.words, seed=stage.seed),
+            None,
+            "pretext_table",
+            name="gibberish",
+            tags="data",
+        )
+        tune = node(
+            nodes.gibberish_stage,
+            ["pretext_table", BASE_MODEL, "settings"],
+            "pretext_adapter",
+            name="first_stage",
+            tags="training",
+        )
+    else:
+        return []
+    return [configure_node(entry, with_overrides(settings.lift, stage.lift())), text, tune]
 
 
 # the variant steps whose output the study's figure draws besides the scores
@@ -224,11 +242,11 @@ def create_pipeline(
         as_is = baseline_nodes(entry) if any(not v.change for v in variants) else []
         on_table = [*as_is, *on_table]
         parts.append(namespaced([*data_nodes(entry), *on_table], entry, table, declared_at))
-        first = f"{table}.pretext"
-        if isinstance(settings, TwoStage):
-            steps = first_stage_steps(entry, settings)
-            read = {a: f"{table}.{a}" for a in ("table", "schema", "splits")}
-            parts.append(namespaced(steps, entry, first, declared_at, **read))
+        first, stage = f"{table}.pretext", first_stage_steps(entry, settings)
+        if stage:
+            reads = Pipeline(stage).inputs()
+            read = {a: f"{table}.{a}" for a in ("table", "schema", "splits") if a in reads}
+            parts.append(namespaced(stage, entry, first, declared_at, **read))
         for variant in variants:
             lift = with_overrides(settings.lift, variant.lift)
             if variant.lift:  # checked now, before any node runs
