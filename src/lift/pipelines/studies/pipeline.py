@@ -70,9 +70,10 @@ def variant_steps(
         name="vary",
         tags="data",
     )
-    learn = lift_nodes()  # fine-tuned, or shown the training rows in the prompt
+    # fine-tuned, or shown the training rows in the prompt: the main pipelines' steps by name
+    learn = {step.name: step for step in lift_nodes()}
     if variant.method == "two_stage":
-        learn[2] = node(
+        learn["fine_tune"] = node(
             tabular_nodes.fine_tune,
             ["prompts", "schema", BASE_MODEL, "encoding", "settings", "pretext_adapter"],
             "adapters",
@@ -80,19 +81,18 @@ def variant_steps(
             tags="training",
         )
     if variant.method == "in_context":
-        learn[2:] = [
-            node(
-                nodes.predict_in_context,
-                ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
-                "lift_predictions",
-                name="predict_in_context",
-                tags="prediction",
-            )
-        ]
+        del learn["fine_tune"], learn["predict_lift"]
+        learn["predict_in_context"] = node(
+            nodes.predict_in_context,
+            ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
+            "lift_predictions",
+            name="predict_in_context",
+            tags="prediction",
+        )
     return [
         configure_node(entry, lift),
         *([vary, *baseline_nodes(entry)] if variant.change else []),
-        *learn,
+        *learn.values(),
         node(
             bind(
                 nodes.score,
