@@ -140,9 +140,9 @@ def test_a_plane_is_the_weighted_sum_of_its_features():
             synthetic.plane(bad)
 
 
-def test_pretext_planes_span_the_targets_feature_ranges():
+def test_pretext_planes_span_the_targets_feature_ranges_mean_and_spread():
     ranges = {"speed": (0.0, 5.0), "load": (-100.0, -50.0)}
-    pretext = synthetic.pretext_functions(ranges, "y", rows=30, tasks=2, seed=0)
+    pretext = synthetic.pretext_functions(ranges, "y", (5.0, 2.0), rows=30, tasks=2, seed=0)
     assert list(pretext.columns) == ["speed", "load", "y", "split", "pretext"]
     assert pretext.groupby(["pretext", "split"]).size().tolist() == [24, 6, 24, 6]
     for name, (low, high) in ranges.items():
@@ -150,8 +150,11 @@ def test_pretext_planes_span_the_targets_feature_ranges():
     weights = []
     for _, task in pretext.groupby("pretext"):
         features = task[["speed", "load"]].to_numpy()
-        solved, *_ = np.linalg.lstsq(features, task["y"].to_numpy(), rcond=None)
-        np.testing.assert_allclose(features @ solved, task["y"])  # a plane, noiseless
-        assert np.all(np.abs(solved) <= 1)
-        weights.append(solved)
+        design = np.column_stack([features, np.ones(len(task))])
+        solved, *_ = np.linalg.lstsq(design, task["y"].to_numpy(), rcond=None)
+        np.testing.assert_allclose(design @ solved, task["y"])  # a plane, noiseless
+        assert task["y"].mean() == pytest.approx(5.0) and task["y"].std(ddof=0) == pytest.approx(
+            2.0
+        )
+        weights.append(solved[:2] / np.linalg.norm(solved[:2]))
     assert not np.allclose(*weights)  # two different tasks

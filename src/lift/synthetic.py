@@ -168,24 +168,26 @@ def pretext_tasks(
 def pretext_functions(
     ranges: Mapping[str, tuple[float, float]],
     target: str,
+    spread: tuple[float, float],
     rows: int = 100,
     tasks: int = 2,
     seed: int = 0,
 ) -> pd.DataFrame:
     """``tasks`` synthetic regression tasks of the target's shape, for a first stage of
-    fine-tuning: planes ``y = sum_i w_i x_i`` with weights drawn from U(-1, 1) (seed
-    ``seed + task``), their features (``ranges``: name -> (low, high), the target's) drawn
-    uniformly in the target's ranges, noiseless; ``rows`` rows each, 80 % training and 20 %
-    validation rows (``split``), the task's index in ``pretext``."""
+    fine-tuning: planes ``y = a + sum_i w_i x_i`` with directions ``w`` drawn from U(-1, 1)
+    (seed ``seed + task``), their features (``ranges``: name -> (low, high), the target's)
+    drawn uniformly in the target's ranges, ``a`` and the length of ``w`` set so that ``y``
+    has the target's mean and standard deviation (``spread``), noiseless; ``rows`` rows each,
+    80 % training and 20 % validation rows (``split``), the task's index in ``pretext``."""
+    mean, sd = spread
     parts = []
     for task in range(int(tasks)):
         rng = np.random.default_rng(int(seed) + task)
         weights = rng.uniform(-1.0, 1.0, size=len(ranges))
-        columns = {
-            name: rng.uniform(low, high, size=int(rows)) for name, (low, high) in ranges.items()
-        }
+        columns = {n: rng.uniform(low, high, size=int(rows)) for n, (low, high) in ranges.items()}
         part = pd.DataFrame(columns)
-        part[target] = part.to_numpy() @ weights
+        plane = part.to_numpy() @ weights
+        part[target] = mean + (plane - plane.mean()) * (sd / (plane.std() or 1.0))
         split = np.where(np.arange(len(part)) < round(0.8 * len(part)), "train", "validation")
         parts.append(part.assign(split=split, **{PRETEXT: task}))
     return pd.concat(parts, ignore_index=True)

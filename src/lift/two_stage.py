@@ -40,7 +40,8 @@ def pretext_table(
 ) -> pd.DataFrame:
     """The pretext tasks of a table of numeric features (``schema``): classification tasks of
     its number of features and classes (``synthetic.pretext_tasks``), or planes over its
-    features' ranges on the training and validation rows (``synthetic.pretext_functions``)."""
+    features' ranges with its target's mean and spread, on the training and validation rows
+    (``synthetic.pretext_functions``)."""
     if schema.get("categorical_features"):
         raise DatasetInputError(
             f"Dataset '{dataset}': its features {list(schema['categorical_features'])} are "
@@ -53,7 +54,8 @@ def pretext_table(
         return pretext_tasks(dataset, features, target, classes, rows, tasks, seed)
     held_in = table.iloc[held_in_rows(splits)]
     ranges = {name: (float(held_in[name].min()), float(held_in[name].max())) for name in features}
-    return pretext_functions(ranges, target, rows, tasks, seed)
+    spread = (float(held_in[target].mean()), float(held_in[target].std()))
+    return pretext_functions(ranges, target, spread, rows, tasks, seed)
 
 
 def first_stage(
