@@ -175,6 +175,24 @@ def tasks(tmp_path):
     }
 
 
+def regression_section(tasks):
+    """The regression task's section beside the classification one: tiny LIFT generating
+    numbers, two small baselines."""
+    return {
+        "lift": {**TINY_LIFT, "generation": {"mode": "generate"}},
+        "split": tasks["classification"]["split"],
+        "baselines": {"seed": 0, "models": {"mean": {}, "knn": {"n_neighbors": [2]}}},
+        "openml_cache": tasks["classification"]["openml_cache"],
+        "datasets": {},
+    }
+
+
+def regression_parameters(tasks):
+    """The regression section's parameters as the catalog names them."""
+    keys = ("lift", "split", "baselines", "openml_cache")
+    return {f"params:regression.{key}": tasks["regression"][key] for key in keys}
+
+
 def test_a_study_refuses_a_table_it_cannot_vary(tasks):
     with pytest.raises(DatasetInputError, match="takes \\['classification'\\] ones only"):
         create_pipeline("label_noise", {"datasets": {"regression": ["diabetes"]}}, tasks)
@@ -354,13 +372,7 @@ def test_uncertainty_samples_every_answer_and_compares_spread_and_calibration(
 ):
     linear = {"kind": "synthetic", "name": "linear", "p": 1, "noise": 0.0}
     small = {"n_train": 30, "n_validation": 10, "n_test": 15}
-    tasks["regression"] = {
-        "lift": {**TINY_LIFT, "generation": {"mode": "generate"}},
-        "split": tasks["classification"]["split"],
-        "baselines": {"seed": 0, "models": {"mean": {}, "knn": {"n_neighbors": [2]}}},
-        "openml_cache": tasks["classification"]["openml_cache"],
-        "datasets": {},
-    }
+    tasks["regression"] = regression_section(tasks)
     params = {
         "samples": 3,
         "noise": [0.0, 2.0],
@@ -369,8 +381,8 @@ def test_uncertainty_samples_every_answer_and_compares_spread_and_calibration(
     }
     pipeline = create_pipeline("uncertainty", params, tasks)
     catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
-    for key in ("lift", "split", "baselines", "openml_cache"):
-        catalog[f"params:regression.{key}"] = tasks["regression"][key]
+    for key, value in regression_parameters(tasks).items():
+        catalog[key] = value
     catalog["params:uncertainty.tables.regression.linear_p1"] = params["tables"]["regression"][
         "linear_p1"
     ]
@@ -510,13 +522,7 @@ def test_pretext_tasks_have_the_targets_features_and_classes():
 def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_model_dir):
     plane = {"kind": "synthetic", "name": "plane", "coefficients": [0.2, 0.4]}
     plane.update(n_train=20, n_validation=6, n_test=6)
-    tasks["regression"] = {
-        "lift": {**TINY_LIFT, "generation": {"mode": "generate"}},
-        "split": tasks["classification"]["split"],
-        "baselines": {"seed": 0, "models": {"mean": {}, "knn": {"n_neighbors": [2]}}},
-        "openml_cache": tasks["classification"]["openml_cache"],
-        "datasets": {},
-    }
+    tasks["regression"] = regression_section(tasks)
     params = {
         "rows": [6],
         "per_table": {"plane": [3]},
@@ -532,8 +538,8 @@ def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_mod
     assert not any("pretext" in name for name in plain.inputs)
     catalog = catalog_for("classification", tasks["classification"], tiny_model_dir, {})
     catalog["params:two_stage.tables.classification.moons"] = MOONS
-    for key in ("lift", "split", "baselines", "openml_cache"):
-        catalog[f"params:regression.{key}"] = tasks["regression"][key]
+    for key, value in regression_parameters(tasks).items():
+        catalog[key] = value
     catalog["params:two_stage.tables.regression.plane"] = {"source": plane}
     outputs = SequentialRunner().run(pipeline, catalog)
     everything = outputs["two_stage.results"].load()
