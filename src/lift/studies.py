@@ -422,14 +422,14 @@ class Pretraining(StudySettings):
     gibberish: Gibberish | None = Gibberish()
 
     def variants(self) -> list[Variant]:
-        weights = [
+        starts = [
             Variant(name=weights, level=weights, label=label, lift={"weights": weights})
             for weights, label in [("pretrained", "pretrained"), ("random", "random init")]
         ]
         after = Variant(
             name="gibberish", level="gibberish", label="gibberish\nfirst", method="two_stage"
         )
-        return [*weights, *([after] if self.gibberish else [])]
+        return [*starts, *([after] if self.gibberish else [])]
 
 
 class InContext(StudySettings):
