@@ -371,7 +371,7 @@ def two_stage_figure(
     model (solid) and after the first stage (dashed), the baselines fitted on the same rows
     thin; the paper's figures as crosses."""
     tables = list(results[["task", "dataset"]].drop_duplicates().itertuples(index=False))
-    width = max(8.0, 5.5 * len(tables))  # the title's width at least
+    width = max(10.0, 5.5 * len(tables))  # the title's width at least
     figure, axes = plt.subplots(1, len(tables), figsize=(width, 4), squeeze=False)
     for axis, (task, dataset) in zip(axes.flat, tables, strict=True):
         rows = results[(results["task"] == task) & (results["dataset"] == dataset)]
