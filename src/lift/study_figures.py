@@ -36,8 +36,7 @@ TITLES: dict[str, str] = {
     "inductive_bias": "Which learner does each model imitate? Agreement with each teacher",
     "decision_boundaries": "Decision regions on a grid over each table",
     "feature_names": "Test score by how the rows are written: with or without the columns' names",
-    "pretraining": "Test score fine-tuned from the pretrained weights, from random ones, and "
-    "after a first stage on gibberish text",
+    "pretraining": "Test score from the pretrained weights, random ones, and after gibberish text",
     "in_context": "Shown in the prompt or fine-tuned on: test accuracy of the same rows learnt "
     "two ways",
     "two_stage": "Few rows: fine-tuned from the pretrained model, and after a first stage on "
