@@ -196,6 +196,13 @@ def first_stage_steps(entry: DatasetEntry, settings: StudySettings) -> list[Node
 FIGURED = ("predict_grid", "reliability")
 
 
+def read(steps: list[Node], offered: Mapping[str, str]) -> dict[str, str]:
+    """Of the ``offered`` artifacts (name -> full name outside the namespace), those
+    ``steps`` read."""
+    reads = Pipeline(steps).inputs()
+    return {artifact: full for artifact, full in offered.items() if artifact in reads}
+
+
 def reachable(study: str, entry: DatasetEntry, openml_cache: str) -> bool:
     """Whether the table can be acquired; an OpenML table that is neither cached nor online
     is left out of the study with a warning (the rest runs)."""
@@ -244,9 +251,8 @@ def create_pipeline(
         parts.append(namespaced([*data_nodes(entry), *on_table], entry, table, declared_at))
         first, stage = f"{table}.pretext", first_stage_steps(entry, settings)
         if stage:
-            reads = Pipeline(stage).inputs()
-            read = {a: f"{table}.{a}" for a in ("table", "schema", "splits") if a in reads}
-            parts.append(namespaced(stage, entry, first, declared_at, **read))
+            offered = {a: f"{table}.{a}" for a in ("table", "schema", "splits")}
+            parts.append(namespaced(stage, entry, first, declared_at, **read(stage, offered)))
         for variant in variants:
             lift = with_overrides(settings.lift, variant.lift)
             if variant.lift:  # checked now, before any node runs
@@ -261,10 +267,8 @@ def create_pipeline(
                     f"{table}.{artifact}"
                 )
             shared["pretext_adapter"] = f"{first}.pretext_adapter"
-            reads = Pipeline(steps).inputs()
-            shared = {a: full for a, full in shared.items() if a in reads}
             namespace = f"{table}.{variant.name}"
-            parts.append(namespaced(steps, entry, namespace, declared_at, **shared))
+            parts.append(namespaced(steps, entry, namespace, declared_at, **read(steps, shared)))
             scores.append(f"{namespace}.scores")
             answers += [f"{namespace}.{n.outputs[0]}" for n in steps if n.name in FIGURED]
     if not scores:  # every table switched off or out of reach: nothing to study here
