@@ -35,9 +35,11 @@ class DatasetEntry(Settings):
     the target column (needed for files, optional otherwise); ``split_column`` names a column
     that fixes each row's split (``train``, ``validation``, ``test``) instead of the random
     protocol; ``drop_columns`` are left out of the features; ``max_categories`` bounds a text
-    column's distinct values; ``paper`` holds what the LIFT paper published for this dataset by
-    model name (accuracy as a fraction for classification, RAE for regression); ``lift`` is the
-    dataset's LIFT settings, the task's with the dataset's own ``lift`` keys over them.
+    column's distinct values; ``sample`` cuts a large table to that many rows before it is
+    split (class-balanced where classes, drawn with ``sample_seed``); ``paper`` holds what the
+    LIFT paper published for this dataset by model name (accuracy as a fraction for
+    classification, RAE for regression); ``lift`` is the dataset's LIFT settings, the task's
+    with the dataset's own ``lift`` keys over them.
     """
 
     given_fields: ClassVar[tuple[str, ...]] = ("name", "task")  # from the namespace, not keys
@@ -49,6 +51,8 @@ class DatasetEntry(Settings):
     split_column: str | None = None
     drop_columns: list[str] = []
     max_categories: Annotated[int, Field(gt=0)] = 50
+    sample: Annotated[int, Field(ge=10)] | None = None  # e.g. MNIST's 70,000 images to 2,000
+    sample_seed: Annotated[int, Field(ge=0)] = 0
     paper: dict[str, float] = {}
     lift: LiftSettings = LiftSettings()
 

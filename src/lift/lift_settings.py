@@ -50,12 +50,32 @@ class Settings(BaseModel):
             raise invalid_parameters(error, cls, prefix, subject) from None
 
 
+class ImageSettings(Settings):
+    """How the ``image`` template writes a row of pixels (``lift.images``): the table's
+    features, in order, are the pixels of an image read row by row."""
+
+    height: Positive | None = None  # rows of pixels; None: a square image
+    # the side of the centre crop written (the paper: 18 of MNIST's 28); None: the whole image
+    crop: Positive | None = None
+    downsample: Positive = 1  # each block of downsample x downsample pixels written as its mean
+    # pixels written as whole numbers 0..levels-1 of `intensity`; None: rounded as they are
+    levels: Annotated[int, Field(ge=2)] | None = None
+    # the value of the brightest pixel (digits 16, MNIST 255), which `levels` needs; the
+    # robustness study's perturbations also read it (None there: the table's largest)
+    intensity: PositiveNumber | None = None
+    # one fixed permutation of the written pixels for every image (the paper's permuted MNIST)
+    permute: bool = False
+    permutation_seed: Annotated[int, Field(ge=0)] = 0
+    question: Annotated[str, Field(min_length=1)] = "What is this digit?"
+
+
 class SerializationSettings(Settings):
     """How a row becomes a prompt and its target a completion (``lift.serialization``)."""
 
     # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..." |
-    # sentences: "The <name> is 5.10. ..." | own: `sentence`, the dataset's own words
-    template: Literal["paper", "feature_names", "sentences", "own"] = "paper"
+    # sentences: "The <name> is 5.10. ..." | own: `sentence`, the dataset's own words |
+    # image: "Given image with pixels 0 0 12 ... What is this digit?" (`image` says how)
+    template: Literal["paper", "feature_names", "sentences", "own", "image"] = "paper"
     # the `own` template: the whole prompt (before `prompt_suffix`) with each feature written
     # in as {column}, e.g. "A flower with petals {petal length (cm)} cm long. Which species?"
     sentence: str | None = None
@@ -63,6 +83,7 @@ class SerializationSettings(Settings):
     # permutation of the names that moves every one, drawn with `names_seed`), a control
     names: Literal["given", "shuffled"] = "given"
     names_seed: Annotated[int, Field(ge=0)] = 0
+    image: ImageSettings = ImageSettings()
     # how numeric features are written (lift.encoding): raw (the paper's fixed decimals),
     # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
     encoding: NumberEncoding = "raw"
@@ -285,6 +306,13 @@ def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Paramet
             f"`serialization.sentence` is {serialization.sentence!r}: the `own` template writes "
             "the dataset's own sentence, and only it does; give both (a sentence naming the "
             "features as {column}) or neither."
+        )
+    image = serialization.image
+    if serialization.template == "image" and image.levels and image.intensity is None:
+        raise DatasetInputError(
+            f"{where}serialization.image.levels` is {image.levels}, and the pixels are written "
+            "in levels of the brightest value a pixel can take: set "
+            "`serialization.image.intensity` to it (digits 16, MNIST 255)."
         )
     if settings.generation.mode == "score" and task != "classification":
         raise DatasetInputError(

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -54,8 +55,11 @@ def prepare_table(
     drop_columns: Sequence[str] = (),
     max_categories: int = 50,
     split_column: str | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Clean ``raw_table`` of ``dataset`` for ``task`` on column ``target``.
+    """Clean ``raw_table`` of ``dataset`` for ``task`` on column ``target``, cut to ``sample``
+    rows if it has more (``sampled_rows``, drawn with ``sample_seed``).
 
     Returns the cleaned table (raw feature values, the target in its own column: encoded
     0..K-1 for classification, a float for regression; ``split_column`` kept as it is if
@@ -97,6 +101,11 @@ def prepare_table(
         raise DatasetInputError(
             f"Dataset '{dataset}': every row lacks a value in target column '{target}'."
         )
+    n_available = len(table)
+    if sample is not None and sample < n_available:
+        kept = sampled_rows(table[target], sample, task == "classification", sample_seed)
+        table = table.iloc[kept].reset_index(drop=True)
+        logger.info("Dataset '%s': kept %d of its %d rows", dataset, sample, n_available)
 
     dropped = {c: "user: drop_columns" for c in drop_columns}
     features = []
@@ -157,9 +166,23 @@ def prepare_table(
             "dropped_columns": dropped,
             "n_rows": len(table),
             "n_dropped_rows": int(missing_target.sum()),
+            "n_sampled_from": n_available,
         }
     )
     return table, schema
+
+
+def sampled_rows(labels: pd.Series, count: int, balanced: bool, seed: int) -> np.ndarray:
+    """The positions of ``count`` rows drawn with ``seed``, in table order: as many of each
+    class as it has up to an equal share where ``balanced`` (the classes of ``labels``), else
+    at random."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    if balanced:  # each class's rows in random order, taken in turn
+        shuffled = labels.iloc[order].astype(str).reset_index(drop=True)
+        turn = shuffled.groupby(shuffled).cumcount().to_numpy()
+        order = order[np.lexsort((rng.random(len(order)), turn))]
+    return np.sort(order[:count])
 
 
 def missing_values(values: pd.Series) -> pd.Series:

@@ -6,6 +6,9 @@
 (regression: ``..., what should be the <target> value?###``).
 ``sentences``: ``The sepal length (cm) is 5.10. ... What is the category?###``.
 ``own``: the dataset's own ``sentence`` with each feature written in as ``{column}``.
+``image``: ``Given image with pixels 0 0 12 ... What is this digit?###``, the features being
+the pixels of an image (``lift.images``; ``image`` settings: crop, down-sampling, intensity
+levels, a fixed permutation).
 ``names: shuffled`` writes each value under another column's name (a control).
 A classification completion is the integer class index, a regression one the target written
 with ``target_decimals`` decimals; training appends the tokenizer's EOS to it. How numbers are
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lift import images
 from lift.encoding import Encodings, fit_encodings
 from lift.errors import DatasetInputError
 from lift.lift_settings import COMPLETION_SUFFIX, PROMPT_SUFFIX, SerializationSettings
@@ -40,7 +44,7 @@ QUESTIONS = {
         "regression": "What is the {target}?",
     },
 }
-TEMPLATES = (*QUESTIONS, "own")
+TEMPLATES = (*QUESTIONS, "own", "image")
 
 
 def _value(value: Any, decimals: int) -> str:
@@ -125,10 +129,10 @@ def prompt_for(
     """The prompt of one row: its feature ``values`` (named ``names``) in ``template``, asking
     the question of ``task`` (about column ``target``, in the templates with names); the
     ``own`` template writes the values into ``sentence`` by name."""
-    if template not in TEMPLATES:
+    if template not in TEMPLATES or template == "image":  # images: ``images.image_prompts``
         raise DatasetInputError(
             f"Parameter `lift.serialization.template` is {template!r}; choose one of "
-            f"{list(TEMPLATES)}."
+            f"{[t for t in TEMPLATES if t != 'image']} (a row of pixels: `images`)."
         )
     written = [_value(v, decimals) for v in values]
     if template == "own":
@@ -183,10 +187,26 @@ def serialize(
     if settings.template == "own":
         check_sentence(dataset, settings.sentence or "", schema["features"])
     encodings = encodings or fit_encodings(table, schema, splits, settings)
+    pictured = None
+    if settings.template == "image":  # every row's prompt at once: its pixels as an image
+        pictured = image_prompts(dataset, table, schema, settings)
     return pd.concat(
-        [_written(table, schema, splits, settings, encodings, name) for name in encodings.names()],
+        [
+            _written(table, schema, splits, settings, encodings, name, pictured)
+            for name in encodings.names()
+        ],
         ignore_index=True,
     )
+
+
+def image_prompts(
+    dataset: str, table: pd.DataFrame, schema: Mapping[str, Any], settings: SerializationSettings
+) -> list[str]:
+    """The ``image`` template's prompt of every row of ``table`` (its features the pixels of
+    an image, read row by row; ``settings.image`` says how they are written)."""
+    pixels = images.check_pixels(dataset, table, schema["features"])
+    written = images.written_pixels(dataset, pixels, settings.image)
+    return images.image_prompts(written, settings.image.question, settings.prompt_suffix)
 
 
 def _written(
@@ -196,8 +216,10 @@ def _written(
     settings: SerializationSettings,
     encodings: Encodings,
     name: str,
+    pictured: list[str] | None,
 ) -> pd.DataFrame:
-    """``serialize``'s rows of the encoding ``name``."""
+    """``serialize``'s rows of the encoding ``name`` (each row's prompt from ``pictured``
+    where the rows are images)."""
     task = task_of(schema)
     features = list(schema["features"])
     names = features  # under which name each feature's value is written
@@ -212,7 +234,9 @@ def _written(
         encoding = encodings.of(int(repeat), name)
         target = encoding.write_target(targets[row]) if task == "regression" else targets[row]
         written[repeat, row] = (
-            prompt_for(
+            pictured[row]
+            if pictured is not None
+            else prompt_for(
                 [encoding.write(c, v) for c, v in zip(features, values[row], strict=True)],
                 names,
                 task,

@@ -22,7 +22,10 @@ settings; LIFT and the baselines then run on it exactly as in the main pipelines
   on synthetic pretext tasks of the table's shape;
 - ``uncertainty``: answers sampled several times beside the greedy one: how their spread
   follows noise added to a regression table's targets, and how calibrated sampled votes are
-  beside scored classes.
+  beside scored classes;
+- ``image_robustness``: the test images of an image table with Gaussian noise, or moved by
+  the fast gradient sign method of a small convolutional network trained on the same images
+  (transferred attacks); the models trained on the clean images answer them.
 
 Each study's results are one row per (table, variant, model, repeat) with the task's metrics
 (``study_results``) and a figure a reader understands without the code."""
@@ -37,7 +40,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from lift import variants
+from lift import images, variants
 from lift.baselines import CLASSIFIERS, classifier
 from lift.dataset_entry import DatasetEntry
 from lift.errors import DatasetInputError
@@ -65,8 +68,9 @@ class Variant(Settings):
     change: dict[str, Any] = {}
     lift: dict[str, Any] = {}  # LIFT settings of the variant, over the study's (how it is written)
     # how the language model learns the rows: fine-tuned on them (after a first stage on
-    # pretext tasks or gibberish: two_stage), or shown them in the prompt
-    method: Literal["fine_tune", "two_stage", "in_context"] = "fine_tune"
+    # pretext tasks or gibberish: two_stage), shown them in the prompt, or not at all: only
+    # the test rows change, and the models of the table as it is answer them (test_only)
+    method: Literal["fine_tune", "two_stage", "in_context", "test_only"] = "fine_tune"
 
 
 def changed(
@@ -75,8 +79,10 @@ def changed(
     table: pd.DataFrame,
     schema: Mapping[str, Any],
     splits: pd.DataFrame,
+    attacker: images.Attacker | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The table and splits of ``variant`` (``variant.change``) from the table's own."""
+    """The table and splits of ``variant`` (``variant.change``) from the table's own (its
+    test images perturbed on the scale of ``attacker``, and by its gradients for FGSM)."""
     change = dict(variant.change)
     kind, seed = change.pop("kind", None), int(change.pop("seed", 0))
     target = schema["target"]
@@ -92,6 +98,10 @@ def changed(
         return table, variants.training_subset(
             dataset, splits, labels, change["count"], classification, seed
         )
+    if kind == "test_images":
+        if attacker is None:
+            raise ValueError("perturbing test images needs the attacker network")
+        return perturbed_test_images(table, schema, splits, attacker, **change, seed=seed), splits
     if kind == "target_noise":
         if classification:
             raise DatasetInputError(
@@ -123,6 +133,28 @@ def changed(
         taught = variants.teacher_labels(teacher, table, schema, splits)
         return variants.with_target(table, target, taught), splits
     raise ValueError(f"unknown change {kind!r}")
+
+
+def perturbed_test_images(
+    table: pd.DataFrame,
+    schema: Mapping[str, Any],
+    splits: pd.DataFrame,
+    attacker: images.Attacker,
+    perturbation: images.Perturbation,
+    level: float,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``table`` with the pixels of its test rows perturbed (``images.perturbed``); the
+    training and validation rows as they are."""
+    features, target = list(schema["features"]), schema["target"]
+    test = np.sort(splits.loc[splits["split"] == "test", "row"].unique())
+    pixels = table[features].to_numpy(dtype=float)
+    moved = images.perturbed(
+        attacker, pixels[test], table[target].to_numpy()[test], perturbation, level, seed
+    )
+    changed_table = table.astype({f: float for f in features})
+    changed_table.iloc[test, [table.columns.get_loc(f) for f in features]] = moved
+    return changed_table
 
 
 Published = dict[str, dict[str, dict[str, float]]]  # dataset -> variant -> model -> figure
@@ -550,6 +582,56 @@ class Uncertainty(StudySettings):
         return [Variant(name="sampled", level="sampled", label=label, lift=voted)]
 
 
+class Attack(Settings):
+    """The network the transferred attacks come from (``images.LeNet``): trained ``epochs``
+    epochs on the held-in images, seeded."""
+
+    epochs: Annotated[int, Field(ge=1)] = 60
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+Levels = Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=1)]
+
+
+class ImageRobustness(StudySettings):
+    """``image_robustness``: every model trained on an image table as it is answers its test
+    images with Gaussian noise of each standard deviation in ``noise``, and moved by each
+    ``epsilon`` of the fast gradient sign method of a small convolutional network
+    (``attack``; the paper's LeNet-5), a white-box attack on that network that transfers to
+    the others; levels on the 0-1 scale of the brightest pixel. The noise is drawn with
+    ``seed``; the training and validation images are never changed."""
+
+    tasks: ClassVar[tuple[TaskName, ...]] = ("classification",)
+
+    noise: Levels = [0.01, 0.1, 0.3]
+    epsilon: Levels = [0.01, 0.1, 0.3]
+    attack: Attack = Attack()
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    def variants(self) -> list[Variant]:
+        perturbed = [
+            Variant(
+                name=f"{kind}_{level:g}".replace(".", "_"),
+                level=level,
+                facet=facet,
+                label=f"{level:g}",
+                change={
+                    "kind": "test_images",
+                    "perturbation": kind,
+                    "level": level,
+                    "seed": self.seed,
+                },
+                method="test_only",
+            )
+            for kind, facet, levels in [
+                ("gaussian", "Gaussian noise", self.noise),
+                ("fgsm", "FGSM from LeNet", self.epsilon),
+            ]
+            for level in sorted(set(levels))
+        ]
+        return [Variant(name="clean", level=0.0, label="0"), *perturbed]
+
+
 STUDIES: dict[str, type[StudySettings]] = {
     "sample_complexity": SampleComplexity,
     "label_noise": LabelNoise,
@@ -561,6 +643,7 @@ STUDIES: dict[str, type[StudySettings]] = {
     "uncertainty": Uncertainty,
     "in_context": InContext,
     "two_stage": TwoStage,
+    "image_robustness": ImageRobustness,
 }
 
 

@@ -41,6 +41,8 @@ TITLES: dict[str, str] = {
     "two ways",
     "two_stage": "Few rows: fine-tuned from the pretrained model, and after a first stage on "
     "synthetic pretext tasks",
+    "image_robustness": "Test accuracy on perturbed test images: Gaussian noise, and FGSM "
+    "transferred from a small network",
     "uncertainty": "What sampled answers say: their spread against the noise in the targets, "
     "and the calibration of sampled votes",
 }
@@ -96,6 +98,55 @@ def _ordered(rows: pd.DataFrame) -> list[str]:
     return list(first["variant"])
 
 
+def _variant_lines(
+    axis: plt.Axes,
+    rows: pd.DataFrame,
+    metric: str,
+    order: Sequence[str],
+    colours: Mapping[str, object],
+) -> None:
+    """Every model's test ``metric`` across the variants in ``order`` (mean over repeats, the
+    std as a bar), LIFT in black; the paper's figures as crosses in the model's colour."""
+    scale = _scale(metric)
+    grouped = rows.groupby(["model", "variant"])[metric]
+    mean, std = grouped.mean() * scale, grouped.std(ddof=0).fillna(0) * scale
+    x = np.arange(len(order))
+    for model in colours:
+        if model not in mean.index.get_level_values(0):
+            continue
+        style = _style(model, colours[model])
+        axis.errorbar(
+            x,
+            mean[model].reindex(order),
+            yerr=std[model].reindex(order),
+            label=model,
+            capsize=2,
+            **style,
+        )
+        paper = f"paper_{metric}"
+        if paper in rows:
+            published = rows[rows["model"] == model].groupby("variant")[paper].first()
+            published = published.reindex(order) * scale
+            if published.notna().any():
+                axis.scatter(x, published, marker="x", s=40, color=style["color"], zorder=5)
+    axis.set_ylabel(NAMES.get(metric, metric), fontsize=9)
+    axis.grid(alpha=0.3)
+
+
+def _legend(figure: Figure, axes: Sequence[plt.Axes], results: pd.DataFrame) -> dict[str, object]:
+    """One legend under the panels for every model drawn (and the paper's crosses)."""
+    handles: dict[str, object] = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if any(f"paper_{m}" in results and results[f"paper_{m}"].notna().any() for m in METRICS):
+        handles["paper (x)"] = plt.Line2D([], [], marker="x", color="black", linestyle="")
+    figure.legend(
+        handles.values(), handles.keys(), loc="lower center", ncol=min(6, len(handles)), fontsize=8
+    )
+    return handles
+
+
 def variant_figure(
     results: pd.DataFrame,
     title: str,
@@ -127,38 +178,12 @@ def variant_figure(
             n_train = rows.groupby("variant")["n_train"].mean().reindex(order)
             ticks = [f"{t}\nn={n:.0f}" for t, n in zip(ticks, n_train, strict=True)]
         for r, metric in enumerate(metrics or [METRICS[task][0]]):
-            axis, scale = axes[r, column], _scale(metric)
-            grouped = rows.groupby(["model", "variant"])[metric]
-            mean, std = grouped.mean() * scale, grouped.std(ddof=0).fillna(0) * scale
-            x = np.arange(len(order))
-            for model in models:
-                if model not in mean.index.get_level_values(0):
-                    continue
-                line = mean[model].reindex(order)
-                style = _style(model, colours[model])
-                axis.errorbar(
-                    x, line, yerr=std[model].reindex(order), label=model, capsize=2, **style
-                )
-                paper = f"paper_{metric}"
-                if paper in rows:
-                    published = rows[rows["model"] == model].groupby("variant")[paper].first()
-                    published = published.reindex(order) * scale
-                    if published.notna().any():
-                        axis.scatter(x, published, marker="x", s=40, color=style["color"], zorder=5)
-            axis.set_xticks(x, ticks, fontsize=8)
-            axis.set_ylabel(NAMES.get(metric, metric), fontsize=9)
-            axis.grid(alpha=0.3)
+            axis = axes[r, column]
+            _variant_lines(axis, rows, metric, order, colours)
+            axis.set_xticks(np.arange(len(order)), ticks, fontsize=8)
             if r == 0:
                 axis.set_title(f"{dataset}" + (f" ({facet})" if facet else ""), fontsize=10)
-    handles: dict[str, object] = {}
-    for axis in axes.flat:
-        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    if any(f"paper_{m}" in results and results[f"paper_{m}"].notna().any() for m in METRICS):
-        handles["paper (x)"] = plt.Line2D([], [], marker="x", color="black", linestyle="")
-    figure.legend(
-        handles.values(), handles.keys(), loc="lower center", ncol=min(6, len(handles)), fontsize=8
-    )
+    handles = _legend(figure, axes.flat, results)
     figure.suptitle(title)
     figure.tight_layout(rect=(0, 0.04 + 0.035 * (len(handles) // 6), 1, 1))
     return figure
@@ -408,4 +433,45 @@ def two_stage_figure(
         axis.legend(fontsize=7)
     figure.suptitle(title)
     figure.tight_layout()
+    return figure
+
+
+def image_robustness_figure(results: pd.DataFrame, examples: pd.DataFrame) -> Figure:
+    """One panel per (table, perturbation): every model's test accuracy against the level of
+    the perturbation (``variant_figure``'s lines), and under it the first test image of
+    ``examples`` (``image_examples``) at each level, as the models saw it."""
+    panels = _panels(results)
+    models = list(dict.fromkeys(results["model"]))
+    colours = dict(zip(models, plt.get_cmap("tab10")(np.arange(len(models)) % 10), strict=True))
+    figure = plt.figure(figsize=(5.4 * len(panels), 6.2))
+    grid = figure.add_gridspec(2, len(panels), height_ratios=[3.2, 1.3])
+    axes = []
+    for column, (task, dataset, facet) in enumerate(panels):
+        rows = results[
+            (results["task"] == task)
+            & (results["dataset"] == dataset)
+            & results["facet"].isin(["", facet])
+        ]
+        order = _ordered(rows)
+        axis = figure.add_subplot(grid[0, column])
+        _variant_lines(axis, rows, METRICS[task][0], order, colours)
+        labels = rows.drop_duplicates("variant").set_index("variant").reindex(order)["label"]
+        axis.set_xticks(np.arange(len(order)), list(labels), fontsize=8)
+        axis.set_xlabel("level (0-1 scale of the brightest pixel)", fontsize=8)
+        axis.set_title(f"{dataset}: {facet}", fontsize=10)
+        axes.append(axis)
+        strip = grid[1, column].subgridspec(1, len(order), wspace=0.08)
+        for i, variant in enumerate(order):
+            shown = examples[(examples["dataset"] == dataset) & (examples["variant"] == variant)]
+            picture = figure.add_subplot(strip[0, i])
+            picture.set_axis_off()
+            if shown.empty:
+                continue
+            first = shown.iloc[0]
+            image = np.reshape(np.asarray(first["pixels"], dtype=float), (int(first["height"]), -1))
+            picture.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            picture.set_title(str(labels[variant]), fontsize=7)
+    handles = _legend(figure, axes, results)
+    figure.suptitle(TITLES["image_robustness"])
+    figure.tight_layout(rect=(0, 0.04 + 0.035 * (len(handles) // 6), 1, 1))
     return figure

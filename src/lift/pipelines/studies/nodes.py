@@ -10,7 +10,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import in_context, lift_model, metrics, study_figures, synthetic, two_stage, variants
+from lift import (
+    images,
+    in_context,
+    lift_model,
+    metrics,
+    study_figures,
+    synthetic,
+    two_stage,
+    variants,
+)
 from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings
 from lift.fine_tuning import TrainedAdapter
@@ -27,18 +36,101 @@ from lift.studies import (
 from lift.tasks import task_for
 
 TRAINING_POINTS = "training points"  # the rows of the boundaries table that are not answers
+ATTACK_SOURCE = "lenet (attack source)"  # the network the transferred attacks come from
 
 
 def vary(
     table: pd.DataFrame,
     schema: dict[str, Any],
     row_splits: pd.DataFrame,
+    attacker: images.Attacker | None = None,
     *,
     dataset: str,
     variant: Variant,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The variant's table and splits: fewer training rows, or other labels."""
-    return changed(dataset, variant, table, schema, row_splits)
+    """The variant's table and splits: fewer training rows, other labels, or perturbed test
+    images (on the scale and by the gradients of ``attacker``)."""
+    return changed(dataset, variant, table, schema, row_splits, attacker)
+
+
+def fit_attacker(
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    settings: DatasetEntry,
+    *,
+    epochs: int,
+    seed: int,
+) -> images.Attacker:
+    """The network the transferred attacks come from, trained on the held-in images (the
+    same in every repeat)."""
+    rows = variants.held_in_rows(row_splits)
+    pixels = images.check_pixels(settings.name, table, schema["features"])[rows]
+    labels = table[schema["target"]].to_numpy(int)[rows]
+    image = settings.lift.serialization.image
+    return images.fit_attacker(
+        settings.name, pixels, labels, len(schema["classes"]), image, epochs, seed
+    )
+
+
+def predict_attacker(
+    attacker: images.Attacker,
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+) -> pd.DataFrame:
+    """The attacker network's answers to the test images of every repeat, as a baseline's
+    (model ``lenet (attack source)``)."""
+    labels, parts = table[schema["target"]].to_numpy(int), []
+    pixels = table[schema["features"]].to_numpy(float)
+    for repeat in sorted(row_splits["repeat"].unique()):
+        rows = rows_of(row_splits, int(repeat), "test")
+        probabilities = attacker.probabilities(pixels[rows])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "model": ATTACK_SOURCE,
+                    "repeat": int(repeat),
+                    "row": rows,
+                    "y_true": labels[rows],
+                    "y_pred": probabilities.argmax(axis=1),
+                    **metrics.probability_columns(probabilities),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def image_examples(
+    table: pd.DataFrame,
+    schema: dict[str, Any],
+    row_splits: pd.DataFrame,
+    settings: DatasetEntry,
+    *,
+    variant: Variant,
+    count: int = 3,
+) -> pd.DataFrame:
+    """The first ``count`` test images of the variant as the figure shows them: ``dataset,
+    variant, facet, level, label, height, y_true, pixels`` (the pixels of each, row by row,
+    on the 0-1 scale)."""
+    features = schema["features"]
+    rows = rows_of(row_splits, int(row_splits["repeat"].min()), "test")[:count]
+    pixels = images.check_pixels(settings.name, table, features)
+    image = settings.lift.serialization.image
+    height, _ = images.image_shape(settings.name, len(features), image.height)
+    scale = images.brightest(pixels[variants.held_in_rows(row_splits)], image)
+    return pd.DataFrame(
+        {
+            "dataset": settings.name,
+            "variant": variant.name,
+            "facet": variant.facet,
+            "level": float(variant.level),
+            "label": variant.label,
+            "height": height,
+            "y_true": table[schema["target"]].to_numpy(int)[rows],
+            "pixels": [list(p / scale) for p in pixels[rows]],
+        }
+    )
 
 
 def score(
@@ -146,6 +238,8 @@ def report(
     drawn = pd.concat(parts[tables:], ignore_index=True) if len(parts) > tables else None
     if study == "uncertainty":
         return results, study_figures.uncertainty_figure(results, drawn)
+    if study == "image_robustness":
+        return results, study_figures.image_robustness_figure(results, drawn)
     if drawn is None:
         return results, study_figures.figure_of(study, results, compared)
     is_point = drawn["model"] == TRAINING_POINTS

@@ -16,7 +16,11 @@ then over everything: report -> results.csv and <study>.png under data/08_report
 ``two_stage`` a first stage per table (namespace ``<study>.<task>.<name>.pretext``: pretext
 tasks -> first_stage), from which its two-stage variants fine-tune, and ``pretraining`` one
 on gibberish text (gibberish -> first_stage);
-``uncertainty`` the calibration bins of LIFT's answers to a classification table."""
+``uncertainty`` the calibration bins of LIFT's answers to a classification table;
+``image_robustness`` a network per table (fit_attacker) whose gradients perturb the test
+images, and per variant its answers (predict_attacker) and example images; its perturbed
+variants change the test rows only, so the table's baselines and the clean variant's
+adapters answer them (nothing is trained again)."""
 
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ from lift.studies import (
     STUDIES,
     DecisionBoundaries,
     Gibberish,
+    ImageRobustness,
     Pretext,
     Pretraining,
     StudySettings,
@@ -57,19 +62,27 @@ logger = logging.getLogger(__name__)
 
 
 def variant_steps(
-    entry: DatasetEntry, variant: Variant, lift: Mapping[str, Any], per_class: bool
+    entry: DatasetEntry,
+    variant: Variant,
+    lift: Mapping[str, Any],
+    per_class: bool,
+    attacked: bool = False,
 ) -> list[Node]:
     """The nodes of one variant of a table: vary it and fit the baselines on it (unless it is
     the table as it is, whose baselines are the table's), LIFT (with ``lift``: the study's
-    settings and the variant's) on it, fine-tuned or in context (``variant.method``), and
-    their scores."""
+    settings and the variant's) on it, fine-tuned, in context or as trained on the table as
+    it is (``variant.method``), and their scores; with ``attacked``, the attacker network's
+    answers too (image_robustness)."""
     vary = node(
         bind(nodes.vary, dataset=entry.name, variant=variant),
-        ["original_table", "schema", "original_splits"],
+        ["original_table", "schema", "original_splits", *(["attacker"] if attacked else [])],
         ["table", "splits"],
         name="vary",
         tags="data",
     )
+    fitted = baseline_nodes(entry)
+    if variant.method == "test_only":  # the table's baselines answer the changed test rows
+        fitted = [step for step in fitted if step.name != "fit_baselines"]
     # fine-tuned, or shown the training rows in the prompt: the main pipelines' steps by name
     learn = {step.name: step for step in lift_nodes()}
     if variant.method == "two_stage":
@@ -80,6 +93,8 @@ def variant_steps(
             name="fine_tune",
             tags="training",
         )
+    if variant.method == "test_only":  # the table's adapters answer the changed test rows
+        del learn["fine_tune"]
     if variant.method == "in_context":
         del learn["fine_tune"], learn["predict_lift"]
         learn["predict_in_context"] = node(
@@ -89,9 +104,26 @@ def variant_steps(
             name="predict_in_context",
             tags="prediction",
         )
+    answers = ["baseline_predictions", "lift_predictions"]
+    if attacked:
+        learn["predict_attacker"] = node(
+            nodes.predict_attacker,
+            ["attacker", "table", "schema", "splits"],
+            "attacker_predictions",
+            name="predict_attacker",
+            tags="baselines",
+        )
+        learn["image_examples"] = node(
+            bind(nodes.image_examples, variant=variant),
+            ["table", "schema", "splits", "settings"],
+            "image_examples",
+            name="image_examples",
+            tags="reporting",
+        )
+        answers.append("attacker_predictions")
     return [
         configure_node(entry, lift),
-        *([vary, *baseline_nodes(entry)] if variant.change else []),
+        *([vary, *fitted] if variant.change else []),
         *learn.values(),
         node(
             bind(
@@ -101,7 +133,7 @@ def variant_steps(
                 variant=variant,
                 per_class=per_class,
             ),
-            ["splits", "schema", "baseline_predictions", "lift_predictions"],
+            ["splits", "schema", *answers],
             "scores",
             name="score",
             tags="reporting",
@@ -137,6 +169,17 @@ def boundary_steps(settings: DecisionBoundaries) -> tuple[list[Node], list[Node]
         tags="prediction",
     )
     return [grid], [answers]
+
+
+def attacker_node(settings: ImageRobustness) -> Node:
+    """The network the transferred attacks on a table's test images come from."""
+    return node(
+        bind(nodes.fit_attacker, epochs=settings.attack.epochs, seed=settings.attack.seed),
+        ["table", "schema", "splits", "settings"],
+        "attacker",
+        name="fit_attacker",
+        tags="baselines",
+    )
 
 
 def reliability_node(entry: DatasetEntry) -> Node:
@@ -193,7 +236,7 @@ def first_stage_steps(entry: DatasetEntry, settings: StudySettings) -> list[Node
 
 
 # the variant steps whose output the study's figure draws besides the scores
-FIGURED = ("predict_grid", "reliability")
+FIGURED = ("predict_grid", "reliability", "image_examples")
 
 
 def read(steps: list[Node], offered: Mapping[str, str]) -> dict[str, str]:
@@ -233,6 +276,7 @@ def create_pipeline(
     settings: StudySettings = study_settings(study, params)
     declared = {task: (section or {}).get("datasets") or {} for task, section in tasks.items()}
     boundaries = isinstance(settings, DecisionBoundaries)
+    attacked = isinstance(settings, ImageRobustness)
     per_class = study == "class_imbalance"
     parts, scores, answers = [base_model_node()], [], []
     for task, name, entry_params, declared_at in settings.studied(study, declared):
@@ -244,10 +288,12 @@ def create_pipeline(
             continue
         table = f"{study}.{task}.{name}"
         on_table, on_variant = boundary_steps(settings) if boundaries else ([], [])
+        if attacked:
+            on_table.append(attacker_node(settings))
         variants = settings.variants_for(entry)
+        as_is = next((v.name for v in variants if not v.change), None)
         # the baselines read no LIFT settings: fitted once on the table as it is
-        as_is = baseline_nodes(entry) if any(not v.change for v in variants) else []
-        on_table = [*as_is, *on_table]
+        on_table = [*(baseline_nodes(entry) if as_is else []), *on_table]
         parts.append(namespaced([*data_nodes(entry), *on_table], entry, table, declared_at))
         first, stage = f"{table}.pretext", first_stage_steps(entry, settings)
         if stage:
@@ -257,7 +303,7 @@ def create_pipeline(
             lift = with_overrides(settings.lift, variant.lift)
             if variant.lift:  # checked now, before any node runs
                 DatasetEntry.from_params(task, name, entry_params, section.get("lift"), lift)
-            steps = [*variant_steps(entry, variant, lift, per_class), *on_variant]
+            steps = [*variant_steps(entry, variant, lift, per_class, attacked), *on_variant]
             if study == "uncertainty" and task == "classification":
                 steps.append(reliability_node(entry))
             # the table's artifacts the variant reads; one it changes is read as the original
@@ -267,6 +313,8 @@ def create_pipeline(
                     f"{table}.{artifact}"
                 )
             shared["pretext_adapter"] = f"{first}.pretext_adapter"
+            if as_is:  # a test_only variant is answered by the adapters of the table as it is
+                shared["adapters"] = f"{table}.{as_is}.adapters"
             namespace = f"{table}.{variant.name}"
             parts.append(namespaced(steps, entry, namespace, declared_at, **read(steps, shared)))
             scores.append(f"{namespace}.scores")

@@ -79,6 +79,8 @@ def prepare(
         settings.drop_columns,
         settings.max_categories,
         source_info.get("split_column"),
+        settings.sample,
+        settings.sample_seed,
     )
 
 
