@@ -8,9 +8,9 @@ from kedro.runner import SequentialRunner
 
 from conftest import SMALL_GRIDS, catalog_for
 from lift import images
-from lift.acquisition import load_sklearn
-from lift.errors import DatasetInputError
+from lift.acquisition import acquire, load_sklearn
 from lift.dataset_entry import DatasetEntry
+from lift.errors import DatasetInputError
 from lift.lift_settings import ImageSettings, SerializationSettings
 from lift.pipelines.studies import create_pipeline
 from lift.preprocessing import prepare_table
@@ -18,6 +18,7 @@ from lift.serialization import serialize
 from lift.splits import rows_of, split_rows
 from lift.studies import changed, study_settings
 from lift.variants import held_in_rows
+from openml_standin import serve_openml
 
 SPLIT = {"test_size": 0.2, "validation_size": 0.2, "test_seed": 0}
 
@@ -104,7 +105,9 @@ def test_the_image_template_permutes_training_and_test_images_alike(digits):
 
 
 def test_the_image_template_refuses_text_features_and_levels_without_intensity():
-    table = pd.DataFrame({"a": [0.0, 1], "b": ["x", "y"], "c": [1.0, 0], "d": [0, 1.0], "y": [0, 1]})
+    table = pd.DataFrame(
+        {"a": [0.0, 1], "b": ["x", "y"], "c": [1.0, 0], "d": [0, 1.0], "y": [0, 1]}
+    )
     table, schema = prepare_table("pics", table, "y", "classification")
     splits = pd.DataFrame({"repeat": [0, 0], "split": ["train", "test"], "row": [0, 1]})
     with pytest.raises(DatasetInputError, match=r"'pics'.*\['b'\] are not numbers"):
@@ -197,3 +200,24 @@ def test_the_robustness_study_trains_once_and_answers_every_perturbed_test_set(
     for _, rows in results.groupby("variant"):
         assert rows["n_test"].nunique() == 1 and rows["n_train"].nunique() == 1
     assert outputs["image_robustness.figure"].load().axes
+
+
+def test_an_mnist_shaped_openml_table_is_sampled_and_written_as_its_central_crop(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(40, 784)).astype(float)
+    frame = pd.DataFrame(pixels, columns=[f"pixel{i + 1}" for i in range(784)])
+    frame["class"] = [str(k % 4) for k in range(40)]  # OpenML's MNIST: a nominal target
+    with serve_openml(554, frame, target="class") as (server, _):
+        raw, info = acquire(
+            "mnist", {"kind": "openml", "id": 554, "server": server}, "classification", None,
+            tmp_path,
+        )  # fmt: skip
+    table, schema = prepare_table("mnist", raw, info["target"], "classification", sample=20)
+    assert len(table) == 20 and table["class"].value_counts().tolist() == [5] * 4
+    splits = pd.DataFrame({"repeat": 0, "split": "train", "row": range(20)})
+    image = {"crop": 18, "levels": 4, "intensity": 255}
+    settings = SerializationSettings(template="image", image=image)
+    prompt = serialize(table, schema, splits, settings, dataset="mnist")["prompt"].iloc[0]
+    written = prompt.removeprefix("Given image with pixels ").split(" What")[0].split()
+    crop = table[schema["features"]].to_numpy()[0].reshape(28, 28)[5:23, 5:23]
+    assert written == [str(v) for v in np.rint(crop.ravel() / 255 * 3).astype(int)]

@@ -30,6 +30,7 @@ STUDY_PIPELINES = (
     "in_context",
     "two_stage",
     "uncertainty",
+    "image_robustness",
 )
 
 

@@ -629,7 +629,7 @@ class ImageRobustness(StudySettings):
             ]
             for level in sorted(set(levels))
         ]
-        return [Variant(name="clean", level=0.0, label="0"), *perturbed]
+        return [Variant(name="clean", level=0.0, label="0\n(clean)"), *perturbed]
 
 
 STUDIES: dict[str, type[StudySettings]] = {
