@@ -89,6 +89,25 @@ def _panels(results: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [(task, dataset, facet) for task, dataset in tables for facet in facets or [""]]
 
 
+def _panel_rows(
+    results: pd.DataFrame, task: str, dataset: str, facet: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The results a panel draws (a facet-less variant in every facet's) and its variants in
+    figure order."""
+    rows = results[
+        (results["task"] == task)
+        & (results["dataset"] == dataset)
+        & results["facet"].isin(["", facet])
+    ]
+    return rows, _ordered(rows)
+
+
+def _colours(results: pd.DataFrame) -> dict[str, object]:
+    """A colour per model, in the order the results name them."""
+    models = list(dict.fromkeys(results["model"]))
+    return dict(zip(models, plt.get_cmap("tab10")(np.arange(len(models)) % 10), strict=True))
+
+
 def _ordered(rows: pd.DataFrame) -> list[str]:
     """The variants of a panel in figure order: by level where levels are numbers."""
     first = rows.drop_duplicates("variant")
@@ -159,19 +178,13 @@ def variant_figure(
     adds the mean training rows to each variant's label (sample complexity)."""
     panels = _panels(results)
     metrics = list(metrics or [])
-    models = list(dict.fromkeys(results["model"]))
-    colours = dict(zip(models, plt.get_cmap("tab10")(np.arange(len(models)) % 10), strict=True))
+    colours = _colours(results)
     n_rows = max(1, len(metrics))
     figure, axes = plt.subplots(
         n_rows, len(panels), figsize=(4.6 * len(panels), 3.4 * n_rows), squeeze=False
     )
     for column, (task, dataset, facet) in enumerate(panels):
-        rows = results[
-            (results["task"] == task)
-            & (results["dataset"] == dataset)
-            & results["facet"].isin(["", facet])
-        ]
-        order = _ordered(rows)
+        rows, order = _panel_rows(results, task, dataset, facet)
         labels = rows.drop_duplicates("variant").set_index("variant").reindex(order)
         ticks = list(labels["label"])
         if rows_per_label:
@@ -441,18 +454,12 @@ def image_robustness_figure(results: pd.DataFrame, examples: pd.DataFrame) -> Fi
     the perturbation (``variant_figure``'s lines), and under it the first test image of
     ``examples`` (``image_examples``) at each level, as the models saw it."""
     panels = _panels(results)
-    models = list(dict.fromkeys(results["model"]))
-    colours = dict(zip(models, plt.get_cmap("tab10")(np.arange(len(models)) % 10), strict=True))
+    colours = _colours(results)
     figure = plt.figure(figsize=(5.4 * len(panels), 6.2))
     grid = figure.add_gridspec(2, len(panels), height_ratios=[3.2, 1.3])
     axes = []
     for column, (task, dataset, facet) in enumerate(panels):
-        rows = results[
-            (results["task"] == task)
-            & (results["dataset"] == dataset)
-            & results["facet"].isin(["", facet])
-        ]
-        order = _ordered(rows)
+        rows, order = _panel_rows(results, task, dataset, facet)
         axis = figure.add_subplot(grid[0, column])
         _variant_lines(axis, rows, METRICS[task][0], order, colours)
         labels = rows.drop_duplicates("variant").set_index("variant").reindex(order)["label"]
