@@ -60,7 +60,7 @@ BAD_VALUES = [
     ("lift.generation.samples", 0, "greater than 0"),
     ("lift.generation.max_new_tokens", 0, "greater than 0"),
     ("lift.generation.temperature", "hot", "valid number"),
-    ("lift.serialization.template", "poem", "'paper', 'feature_names', 'sentences' or 'own'"),
+    ("lift.serialization.template", "poem", "'sentences', 'own' or 'image'"),
     ("lift.serialization.decimals", -1, "greater than or equal to 0"),
     ("lift.serialization.completion_suffix", "", "at least 1 character"),
     ("lift.selection.encoding", ["raw", "zscore"], "'zscore': input should be 'raw'"),
@@ -90,7 +90,7 @@ UNKNOWN_KEYS = [
     ("lift.selection.lr", "the known ones are ['learning_rate', 'epochs', 'encoding']"),
     (
         "lift.serialization.sufix",
-        "the known ones are ['template', 'sentence', 'names', 'names_seed', 'encoding'",
+        "the known ones are ['template', 'sentence', 'names', 'names_seed', 'image', 'encoding'",
     ),
     ("datasets.iris.targt", "the known ones are ['source', 'target', 'split_column'"),
     ("datasets.iris.source.nam", "the known ones are ['kind', 'name']"),
