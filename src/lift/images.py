@@ -225,12 +225,6 @@ def fit_lenet(
     return model.eval()
 
 
-def lenet_predictions(model: LeNet, images: np.ndarray) -> np.ndarray:
-    """The classes ``model`` gives ``images`` (n, h, w; 0-1)."""
-    with torch.no_grad():
-        return model(torch.as_tensor(images, dtype=torch.float32)).argmax(dim=1).numpy()
-
-
 def fgsm(model: nn.Module, images: np.ndarray, labels: np.ndarray, epsilon: float) -> np.ndarray:
     """``images`` (0-1) moved by ``epsilon`` along the sign of the gradient of ``model``'s
     loss on their true ``labels`` (the fast gradient sign method), clipped to 0-1."""
@@ -244,26 +238,32 @@ def fgsm(model: nn.Module, images: np.ndarray, labels: np.ndarray, epsilon: floa
 @dataclass
 class Attacker:
     """The network whose gradients perturb the test images (``model``, on ``shape`` images
-    scaled by ``intensity``, the value of the brightest pixel), and the rows it learnt from."""
+    scaled by ``intensity``, the value of the brightest pixel), and the rows it learnt from.
+    It answers as a scikit-learn classifier does (``predict``, ``predict_proba``,
+    ``classes_``), so that it is scored as the baselines are."""
 
     model: LeNet
     shape: tuple[int, int]
     intensity: float
     trained_on: int
 
-    def scaled(self, pixels: np.ndarray) -> np.ndarray:
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.arange(self.model.classifier[-1].out_features)
+
+    def scaled(self, pixels: np.ndarray | pd.DataFrame) -> np.ndarray:
         """Rows of pixels in the table's units as images on the 0-1 scale."""
         return as_images(pixels, self.shape) / self.intensity
 
-    def predict(self, pixels: np.ndarray) -> np.ndarray:
-        """The classes the network gives rows of pixels (the table's units)."""
-        return lenet_predictions(self.model, self.scaled(pixels))
-
-    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+    def predict_proba(self, pixels: np.ndarray | pd.DataFrame) -> np.ndarray:
         """Its class probabilities for rows of pixels (the table's units)."""
         with torch.no_grad():
             logits = self.model(torch.as_tensor(self.scaled(pixels), dtype=torch.float32))
         return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, pixels: np.ndarray | pd.DataFrame) -> np.ndarray:
+        """The classes the network gives rows of pixels (the table's units)."""
+        return self.predict_proba(pixels).argmax(axis=1)
 
 
 def fit_attacker(

@@ -237,6 +237,11 @@ class StudySettings(Settings):
         return studied
 
 
+def _segment(prefix: str, value: float) -> str:
+    """A variant's name, a namespace segment: ``prefix`` and ``value`` (``noise_0_1``)."""
+    return f"{prefix}_{value:g}".replace(".", "_")
+
+
 def _percent(value: float) -> str:
     return f"{100 * value:g} %"
 
@@ -251,7 +256,7 @@ class SampleComplexity(StudySettings):
     def variants(self) -> list[Variant]:
         return [
             Variant(
-                name=f"train_{100 * f:g}".replace(".", "_"),
+                name=_segment("train", 100 * f),
                 level=f,
                 label=_percent(f),
                 change={"kind": "subsample", "fraction": f, "seed": self.seed},
@@ -274,7 +279,7 @@ class LabelNoise(StudySettings):
     def variants(self) -> list[Variant]:
         noisy = [
             Variant(
-                name=f"{kind}_{100 * rate:g}".replace(".", "_"),
+                name=_segment(kind, 100 * rate),
                 level=rate,
                 facet=kind,
                 label=_percent(rate),
@@ -300,7 +305,7 @@ class ClassImbalance(StudySettings):
     def variants(self) -> list[Variant]:
         cut = [
             Variant(
-                name=f"ratio_{100 * r:g}".replace(".", "_"),
+                name=_segment("ratio", 100 * r),
                 level=r,
                 label=f"1:{1 / r:.3g}",
                 change={"kind": "rebalance", "ratio": r, "seed": self.seed},
@@ -565,7 +570,7 @@ class Uncertainty(StudySettings):
         """The regression tables' variants: one per noise level."""
         return [
             Variant(
-                name=f"noise_{sd:g}".replace(".", "_"),
+                name=_segment("noise", sd),
                 level=sd,
                 label=f"sd {sd:g}",
                 change={"kind": "target_noise", "sd": sd, "seed": self.seed} if sd else {},
@@ -611,7 +616,7 @@ class ImageRobustness(StudySettings):
     def variants(self) -> list[Variant]:
         perturbed = [
             Variant(
-                name=f"{kind}_{level:g}".replace(".", "_"),
+                name=_segment(kind, level),
                 level=level,
                 facet=facet,
                 label=f"{level:g}",

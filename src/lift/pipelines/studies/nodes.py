@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
 from lift import (
+    baselines,
     images,
     in_context,
     lift_model,
@@ -81,27 +82,13 @@ def predict_attacker(
 ) -> pd.DataFrame:
     """The attacker network's answers to the test images of every repeat, as a baseline's
     (model ``lenet (attack source)``)."""
-    labels, parts = table[schema["target"]].to_numpy(int), []
-    pixels = table[schema["features"]].to_numpy(float)
-    for repeat in sorted(row_splits["repeat"].unique()):
-        rows = rows_of(row_splits, int(repeat), "test")
-        probabilities = attacker.probabilities(pixels[rows])
-        parts.append(
-            pd.DataFrame(
-                {
-                    "model": ATTACK_SOURCE,
-                    "repeat": int(repeat),
-                    "row": rows,
-                    "y_true": labels[rows],
-                    "y_pred": probabilities.argmax(axis=1),
-                    **metrics.probability_columns(probabilities),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    repeats = sorted(int(r) for r in row_splits["repeat"].unique())
+    fitted = {repeat: {ATTACK_SOURCE: attacker} for repeat in repeats}
+    return baselines.predict_baselines(fitted, table, schema, row_splits)
 
 
 def image_examples(
+    attacker: images.Attacker,
     table: pd.DataFrame,
     schema: dict[str, Any],
     row_splits: pd.DataFrame,
@@ -110,15 +97,11 @@ def image_examples(
     variant: Variant,
     count: int = 3,
 ) -> pd.DataFrame:
-    """The first ``count`` test images of the variant as the figure shows them: ``dataset,
-    variant, facet, level, label, height, y_true, pixels`` (the pixels of each, row by row,
-    on the 0-1 scale)."""
-    features = schema["features"]
+    """The first ``count`` test images of the variant as the figure shows them, on the
+    attacker's 0-1 scale: ``dataset, variant, facet, level, label, height, y_true, pixels``
+    (the pixels of each, row by row)."""
     rows = rows_of(row_splits, int(row_splits["repeat"].min()), "test")[:count]
-    pixels = images.check_pixels(settings.name, table, features)
-    image = settings.lift.serialization.image
-    height, _ = images.image_shape(settings.name, len(features), image.height)
-    scale = images.brightest(pixels[variants.held_in_rows(row_splits)], image)
+    pixels = images.check_pixels(settings.name, table, schema["features"])[rows]
     return pd.DataFrame(
         {
             "dataset": settings.name,
@@ -126,9 +109,9 @@ def image_examples(
             "facet": variant.facet,
             "level": float(variant.level),
             "label": variant.label,
-            "height": height,
+            "height": attacker.shape[0],
             "y_true": table[schema["target"]].to_numpy(int)[rows],
-            "pixels": [list(p / scale) for p in pixels[rows]],
+            "pixels": [list(image.ravel()) for image in attacker.scaled(pixels)],
         }
     )
 

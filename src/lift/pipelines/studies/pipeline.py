@@ -115,7 +115,7 @@ def variant_steps(
         )
         learn["image_examples"] = node(
             bind(nodes.image_examples, variant=variant),
-            ["table", "schema", "splits", "settings"],
+            ["attacker", "table", "schema", "splits", "settings"],
             "image_examples",
             name="image_examples",
             tags="reporting",
