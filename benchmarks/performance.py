@@ -40,6 +40,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from peft import get_peft_model
 from performance_report import (
+    ENGINE_JOBS,
     NAIVE_BATCH,
     ORIGINAL_BATCH,
     ORIGINAL_NEW_TOKENS,
@@ -49,8 +50,14 @@ from performance_report import (
 )
 from transformers import GenerationConfig, get_linear_schedule_with_warmup
 
-from lift.fine_tuning import encode, train_adapter
-from lift.language_model import BaseModel, configure_threads, cpu_has_bf16, select_device
+from lift.fine_tuning import LOSS, Job, encode, train_adapter, train_adapters
+from lift.language_model import (
+    BaseModel,
+    configure_threads,
+    cpu_has_bf16,
+    precision_used,
+    select_device,
+)
 from lift.lift_model import answer_prompts, load_base, precision
 from lift.lift_settings import LiftSettings, LoraSettings
 from lift.metrics import classification_scores, regression_scores
@@ -290,6 +297,71 @@ def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
+# ---------------------------------------------------------------------- many adapters at once
+
+
+def engine_jobs(catalog: Any, count: int, examples: int | None) -> tuple[Any, list[Job]]:
+    """``count`` fine-tuning jobs on the default run's training prompts, the datasets in turn,
+    each its own seed (its own LoRA initialisation and data order), one epoch of ``examples``
+    prompts (None: all), the run's settings otherwise; and those settings."""
+    jobs, settings = [], None
+    for i in range(count):
+        name = DATASETS[i % len(DATASETS)]
+        prompts = catalog.load(f"classification.{name}.prompts")
+        settings = catalog.load(f"classification.{name}.settings").lift
+        train = of_split(prompts, 0, "train").head(examples or len(prompts))
+        validation = of_split(prompts, 0, "validation").head(8)
+        training = settings.overridden({"training": {"epochs": 1, "seed": i}}).training
+        jobs.append(
+            Job(
+                (train["prompt"].tolist(), train["completion"].tolist()),
+                (validation["prompt"].tolist(), validation["completion"].tolist()),
+                lambda _: {},
+                training,
+                select_on=LOSS,
+                description=f"bench: {name} job {i}",
+            )
+        )
+    return settings, jobs
+
+
+def engine_benchmark(catalog: Any, peaks: dict[str, Any], examples: int | None) -> dict[str, Any]:
+    """N = 1, 8 and 27 jobs trained together (``train_adapters``, one step for all) against
+    the same jobs one after another (each alone, as ``fine_tuning.group: dataset`` trains
+    them): tokens/s, model-FLOPs utilization and the ratio."""
+    base = BaseModel.from_dict(catalog.load("base_model"))
+    settings, warm_up = engine_jobs(catalog, 2, 3 * 8)
+    model, tokenizer = load_base(base, settings)
+    device = next(model.parameters()).device
+    used = precision_used(device, settings.dtype)
+    peak = peaks["bf16_peak_flops" if used["products"] == "bfloat16" else "fp32_peak_flops"]
+    results: dict[str, Any] = {"precision": used, "examples_per_job": examples, "jobs": {}}
+    with precision(settings):
+        train_adapters(model, tokenizer, warm_up, settings.lora)
+        for count in ENGINE_JOBS:
+            _, jobs = engine_jobs(catalog, count, examples)
+            flops = sum(training_flops(model, encode(tokenizer, *job.train)) for job in jobs)
+            log(f"many adapters: {count} jobs together")
+            with Timer(device) as together:
+                adapters = train_adapters(model, tokenizer, jobs, settings.lora)
+            tokens = sum(a.history[0]["train_tokens"] for a in adapters)
+            log(f"many adapters: the same {count} jobs one after another")
+            with Timer(device) as alone:
+                for job in jobs:
+                    train_adapters(model, tokenizer, [job], settings.lora)
+            results["jobs"][str(count)] = {
+                "tokens": tokens,
+                "together_seconds": together.seconds,
+                "alone_seconds": alone.seconds,
+                "together_tokens_per_second": tokens / together.seconds,
+                "alone_tokens_per_second": tokens / alone.seconds,
+                "engine_speedup": alone.seconds / together.seconds,
+                "engine_mfu": flops / together.seconds / peak,
+                "alone_mfu": flops / alone.seconds / peak,
+            }
+    return results
+
+
 # ------------------------------------------------------------------------------- prediction
 
 
@@ -439,26 +511,51 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="reuse the latest default run's artifacts and timings instead of running it",
     )
     parser.add_argument("--skip-regression", action="store_true")
+    parser.add_argument(
+        "--only-engine",
+        action="store_true",
+        help="measure the many-adapters section alone; the other sections are kept from "
+        "docs/performance.json (they say when they were measured)",
+    )
+    parser.add_argument(
+        "--engine-examples",
+        type=int,
+        default=None,
+        help="training prompts per job in the many-adapters section (default: all of a "
+        "dataset's on a GPU, 24 on a CPU, where 27 jobs twice take minutes)",
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     configure_threads()
     results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     results["machine"] = machine()
-    if args.skip_run:
+    examples = args.engine_examples or (None if select_device().type == "cuda" else 24)
+    if args.only_engine:
         previous = json.loads((DOCS / "performance.json").read_text())
-        results["default_run"] = previous["default_run"]
+        results = {**previous, "engine_date": results["date"], "engine_machine": results["machine"]}
+        results["engine"] = engine_benchmark(project_catalog(), results["engine_machine"], examples)
     else:
-        results["default_run"] = default_run()
-    catalog = project_catalog()
-    results["training"] = training_benchmark(catalog, results["machine"])
-    results["prediction"] = prediction_benchmark(catalog)
-    if not args.skip_regression:
-        results["regression"] = regression_benchmark()
+        if args.skip_run:
+            previous = json.loads((DOCS / "performance.json").read_text())
+            results["default_run"] = previous["default_run"]
+        else:
+            results["default_run"] = default_run()
+        catalog = project_catalog()
+        results["training"] = training_benchmark(catalog, results["machine"])
+        results["engine"] = engine_benchmark(catalog, results["machine"], examples)
+        results["prediction"] = prediction_benchmark(catalog)
+        if not args.skip_regression:
+            results["regression"] = regression_benchmark()
     results["headline"] = {
         "train_speedup": results["training"]["train_speedup"],
         "train_mfu": results["training"]["train_mfu"],
         "predict_speedup": results["prediction"]["score_speedup"],
         "default_run_seconds": results["default_run"]["wall_seconds"],
+        **{
+            f"{key}_{count}": results["engine"]["jobs"][str(count)][key]
+            for count in ENGINE_JOBS
+            for key in ("engine_speedup", "engine_mfu")
+        },
     }
     DOCS.mkdir(exist_ok=True)
     (DOCS / "performance.json").write_text(json.dumps(results, indent=2, default=float))

@@ -10,6 +10,7 @@ ORIGINAL_BATCH = 10  # LIFT's original generation batch
 ORIGINAL_NEW_TOKENS = 10
 REGRESSION_DATASET = "quadratic_p1"
 REGRESSION_SAMPLES = 5
+ENGINE_JOBS = (1, 8, 27)  # adapters trained at once in the many-adapters section
 TARGETS = {
     "train_speedup": 1.5,
     "train_mfu": 0.6,
@@ -42,6 +43,9 @@ def render(results: dict[str, Any]) -> str:
     for key, target in TARGETS.items():
         better = "<=" if key == "default_run_seconds" else ">="
         lines.append(f"| `{key}` | {headline[key]:.2f} | {better} {target} |")
+    for count in ENGINE_JOBS:
+        for key in ("engine_speedup", "engine_mfu"):
+            lines.append(f"| `{key}`, N = {count} | {headline[f'{key}_{count}']:.2f} | |")
     lines += [
         "",
         f"Matrix-multiply peaks measured in this run: float32 {m['fp32_peak_flops'] / 1e9:.0f} "
@@ -86,6 +90,7 @@ def render(results: dict[str, Any]) -> str:
         "transformer blocks' linear weights, the factor 2 for the backward pass (input "
         "gradients only: the base weights are frozen); LoRA's own products not counted.",
         "",
+        *engine_section(results),
         "## Prediction",
         "",
         "The test prompts of each default dataset, with its run's adapter (repeat 0). *score*: "
@@ -136,3 +141,38 @@ def render(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def engine_section(results: dict[str, Any]) -> list[str]:
+    """The many-adapters section: N jobs in one step against the same jobs one by one."""
+    engine = results["engine"]
+    machine = results.get("engine_machine", results["machine"])
+    when = results.get("engine_date", results["date"])
+    examples = engine["examples_per_job"]
+    lines = [
+        "## Many adapters at once",
+        "",
+        f"Measured {when} on {machine['device']} ({machine['cores']} cores), products in "
+        f"{engine['precision']['products']}. N fine-tuning jobs of the embedded model, the "
+        "default datasets in turn, each its own seed, one epoch of "
+        f"{examples or 'all its'} training prompts, batch 8: *together*, "
+        "`fine_tuning.train_adapters` with every job in the same steps on one base model "
+        "(`fine_tuning.group: together`); *alone*, the same jobs one after another (each "
+        "alone, as `group: dataset` trains them, which gives `make run` the metrics of the "
+        "trainer of earlier versions). `engine_speedup` = alone seconds / together seconds; "
+        "`engine_mfu` = model FLOPs (as above) per second of the together run over the peak "
+        "of the products' dtype measured in the same run. Seconds include each job's "
+        "validation after its epoch.",
+        "",
+        "| jobs | tokens | together s | alone s | together tok/s | alone tok/s | "
+        "`engine_speedup` | `engine_mfu` | alone MFU |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for count, d in engine["jobs"].items():
+        lines.append(
+            f"| {count} | {d['tokens']} | {d['together_seconds']:.1f} | "
+            f"{d['alone_seconds']:.1f} | {d['together_tokens_per_second']:.0f} | "
+            f"{d['alone_tokens_per_second']:.0f} | {d['engine_speedup']:.2f} | "
+            f"{d['engine_mfu']:.3f} | {d['alone_mfu']:.3f} |"
+        )
+    return [*lines, ""]

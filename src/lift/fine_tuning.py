@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (torch's convention)
 from tqdm.auto import tqdm
 
+from lift import batched_lora
 from lift.batching import by_length, left_pad, length_grouped
 from lift.errors import DatasetInputError
 from lift.lift_settings import LoraSettings, TrainingSettings
@@ -136,12 +137,17 @@ def training_memory(config: Any, longest: int, batch_size: int, attention: str) 
 
 
 def check_fits(
-    model: Any, lengths: Sequence[int], batch_size: int, description: str, available: int
+    model: Any,
+    lengths: Sequence[int],
+    batch_size: int,
+    description: str,
+    available: int,
+    together: bool = False,
 ) -> None:
     """Raise ``DatasetInputError`` before training if the longest prompt with its answer
     (``lengths``: tokens per example) exceeds the model's context, or if a batch of the
     longest ones would need more than ``available`` bytes; the message gives the numbers and
-    the remedies."""
+    the remedies (``together``: the batch is several adapters' batches in one step)."""
     config = model.config
     longest = max(lengths)
     context = getattr(config, "max_position_embeddings", None)
@@ -161,8 +167,9 @@ def check_fits(
         raise DatasetInputError(
             f"Fine-tuning {description}: a batch of {batch_size} prompts of up to {longest} "
             f"tokens needs about {needed / 2**30:.1f} GiB for training, and "
-            f"{available / 2**30:.1f} GiB are free: lower `lift.training.batch_size`, or "
-            f"{shorten}."
+            f"{available / 2**30:.1f} GiB are free: lower `lift.training.batch_size`"
+            + (", train fewer adapters at once (`fine_tuning.slots`)" if together else "")
+            + f", or {shorten}."
         )
 
 
@@ -221,26 +228,22 @@ def interrupt_between_steps() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _continue_from(peft_model: Any, start: TrainedAdapter, description: str) -> None:
-    """Load ``start``'s weights into ``peft_model``'s adapter, which must have its shape."""
-    from peft import set_peft_model_state_dict
+@dataclass
+class Job:
+    """One adapter to fine-tune: ``train`` and ``validation`` pairs (prompts, completions), the
+    ``validate`` metrics of a model's validation answers, its ``training`` settings, the
+    validation metric ``select_on`` that chooses its epoch (``LOSS``: the lowest validation
+    loss), a ``description`` for messages and, for a second stage, the adapter it ``start``s
+    from."""
 
-    config = peft_model.peft_config["default"]
-    shape = {"r": config.r, "lora_alpha": config.lora_alpha}
-    theirs = {key: start.lora_config.get(key) for key in shape}
-    if shape != theirs:
-        raise DatasetInputError(
-            f"Fine-tuning {description}: the first stage's adapter has LoRA {theirs} and this "
-            f"stage asks for {shape}; give both stages the same `lift.lora`."
-        )
-    result = set_peft_model_state_dict(peft_model, start.weights)
-    missing = [k for k in result.missing_keys if "lora_" in k]
-    if missing:
-        raise DatasetInputError(
-            f"Fine-tuning {description}: the first stage's adapter has no weights for "
-            f"{len(missing)} LoRA layers of this one (e.g. {missing[0]}); give both stages the "
-            "same `lift.lora.target_modules`."
-        )
+    train: tuple[Sequence[str], Sequence[str]]
+    validation: tuple[Sequence[str], Sequence[str]]
+    validate: Callable[[Any], dict[str, float]]
+    training: TrainingSettings
+    select_on: str = "accuracy"
+    maximize: bool = True
+    description: str = "fine-tune"
+    start: TrainedAdapter | None = None
 
 
 def train_adapter(
@@ -256,107 +259,401 @@ def train_adapter(
     description: str = "fine-tune",
     start: TrainedAdapter | None = None,
 ) -> TrainedAdapter:
-    """Fine-tune a LoRA adapter on ``train`` (prompts, completions) and keep the epoch that
-    scores best on ``validation``; from ``start``'s weights where given (a second stage of
-    fine-tuning), else from LoRA's initialisation.
+    """One ``Job``'s adapter (``train_adapters`` with that job alone)."""
+    job = Job(train, validation, validate, training, select_on, maximize, description, start)
+    return train_adapters(model, tokenizer, [job], lora)[0]
 
-    ``validate(peft_model)`` returns named metrics of the model's answers on the validation
-    rows (e.g. accuracy and invalid rate); it is called after every epoch, and the epoch with
-    the best ``select_on`` (highest if ``maximize``; ``LOSS``: the lowest validation loss, for
-    text that has no answers to score) is kept. The history records each as
-    ``validation_<name>``, with the epoch's training tokens (prompt and completion, no padding)
-    and seconds. ``model`` is changed in place (LoRA layers are injected): pass a freshly
-    loaded one.
-    """
+
+def initial_adapter(model: Any, lora: LoraSettings, seed: int) -> tuple[dict[str, Any], dict]:
+    """PEFT's configuration of ``lora`` on ``model`` (as a dict) and the adapter PEFT
+    initialises after ``torch.manual_seed(seed)`` (its state dict): what fine-tuning starts
+    from. ``model`` is left as it was."""
     from peft import get_peft_model, get_peft_model_state_dict
-    from transformers import get_linear_schedule_with_warmup
 
-    torch.manual_seed(training.seed)  # LoRA's initialisation and the batch order
+    torch.manual_seed(seed)
     peft_model = get_peft_model(model, lora.peft_config())
-    if start is not None:
-        _continue_from(peft_model, start, description)
+    weights = {k: v.detach().clone() for k, v in get_peft_model_state_dict(peft_model).items()}
+    config = peft_model.peft_config["default"].to_dict()
+    peft_model.unload()
+    config = {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
+    return config, weights
+
+
+def _module_of(key: str) -> tuple[str, str]:
+    """The module path and the matrix (``A`` or ``B``) of a PEFT LoRA state-dict key
+    (``base_model.model.<module>.lora_A.weight``)."""
+    path, matrix, _ = key.removeprefix("base_model.model.").rsplit(".", 2)
+    return path, matrix.removeprefix("lora_")
+
+
+def _starting_weights(
+    job: Job, config: dict[str, Any], initial: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """``initial``, or the first stage's adapter of ``job`` where it has one: it must have
+    the shape (rank, alpha) and the layers of ``config``."""
+    start = job.start
+    if start is None:
+        return initial
+    shape = {"r": config["r"], "lora_alpha": config["lora_alpha"]}
+    theirs = {key: start.lora_config.get(key) for key in shape}
+    if shape != theirs:
+        raise DatasetInputError(
+            f"Fine-tuning {job.description}: the first stage's adapter has LoRA {theirs} and "
+            f"this stage asks for {shape}; give both stages the same `lift.lora`."
+        )
+    missing = [key for key in initial if key not in start.weights]
+    if missing:
+        raise DatasetInputError(
+            f"Fine-tuning {job.description}: the first stage's adapter has no weights for "
+            f"{len(missing)} LoRA layers of this one (e.g. {missing[0]}); give both stages the "
+            "same `lift.lora.target_modules`."
+        )
+    return {key: start.weights[key] for key in initial}
+
+
+@dataclass
+class _Running:
+    """A job in a slot: its data, its order, where it is and what it has kept."""
+
+    index: int
+    job: Job
+    config: dict[str, Any]  # PEFT's LoRA configuration
+    initial: dict[str, torch.Tensor]  # the weights it starts from
+    examples: list[Example]
+    lengths: list[int]
+    validation: list[Example]
+    order: torch.Generator
+    steps_per_epoch: int
+    epoch: int = 0
+    batches: list[list[int]] = field(default_factory=list)
+    position: int = 0
+    steps: int = 0  # optimizer steps taken
+    started: float = 0.0
+    loss: torch.Tensor | float = 0.0
+    tokens: int = 0
+    seen: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.job.training.epochs
+
+    def next_epoch(self) -> None:
+        self.epoch += 1
+        training = self.job.training
+        self.batches = length_grouped(self.lengths, training.batch_size, self.order)
+        self.position, self.loss, self.tokens, self.seen = 0, 0.0, 0, 0
+        self.started = time.perf_counter()
+
+
+def stacked(parts: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
+    """Collated batches (``collate``), one per slot, as one batch laid out slot by slot: every
+    slot the same number of rows (rows beyond a slot's own are a lone padding token, with no
+    loss) and every row left-padded to the longest."""
+    rows = max(len(p["input_ids"]) for p in parts)
+    length = max(p["input_ids"].shape[1] for p in parts)
+    total = rows * len(parts)
+    input_ids = torch.full((total, length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((total, length), dtype=torch.long)
+    attention_mask[:, -1] = 1  # a filler row attends to itself: no row is all masked
+    position_ids = torch.zeros((total, length), dtype=torch.long)
+    targets = torch.full((total, length), IGNORE, dtype=torch.long)
+    for i, part in enumerate(parts):
+        n, width = part["input_ids"].shape
+        where = slice(i * rows, i * rows + n), slice(length - width, length)
+        input_ids[where] = part["input_ids"]
+        attention_mask[where] = part["attention_mask"]
+        position_ids[where] = part["position_ids"]
+        targets[where] = part["targets"]
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "targets": targets,
+        "completion_length": max(p["completion_length"] for p in parts),
+    }
+
+
+def train_adapters(
+    model: Any,
+    tokenizer: Any,
+    jobs: Sequence[Job],
+    lora: LoraSettings,
+    slots: int | None = None,
+) -> list[TrainedAdapter]:
+    """Fine-tune one LoRA adapter per job on ``model`` (a freshly loaded base model; it is
+    given back unchanged), ``slots`` jobs at a time in one forward and backward pass
+    (``lift.batched_lora``; ``None``: every job at once), and keep each job's best epoch.
+    Returns the adapters in the jobs' order.
+
+    Each job is trained as it would be alone: from PEFT's LoRA initialisation after
+    ``torch.manual_seed(training.seed)`` (or its ``start``'s weights), on batches of similar
+    lengths in the order its seed draws, with AdamW, linear warm-up and decay and gradient
+    clipping of its own settings. After each of its epochs, ``validate(model)`` (the model
+    answering with that job's adapter) returns named metrics of its validation answers, and
+    the epoch with the best ``select_on`` (highest if ``maximize``; ``LOSS``: the lowest
+    validation loss) is kept. The history records each as ``validation_<name>``, with the
+    epoch's training tokens (prompt and completion, no padding) and seconds. When a job
+    ends, the next one takes its slot."""
+    if not jobs:
+        return []
+    slots = max(1, min(slots or len(jobs), len(jobs)))
     pad_id = tokenizer.pad_token_id
-    train_examples = encode(tokenizer, *train)
-    lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in train_examples]
-    validation_examples = encode(tokenizer, *validation)
     device = next(model.parameters()).device
+    runs = []
+    layouts: dict[int, tuple[dict[str, Any], dict[str, torch.Tensor]]] = {}
+    for index, job in enumerate(jobs):
+        seed = job.training.seed
+        if seed not in layouts:
+            layouts[seed] = initial_adapter(model, lora, seed)
+        config, initial = layouts[seed]
+        examples = encode(tokenizer, *job.train)
+        lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in examples]
+        validation = encode(tokenizer, *job.validation)
+        batch_size = job.training.batch_size
+        runs.append(
+            _Running(
+                index,
+                job,
+                config,
+                _starting_weights(job, config, initial),
+                examples,
+                lengths,
+                validation,
+                torch.Generator().manual_seed(seed),
+                math.ceil(len(examples) / batch_size),
+            )
+        )
+    # a step holds `slots` batches, every row as long as the longest of any job
     check_fits(
         model,
-        lengths + [len(e.prompt_ids) + len(e.completion_ids) for e in validation_examples],
-        training.batch_size,
-        description,
+        [
+            n
+            for run in runs
+            for n in run.lengths
+            + [len(e.prompt_ids) + len(e.completion_ids) for e in run.validation]
+        ],
+        slots * max(job.training.batch_size for job in jobs),
+        jobs[0].description if len(jobs) == 1 else f"{len(jobs)} adapters, {slots} at once",
         free_memory(device),
+        together=slots > 1,
     )
-    parameters = [p for p in peft_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        parameters, lr=training.learning_rate, weight_decay=training.weight_decay
+    names = sorted({_module_of(key)[0] for key in layouts[jobs[0].training.seed][1]})
+    routing, layers = batched_lora.inject(model, names, slots, lora.rank, lora.alpha, lora.dropout)
+    try:
+        return _train(model, pad_id, runs, layers, routing, slots)
+    finally:
+        batched_lora.remove(model, layers)
+
+
+def _train(
+    model: Any,
+    pad_id: int,
+    runs: list[_Running],
+    layers: dict[str, batched_lora.BatchedLoraLinear],
+    routing: batched_lora.Routing,
+    slots: int,
+) -> list[TrainedAdapter]:
+    """``train_adapters``' loop over steps of every running job."""
+    device = next(model.parameters()).device
+    parameters = [p for layer in layers.values() for p in (layer.lora_A, layer.lora_B)]
+    optimizer = batched_lora.SlotAdamW(parameters)
+    waiting = list(reversed(runs))
+    running: dict[int, _Running] = {}
+    results: dict[int, TrainedAdapter] = {}
+
+    def load(slot: int, run: _Running) -> None:
+        with torch.no_grad():
+            for key, weight in run.initial.items():
+                name, matrix = _module_of(key)
+                getattr(layers[name], f"lora_{matrix}")[slot].copy_(weight)
+        optimizer.reset(slot)
+        routing.generators[slot] = torch.Generator(device).manual_seed(run.job.training.seed)
+        run.next_epoch()
+        running[slot] = run
+
+    def weights(slot: int) -> dict[str, torch.Tensor]:
+        return {
+            key: getattr(layers[name], f"lora_{matrix}")[slot].detach().cpu().clone()
+            for key in running[slot].initial
+            for name, matrix in [_module_of(key)]
+        }
+
+    for slot in range(slots):
+        load(slot, waiting.pop())
+    single = len(runs) == 1
+    progress = tqdm(
+        total=sum(run.total_steps for run in runs),
+        desc=runs[0].job.description if single else f"fine-tuning {len(runs)} adapters",
+        leave=False,
     )
-    steps_per_epoch = math.ceil(len(train_examples) / training.batch_size)
-    total_steps = steps_per_epoch * training.epochs
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(training.warmup_ratio * total_steps), total_steps
+    model.train()
+    with progress, interrupt_between_steps() as interrupted:
+        while running:
+            order = sorted(running)
+            parts = [
+                collate(
+                    [running[s].examples[i] for i in running[s].batches[running[s].position]],
+                    pad_id,
+                )
+                for s in order
+            ]
+            routing.active = (
+                None if order == list(range(slots)) else sent(torch.tensor(order), device)
+            )
+            routing.shapes = {
+                s: tuple(p["input_ids"].shape) for s, p in zip(order, parts, strict=True)
+            }
+            batch = stacked(parts, pad_id)
+            losses, counts = _slot_losses(model, batch, len(order))
+            (losses / sent(counts, device)).sum().backward()
+            _update(optimizer, parameters, [running[s] for s in order], order, slots, device)
+            for i, slot in enumerate(order):
+                run = running[slot]
+                indices = run.batches[run.position]
+                run.loss = run.loss + losses[i].detach()
+                run.tokens += int(counts[i])
+                run.seen += sum(run.lengths[j] for j in indices)
+                run.position += 1
+                run.steps += 1
+            progress.update(len(order))
+            if interrupted():
+                run = running[order[0]]
+                said = (
+                    f"{run.job.description}: interrupted in epoch {run.epoch} of "
+                    f"{run.job.training.epochs}; no adapter was kept"
+                    if single
+                    else f"fine-tuning {len(runs)} adapters: interrupted with {len(results)} "
+                    "done; none was kept"
+                )
+                logger.warning(said)  # Kedro's command line prints only "Aborted!"
+                raise KeyboardInterrupt(said)
+            for slot in order:
+                run = running[slot]
+                if run.position < len(run.batches):
+                    continue
+                _end_epoch(model, pad_id, routing, slot, run, weights)
+                progress.set_postfix(
+                    adapters=f"{len(results)}/{len(runs)}",
+                    loss=f"{run.history[-1]['train_loss']:.4f}",
+                )
+                if run.epoch < run.job.training.epochs:
+                    run.next_epoch()
+                    continue
+                results[run.index] = _adapter(run)
+                del running[slot]
+                if waiting:
+                    load(slot, waiting.pop())
+    return [results[i] for i in range(len(runs))]
+
+
+def sent(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``; to a GPU from pinned memory, without the host waiting for the
+    GPU (a step's inputs and settings are sent so: no host sync within a step)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def _slot_losses(
+    model: Any, batch: dict[str, Any], groups: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed completion cross-entropy of each slot's rows of a ``stacked`` batch, and their
+    completion tokens (on the CPU). Logits only where completions are (``completion_loss``)."""
+    device = next(model.parameters()).device
+    keep = batch["completion_length"]
+    output = model(
+        input_ids=sent(batch["input_ids"], device),
+        attention_mask=sent(batch["attention_mask"], device),
+        position_ids=sent(batch["position_ids"], device),
+        logits_to_keep=keep + 1,
     )
-    generator = torch.Generator().manual_seed(training.seed)
-    history: list[dict[str, float]] = []
-    best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
-    with interrupt_between_steps() as interrupted:
-        for epoch in range(1, training.epochs + 1):
-            started = time.perf_counter()
-            peft_model.train()
-            progress = tqdm(
-                length_grouped(lengths, training.batch_size, generator),
-                desc=f"{description} epoch {epoch}/{training.epochs}",
-                leave=False,
+    logits = output.logits[:, :-1, :]  # position t predicts token t + 1
+    targets = batch["targets"][:, -keep:]
+    loss = F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        sent(targets.reshape(-1), device),
+        ignore_index=IGNORE,
+        reduction="none",
+    )
+    return loss.view(groups, -1).sum(dim=1), (targets != IGNORE).view(groups, -1).sum(dim=1)
+
+
+def _update(
+    optimizer: batched_lora.SlotAdamW,
+    parameters: list[torch.Tensor],
+    runs: list[_Running],
+    order: list[int],
+    slots: int,
+    device: torch.device,
+) -> None:
+    """Clip each running job's gradients and step its weights at its scheduled learning rate."""
+    settings = {slot: run.job.training for slot, run in zip(order, runs, strict=True)}
+
+    def per_slot(value: Callable[[int], float]) -> torch.Tensor:
+        values = [value(s) if s in settings else 0.0 for s in range(slots)]
+        return sent(torch.tensor(values, dtype=torch.float64), device)
+
+    max_norm = per_slot(lambda s: settings[s].max_grad_norm).float()
+    learning_rate = per_slot(
+        lambda s: (
+            settings[s].learning_rate
+            * batched_lora.linear_schedule(
+                runs[order.index(s)].steps,
+                int(settings[s].warmup_ratio * runs[order.index(s)].total_steps),
+                runs[order.index(s)].total_steps,
             )
-            running, epoch_loss, epoch_tokens, seen = None, 0.0, 0, 0
-            for indices in progress:
-                batch = [train_examples[i] for i in indices]
-                seen += sum(lengths[i] for i in indices)
-                loss_sum, n_tokens = completion_loss(peft_model, collate(batch, pad_id))
-                (loss_sum / n_tokens).backward()
-                torch.nn.utils.clip_grad_norm_(parameters, training.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                summed = loss_sum.item()
-                loss = summed / n_tokens
-                running = loss if running is None else 0.9 * running + 0.1 * loss
-                epoch_loss, epoch_tokens = epoch_loss + summed, epoch_tokens + n_tokens
-                progress.set_postfix(loss=f"{running:.4f}")
-                if interrupted():
-                    said = (
-                        f"{description}: interrupted in epoch {epoch} of {training.epochs}; "
-                        "no adapter was kept"
-                    )
-                    logger.warning(said)  # Kedro's command line prints only "Aborted!"
-                    raise KeyboardInterrupt(said)
-            train_seconds = time.perf_counter() - started
-            peft_model.eval()
-            # no gradients: larger batches than training's
-            validation_loss = mean_loss(
-                peft_model, validation_examples, pad_id, 4 * training.batch_size
-            )
-            scores = validate(peft_model)
-            history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": epoch_loss / max(epoch_tokens, 1),
-                    "validation_loss": validation_loss,
-                    **{f"validation_{name}": value for name, value in scores.items()},
-                    "train_tokens": seen,
-                    "train_seconds": train_seconds,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
-            score = -validation_loss if select_on == LOSS else scores[select_on]
-            key = preference(score, validation_loss, maximize or select_on == LOSS)
-            if best is None or key > best[0]:
-                weights = {
-                    k: v.detach().cpu().clone()
-                    for k, v in get_peft_model_state_dict(peft_model).items()
-                }
-                best = (key, weights, epoch)
-    assert best is not None
-    config = peft_model.peft_config["default"].to_dict()
-    config = {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
-    return TrainedAdapter(lora_config=config, weights=best[1], history=history, best_epoch=best[2])
+        )
+    )
+    weight_decay = per_slot(lambda s: settings[s].weight_decay)
+    moving = per_slot(lambda s: 1.0).bool()
+    batched_lora.clip_per_slot([p.grad for p in parameters], max_norm)
+    optimizer.step(moving, learning_rate, weight_decay)
+    for p in parameters:
+        p.grad = None
+
+
+def _end_epoch(
+    model: Any,
+    pad_id: int,
+    routing: batched_lora.Routing,
+    slot: int,
+    run: _Running,
+    weights: Callable[[int], dict[str, torch.Tensor]],
+) -> None:
+    """Validate ``run``'s adapter after its epoch, record the epoch and keep its weights if
+    it is the best so far."""
+    job = run.job
+    train_seconds = time.perf_counter() - run.started
+    model.eval()
+    routing.slot = slot
+    try:
+        # no gradients: larger batches than training's
+        validation_loss = mean_loss(model, run.validation, pad_id, 4 * job.training.batch_size)
+        scores = job.validate(model)
+    finally:
+        routing.slot = None
+        model.train()
+    run.history.append(
+        {
+            "epoch": run.epoch,
+            "train_loss": float(run.loss) / max(run.tokens, 1),
+            "validation_loss": validation_loss,
+            **{f"validation_{name}": value for name, value in scores.items()},
+            "train_tokens": run.seen,
+            "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - run.started,
+        }
+    )
+    score = -validation_loss if job.select_on == LOSS else scores[job.select_on]
+    key = preference(score, validation_loss, job.maximize or job.select_on == LOSS)
+    if run.best is None or key > run.best[0]:
+        run.best = (key, weights(slot), run.epoch)
+
+
+def _adapter(run: _Running) -> TrainedAdapter:
+    assert run.best is not None
+    return TrainedAdapter(
+        lora_config=run.config, weights=run.best[1], history=run.history, best_epoch=run.best[2]
+    )

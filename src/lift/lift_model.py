@@ -7,10 +7,11 @@ shared. The settings (``lift.lift_settings.LiftSettings``) come validated."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch
 
 from lift.encoding import Encodings
 from lift.errors import DatasetInputError
-from lift.fine_tuning import TrainedAdapter, preference, train_adapter
+from lift.fine_tuning import Job, TrainedAdapter, preference, train_adapters
 from lift.language_model import (
     BaseModel,
     autocast,
@@ -164,6 +165,30 @@ def written_with(prompts: pd.DataFrame, encoding: str | None) -> pd.DataFrame:
     return chosen
 
 
+@dataclass(frozen=True)
+class FineTuning:
+    """What ``fine_tune`` fine-tunes for one dataset: its ``prompts`` (every repeat), the
+    ``task`` that reads its answers, its ``settings``, the ``encodings`` the prompts were
+    written with and the adapter a second stage ``start``s from."""
+
+    dataset: str
+    prompts: pd.DataFrame
+    task: Task
+    settings: LiftSettings
+    encodings: Encodings | None = None
+    start: TrainedAdapter | None = None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One adapter to train: a repeat of a dataset with one candidate setting."""
+
+    request: int
+    repeat: int
+    settings: LiftSettings
+    description: str
+
+
 def fine_tune(
     dataset: str,
     base: BaseModel,
@@ -179,92 +204,127 @@ def fine_tune(
     selection (``lift.selection``) every candidate setting is fine-tuned per repeat and the
     one with the best validation score kept (ties: the lower validation loss); the adapter
     records what was chosen and every candidate's outcome."""
-    reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
-    candidates = settings.candidates()
-    adapters = {}
-    for repeat in sorted(prompts["repeat"].unique()):
-        best, outcomes = None, []
-        for candidate in candidates:
-            chosen = candidate.chosen()
-            label = " ".join(f"{k}={v}" for k, v in chosen.items())
-            adapter = _fine_tune_repeat(
-                f"{dataset} ({label})" if len(candidates) > 1 else dataset,
-                base,
-                written_with(prompts, chosen["encoding"]),
-                int(repeat),
-                for_repeat(task, encodings, repeat, chosen["encoding"]),
-                candidate,
-                start,
-            )
-            score, loss = (
-                adapter.kept[f"validation_{task.select_on}"],
-                adapter.kept["validation_loss"],
-            )
-            outcomes.append(
-                {
-                    **chosen,
-                    "best_epoch": adapter.best_epoch,
-                    f"validation_{task.select_on}": score,
-                    "validation_loss": loss,
-                }
-            )
-            key = preference(score, loss, task.maximize)
-            if best is None or key > best[0]:
-                best = (key, replace(adapter, chosen=chosen))
-        assert best is not None
-        adapters[int(repeat)] = replace(best[1], candidates=outcomes)
-        if len(candidates) > 1:
-            logger.info(
-                "LIFT %s repeat %d: %s chosen on validation among %d candidates",
-                dataset,
-                repeat,
-                best[1].chosen,
-                len(candidates),
-            )
-    return adapters
+    request = FineTuning(dataset, prompts, task, settings, encodings, start)
+    return fine_tune_together(base, [request])[0]
 
 
-def _fine_tune_repeat(
-    dataset: str,
-    base: BaseModel,
-    prompts: pd.DataFrame,
-    repeat: int,
-    task: Task,
-    settings: LiftSettings,
-    start: TrainedAdapter | None = None,
-) -> TrainedAdapter:
-    """The adapter of one repeat and setting, its epoch chosen on the validation rows."""
-    train = of_split(prompts, repeat, "train")
-    validation = of_split(prompts, repeat, "validation")
-    model, tokenizer = load_base(base, settings)
-    with precision(settings):
-        adapter = train_adapter(
-            model,
-            tokenizer,
-            (train["prompt"].tolist(), train["completion"].tolist()),
-            (validation["prompt"].tolist(), validation["completion"].tolist()),
-            _validator(tokenizer, validation, train, task, settings),
-            settings.lora,
-            settings.training,
-            select_on=task.select_on,
-            maximize=task.maximize,
-            description=f"{dataset} repeat {repeat}",
-            start=start,
+def fine_tune_together(
+    base: BaseModel, requests: Sequence[FineTuning], slots: int | None = None
+) -> list[dict[int, TrainedAdapter]]:
+    """``fine_tune`` of every request (dataset), their adapters trained together on one base
+    model, ``slots`` at a time (``fine_tuning.train_adapters``; ``None``: all at once): each
+    adapter is what training it alone gives. Adapters whose base model differs (device,
+    dtype, random weights of another seed) or whose LoRA shape differs train in separate
+    groups. Returns each request's adapters by repeat."""
+    planned = []
+    for index, request in enumerate(requests):
+        where = f"Dataset '{request.dataset}': parameter `lift."
+        reject_inconsistent(request.settings, request.task.name, where)
+        candidates = request.settings.candidates()
+        for repeat in sorted(request.prompts["repeat"].unique()):
+            for candidate in candidates:
+                label = " ".join(f"{k}={v}" for k, v in candidate.chosen().items())
+                name = f"{request.dataset} ({label})" if len(candidates) > 1 else request.dataset
+                planned.append(_Planned(index, int(repeat), candidate, f"{name} repeat {repeat}"))
+    trained: dict[int, TrainedAdapter] = {}  # by position in `planned`
+    for group in _by_base_model(planned):
+        settings = planned[group[0]].settings
+        model, tokenizer = load_base(base, settings)
+        jobs = [_job(tokenizer, requests[planned[i].request], planned[i]) for i in group]
+        with precision(settings):
+            adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)
+        trained_on = precision_used(select_device(settings.device), settings.dtype)
+        for i, adapter in zip(group, adapters, strict=True):
+            trained[i] = replace(adapter, trained_on=trained_on)
+            _log_kept(planned[i], requests[planned[i].request].task, trained[i])
+        del model
+    return [
+        _chosen(request, {i: p for i, p in enumerate(planned) if p.request == r}, trained)
+        for r, request in enumerate(requests)
+    ]
+
+
+def _by_base_model(planned: list[_Planned]) -> list[list[int]]:
+    """The positions of ``planned`` in groups that can share one loaded base model and LoRA
+    shape."""
+    groups: dict[str, list[int]] = {}
+    for i, plan in enumerate(planned):
+        settings = plan.settings
+        seed = settings.training.seed if settings.weights == "random" else None
+        key = json.dumps(
+            [settings.device, settings.dtype, settings.weights, seed, settings.lora.to_json()]
         )
-    device = select_device(settings.device)
-    adapter = replace(adapter, trained_on=precision_used(device, settings.dtype))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _job(tokenizer: Any, request: FineTuning, plan: _Planned) -> Job:
+    """The training job of ``plan``: its repeat's train and validation prompts (of its
+    encoding), validated as the task says."""
+    settings, encoding = plan.settings, plan.settings.chosen()["encoding"]
+    prompts = written_with(request.prompts, encoding)
+    task = for_repeat(request.task, request.encodings, plan.repeat, encoding)
+    train = of_split(prompts, plan.repeat, "train")
+    validation = of_split(prompts, plan.repeat, "validation")
+    return Job(
+        (train["prompt"].tolist(), train["completion"].tolist()),
+        (validation["prompt"].tolist(), validation["completion"].tolist()),
+        _validator(tokenizer, validation, train, task, settings),
+        settings.training,
+        select_on=task.select_on,
+        maximize=task.maximize,
+        description=plan.description,
+        start=request.start,
+    )
+
+
+def _log_kept(plan: _Planned, task: Task, adapter: TrainedAdapter) -> None:
     logger.info(
-        "LIFT %s repeat %d: epoch %d kept (validation %s %.4g, loss %.4f); trained on %s",
-        dataset,
-        repeat,
+        "LIFT %s: epoch %d kept (validation %s %.4g, loss %.4f); trained on %s",
+        plan.description,
         adapter.best_epoch,
         task.select_on,
         adapter.kept[f"validation_{task.select_on}"],
         adapter.kept["validation_loss"],
         ", ".join(f"{k} {v}" for k, v in adapter.trained_on.items()),
     )
-    del model
-    return adapter
+
+
+def _chosen(
+    request: FineTuning, planned: Mapping[int, _Planned], trained: Mapping[int, TrainedAdapter]
+) -> dict[int, TrainedAdapter]:
+    """Per repeat of ``request``, the adapter of the candidate with the best validation score
+    (ties: the lower validation loss), recording what was chosen and every candidate's
+    outcome."""
+    select_on = request.task.select_on
+    adapters = {}
+    for repeat in sorted({p.repeat for p in planned.values()}):
+        best, outcomes = None, []
+        for i in (i for i, p in planned.items() if p.repeat == repeat):
+            adapter, chosen = trained[i], planned[i].settings.chosen()
+            score, loss = adapter.kept[f"validation_{select_on}"], adapter.kept["validation_loss"]
+            outcomes.append(
+                {
+                    **chosen,
+                    "best_epoch": adapter.best_epoch,
+                    f"validation_{select_on}": score,
+                    "validation_loss": loss,
+                }
+            )
+            key = preference(score, loss, request.task.maximize)
+            if best is None or key > best[0]:
+                best = (key, replace(adapter, chosen=chosen))
+        assert best is not None
+        adapters[repeat] = replace(best[1], candidates=outcomes)
+        if len(outcomes) > 1:
+            logger.info(
+                "LIFT %s repeat %d: %s chosen on validation among %d candidates",
+                request.dataset,
+                repeat,
+                best[1].chosen,
+                len(outcomes),
+            )
+    return adapters
 
 
 @contextmanager

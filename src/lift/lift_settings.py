@@ -280,6 +280,23 @@ def sets(overrides: Any, location: Location) -> bool:
     return True
 
 
+class GroupingSettings(Settings):
+    """How a run groups its fine-tunings (a task's ``fine_tuning``; README, "Many adapters
+    at once")."""
+
+    # dataset: one fine_tune node per dataset namespace (adapters one after another; each
+    # namespace a unit a distributed runner can place) | together: one node trains the
+    # adapters of every dataset of the pipeline on one base model in the same steps (what
+    # keeps a GPU busy; each adapter the same as trained alone)
+    group: Literal["dataset", "together"] = "dataset"
+    slots: Positive | None = None  # adapters in one step with `together` (None: all of them)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None, task: str) -> GroupingSettings:
+        """Validated ``<task>.fine_tuning`` parameters."""
+        return cls.parsed(params, f"{task}.fine_tuning")
+
+
 class ModelSettings(Settings):
     """The base language model of a run (``lift.model``)."""
 

@@ -15,11 +15,12 @@ from lift.acquisition import SyntheticSource
 from lift.dataset_entry import DatasetEntry
 from lift.pipelines.regression import nodes
 from lift.pipelines.tabular.pipeline import BASE_MODEL
+from lift.pipelines.tabular.pipeline import KNOWN as TABULAR_KNOWN
 from lift.pipelines.tabular.pipeline import create_pipeline as tabular_pipeline
 from lift.synthetic import FUNCTION_TERMS, ExtrapolationSettings
 
 TASK = "regression"
-KNOWN = ("datasets", "openml_cache", "split", "baselines", "lift", "extrapolation")
+KNOWN = (*TABULAR_KNOWN, "extrapolation")
 
 
 def extrapolation_steps(entry: DatasetEntry) -> list[Node]:

@@ -27,7 +27,7 @@ from lift.dataset_entry import DatasetEntry
 from lift.encoding import Encodings, fit_encodings
 from lift.fine_tuning import TrainedAdapter
 from lift.language_model import BaseModel
-from lift.lift_settings import ModelSettings
+from lift.lift_settings import GroupingSettings, ModelSettings
 from lift.serialization import serialize as serialize_rows
 from lift.tasks import task_for
 
@@ -161,6 +161,21 @@ def fine_tune(
         encoding,
         start=first_stage[0] if first_stage else None,
     )
+
+
+def fine_tune_together(
+    base_model: dict[str, Any], grouping: dict[str, Any], *per_dataset: Any
+) -> list[dict[int, TrainedAdapter]]:
+    """``fine_tune`` of every dataset at once (``grouping``: the task's ``fine_tuning``
+    parameters): ``per_dataset`` is each dataset's prompts, schema, encoding and settings in
+    turn; returns each dataset's adapters, in that order."""
+    requests = []
+    for prompts, schema, encoding, settings in zip(*[iter(per_dataset)] * 4, strict=True):
+        lift = settings.lift
+        task = task_for(schema, lift.serialization.completion_suffix)
+        requests.append(lift_model.FineTuning(settings.name, prompts, task, lift, encoding))
+    slots = GroupingSettings.parsed(grouping, "fine_tuning").slots
+    return lift_model.fine_tune_together(BaseModel.from_dict(base_model), requests, slots)
 
 
 def predict_lift(

@@ -11,6 +11,7 @@ are validated when the pipeline is built, so a bad parameter stops a run before 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from functools import partial, update_wrapper
 from typing import Any
@@ -20,12 +21,21 @@ from kedro.pipeline import Node, Pipeline, node
 from lift import baselines
 from lift.dataset_entry import DatasetEntry
 from lift.errors import DatasetInputError, reject_unknown
-from lift.lift_settings import LiftSettings
+from lift.lift_settings import GroupingSettings, LiftSettings
 from lift.pipelines.tabular import nodes
 
 # parameters every dataset of a task shares; they keep their names inside each namespace
 SHARED_PARAMETERS = {"openml_cache", "split", "baselines", "lift", "extrapolation"}
 BASE_MODEL = "base_model"  # shared by every dataset and task
+TOGETHER = "fine_tune_together"  # the node that trains every dataset's adapters at once
+# With `fine_tuning.group: together` every dataset namespace runs through that one node, so
+# Kedro finds the namespaces "interrupted" (not units a deployment could split off): that is
+# the choice the parameter makes, said in the README, not a fault to warn of on every run.
+warnings.filterwarnings(
+    "ignore", message=rf"Namespace '.*' is interrupted by nodes \['\w+\.{TOGETHER}'\]"
+)
+# the keys of a task's section
+KNOWN = ("datasets", "openml_cache", "split", "baselines", "lift", "fine_tuning")
 
 
 def bind(function: Callable[..., Any], **keywords: Any) -> Callable[..., Any]:
@@ -102,8 +112,9 @@ def baseline_nodes(entry: DatasetEntry) -> list[Node]:
     ]
 
 
-def lift_nodes() -> list[Node]:
-    """split -> fit_encoding -> serialize -> fine_tune -> predict_lift."""
+def lift_nodes(fine_tune: bool = True) -> list[Node]:
+    """split -> fit_encoding -> serialize -> fine_tune -> predict_lift (without fine_tune
+    where the pipeline's fine-tunings are grouped: ``together_node``)."""
     return [
         node(
             nodes.fit_encoding,
@@ -119,12 +130,18 @@ def lift_nodes() -> list[Node]:
             name="serialize",
             tags="serialization",
         ),
-        node(
-            nodes.fine_tune,
-            ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
-            "adapters",
-            name="fine_tune",
-            tags="training",
+        *(
+            [
+                node(
+                    nodes.fine_tune,
+                    ["prompts", "schema", BASE_MODEL, "encoding", "settings"],
+                    "adapters",
+                    name="fine_tune",
+                    tags="training",
+                )
+            ]
+            if fine_tune
+            else []
         ),
         node(
             nodes.predict_lift,
@@ -161,14 +178,17 @@ def namespaced(
 
 
 def dataset_pipeline(
-    entry: DatasetEntry, extra: Callable[[DatasetEntry], list[Node]] | None = None
+    entry: DatasetEntry,
+    extra: Callable[[DatasetEntry], list[Node]] | None = None,
+    fine_tune: bool = True,
 ) -> Pipeline:
-    """The nodes of one dataset, and the task's ``extra`` ones, in namespace ``<task>.<name>``."""
+    """The nodes of one dataset, and the task's ``extra`` ones, in namespace ``<task>.<name>``
+    (without its fine_tune node where ``together_node`` trains its adapters)."""
     name, task = entry.name, entry.task
     steps = [
         *data_nodes(entry),
         *baseline_nodes(entry),
-        *lift_nodes(),
+        *lift_nodes(fine_tune),
         node(
             bind(nodes.evaluate, dataset=name, task=task),
             ["splits", "baseline_predictions", "lift_predictions"],
@@ -190,7 +210,7 @@ def create_pipeline(
     task: str,
     parameters: Mapping[str, Any],
     extra: Callable[[DatasetEntry], list[Node]] | None = None,
-    known: tuple[str, ...] = ("datasets", "openml_cache", "split", "baselines", "lift"),
+    known: tuple[str, ...] = KNOWN,
 ) -> Pipeline:
     """The pipeline of ``task`` over the datasets of ``parameters`` (the ``<task>`` section:
     ``datasets`` maps a dataset name to its parameters), with the task's ``extra`` nodes per
@@ -205,6 +225,7 @@ def create_pipeline(
         )
     task_lift = parameters.get("lift") or {}
     LiftSettings.from_params(task_lift, path=f"{task}.lift")  # named without a dataset
+    together = GroupingSettings.from_params(parameters.get("fine_tuning"), task).group == "together"
     entries = [
         DatasetEntry.from_params(task, name, params, task_lift) for name, params in datasets.items()
     ]
@@ -220,7 +241,33 @@ def create_pipeline(
         namespace=task,
     )
     return Pipeline(
-        [base_model_node(), *(dataset_pipeline(entry, extra) for entry in entries), report]
+        [
+            base_model_node(),
+            *(dataset_pipeline(entry, extra, not together) for entry in entries),
+            *([together_node(task, entries)] if together else []),
+            report,
+        ]
+    )
+
+
+def together_node(task: str, entries: list[DatasetEntry]) -> Node:
+    """fine_tune_together: every dataset's prompts -> every dataset's adapters, trained in
+    the same steps on one base model (``fine_tuning.group: together``)."""
+    return node(
+        nodes.fine_tune_together,
+        [
+            BASE_MODEL,
+            f"params:{task}.fine_tuning",
+            *(
+                f"{task}.{entry.name}.{artifact}"
+                for entry in entries
+                for artifact in ("prompts", "schema", "encoding", "settings")
+            ),
+        ],
+        [f"{task}.{entry.name}.adapters" for entry in entries],
+        name=TOGETHER,
+        tags="training",
+        namespace=task,
     )
 
 
