@@ -74,6 +74,14 @@ def test_three_jobs_trained_together_find_what_each_finds_alone(tiny_model_dir):
         assert history[-1]["train_loss"] < history[0]["train_loss"]
 
 
+def test_adapters_shared_out_across_two_processes_are_the_ones_trained_in_one(tiny_model_dir):
+    # as a machine with two GPUs shares them out (`fine_tuning.devices`), here on two CPU
+    # processes: jobs 1 and 3 in one, job 2 in the other
+    base = BaseModel("tiny", tiny_model_dir)
+    alone = [lift_model.fine_tune_together(base, [request])[0] for request in requests()]
+    assert_same(alone, lift_model.fine_tune_together(base, requests(), devices=["cpu", "cpu"]))
+
+
 def test_lora_dropout_is_drawn_per_job_so_grouping_does_not_change_it(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     lora = {"rank": 8, "alpha": 16, "dropout": 0.2}
@@ -172,9 +180,13 @@ def test_a_pipeline_trained_together_reports_what_one_node_per_dataset_reports(
     assert together.equals(apart), together.compare(apart)
 
 
-def test_an_unknown_grouping_is_refused_by_name(parameters):  # noqa: F811 (the fixture)
-    parameters["fine_tuning"] = {"group": "all"}
-    with pytest.raises(DatasetInputError, match=r"classification\.fine_tuning\.group"):
+@pytest.mark.parametrize(
+    ("grouping", "named"),
+    [({"group": "all"}, "group"), ({"devices": ["gpu0"]}, r"devices\[0\]` is 'gpu0'")],
+)
+def test_a_bad_grouping_is_refused_by_name(parameters, grouping, named):  # noqa: F811
+    parameters["fine_tuning"] = grouping
+    with pytest.raises(DatasetInputError, match=rf"classification\.fine_tuning\.{named}"):
         create_pipeline(**parameters)
 
 

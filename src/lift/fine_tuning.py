@@ -485,7 +485,7 @@ def _train(
     single = len(runs) == 1
     progress = tqdm(
         total=sum(run.total_steps for run in runs),
-        desc=runs[0].job.description if single else f"fine-tuning {len(runs)} adapters",
+        desc=_progress(runs[0]) if single else f"fine-tuning {len(runs)} adapters",
         leave=False,
     )
     model.train()
@@ -540,12 +540,19 @@ def _train(
                 )
                 if run.epoch < run.job.training.epochs:
                     run.next_epoch()
+                    if single:
+                        progress.set_description(_progress(run))
                     continue
                 results[run.index] = _adapter(run)
                 del running[slot]
                 if waiting:
                     load(slot, waiting.pop())
     return [results[i] for i in range(len(runs))]
+
+
+def _progress(run: _Running) -> str:
+    """The progress bar's description of one job in its epoch."""
+    return f"{run.job.description} epoch {run.epoch}/{run.job.training.epochs}"
 
 
 def sent(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:

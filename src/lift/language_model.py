@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,19 @@ def select_device(preference: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def training_devices(preference: str = "auto", devices: Sequence[str] | None = None) -> list[str]:
+    """Where a group of adapters trains, one process per device: ``devices`` where given;
+    else, where ``preference`` (``lift.device``) is ``auto`` or ``cuda`` and several GPUs
+    are visible, each of them; else the one device of ``preference``."""
+    if devices:
+        return list(devices)
+    if preference in ("auto", "cuda") and torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        if count > 1:
+            return [f"cuda:{i}" for i in range(count)]
+    return [preference]
 
 
 def compute_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:

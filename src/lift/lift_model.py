@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ from lift.language_model import (
     load_model,
     precision_used,
     select_device,
+    training_devices,
 )
 from lift.lift_settings import LiftSettings, reject_inconsistent
 from lift.metrics import probability_columns
@@ -209,13 +212,18 @@ def fine_tune(
 
 
 def fine_tune_together(
-    base: BaseModel, requests: Sequence[FineTuning], slots: int | None = None
+    base: BaseModel,
+    requests: Sequence[FineTuning],
+    slots: int | None = None,
+    devices: Sequence[str] | None = None,
 ) -> list[dict[int, TrainedAdapter]]:
     """``fine_tune`` of every request (dataset), their adapters trained together on one base
     model, ``slots`` at a time (``fine_tuning.train_adapters``; ``None``: all at once): each
     adapter is what training it alone gives. Adapters whose base model differs (device,
     dtype, random weights of another seed) or whose LoRA shape differs train in separate
-    groups. Returns each request's adapters by repeat."""
+    groups. A group is shared out across ``devices`` (``language_model.training_devices``:
+    every visible GPU by default), one process each. Returns each request's adapters by
+    repeat."""
     planned = []
     for index, request in enumerate(requests):
         where = f"Dataset '{request.dataset}': parameter `lift."
@@ -228,20 +236,51 @@ def fine_tune_together(
                 planned.append(_Planned(index, int(repeat), candidate, f"{name} repeat {repeat}"))
     trained: dict[int, TrainedAdapter] = {}  # by position in `planned`
     for group in _by_base_model(planned):
-        settings = planned[group[0]].settings
-        model, tokenizer = load_base(base, settings)
-        jobs = [_job(tokenizer, requests[planned[i].request], planned[i]) for i in group]
-        with precision(settings):
-            adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)
-        trained_on = precision_used(select_device(settings.device), settings.dtype)
-        for i, adapter in zip(group, adapters, strict=True):
-            trained[i] = replace(adapter, trained_on=trained_on)
-            _log_kept(planned[i], requests[planned[i].request].task, trained[i])
-        del model
+        places = training_devices(planned[group[0]].settings.device, devices)
+        # round robin: every adapter is the one it would be alone, wherever it trains
+        shares = [(place, group[k :: len(places)]) for k, place in enumerate(places)]
+        shares = [(place, share) for place, share in shares if share]
+        work = [
+            (base, requests, [planned[i] for i in share], slots, place) for place, share in shares
+        ]
+        if len(work) == 1:
+            results = [_train_share(*work[0])]
+        else:
+            logger.info(
+                "LIFT: %d adapters shared out across %s", len(group), [p for p, _ in shares]
+            )
+            with ProcessPoolExecutor(len(work), mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(_train_share, *args, len(work)) for args in work]
+                results = [future.result() for future in futures]
+        for (_, share), adapters in zip(shares, results, strict=True):
+            for i, adapter in zip(share, adapters, strict=True):
+                trained[i] = adapter
+                _log_kept(planned[i], requests[planned[i].request].task, adapter)
     return [
         _chosen(request, {i: p for i, p in enumerate(planned) if p.request == r}, trained)
         for r, request in enumerate(requests)
     ]
+
+
+def _train_share(
+    base: BaseModel,
+    requests: Sequence[FineTuning],
+    plans: list[_Planned],
+    slots: int | None,
+    device: str,
+    processes: int = 1,
+) -> list[TrainedAdapter]:
+    """The adapters of ``plans`` trained together on ``device`` (in a process of its own
+    when the group is shared out across ``processes``, which then share the CPU's cores)."""
+    settings = plans[0].settings.overridden({"device": device})
+    model, tokenizer = load_base(base, settings)
+    if processes > 1:
+        torch.set_num_threads(max(1, torch.get_num_threads() // processes))
+    jobs = [_job(tokenizer, requests[plan.request], plan) for plan in plans]
+    with precision(settings):
+        adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)
+    trained_on = precision_used(select_device(device), settings.dtype)
+    return [replace(adapter, trained_on=trained_on) for adapter in adapters]
 
 
 def _by_base_model(planned: list[_Planned]) -> list[list[int]]:

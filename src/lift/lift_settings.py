@@ -290,6 +290,9 @@ class GroupingSettings(Settings):
     # keeps a GPU busy; each adapter the same as trained alone)
     group: Literal["dataset", "together"] = "dataset"
     slots: Positive | None = None  # adapters in one step with `together` (None: all of them)
+    # with `together`, the devices its adapters are shared out across, one process each (e.g.
+    # [cuda:0, cuda:1]); None: every visible GPU where `lift.device` is auto or cuda
+    devices: list[Annotated[str, Field(pattern=r"^(cpu|mps|cuda(:\d+)?)$")]] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, task: str) -> GroupingSettings:

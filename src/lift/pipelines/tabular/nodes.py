@@ -174,8 +174,10 @@ def fine_tune_together(
         lift = settings.lift
         task = task_for(schema, lift.serialization.completion_suffix)
         requests.append(lift_model.FineTuning(settings.name, prompts, task, lift, encoding))
-    slots = GroupingSettings.parsed(grouping, "fine_tuning").slots
-    return lift_model.fine_tune_together(BaseModel.from_dict(base_model), requests, slots)
+    grouping = GroupingSettings.parsed(grouping, "fine_tuning")
+    return lift_model.fine_tune_together(
+        BaseModel.from_dict(base_model), requests, grouping.slots, grouping.devices
+    )
 
 
 def predict_lift(
