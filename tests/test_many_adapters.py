@@ -129,7 +129,7 @@ def test_slot_adamw_steps_each_slot_as_torch_adamw_steps_one_adapter():
     for step in range(5):
         gradient = torch.randn(2, 3, 4)
         stacked.grad = gradient.clone()
-        moving = torch.tensor([True, step % 2 == 0])  # the second slot every other step
+        moving = [True, step % 2 == 0]  # the second slot every other step
         ours.step(moving, rates, decays)
         for i, (p, optimizer) in enumerate(zip(alone, optimizers, strict=True)):
             if moving[i]:

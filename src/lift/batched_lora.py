@@ -156,13 +156,16 @@ class SlotAdamW:
 
     @torch.no_grad()
     def step(
-        self, moving: torch.Tensor, learning_rate: torch.Tensor, weight_decay: torch.Tensor
+        self, moving: Sequence[bool], learning_rate: torch.Tensor, weight_decay: torch.Tensor
     ) -> None:
-        """One update of the slots ``moving`` (booleans), each at its ``learning_rate`` and
-        ``weight_decay`` (per slot, on the parameters' device); the others are left as they
-        are."""
+        """One update of the slots ``moving`` (one boolean per slot, on the host), each at
+        its ``learning_rate`` and ``weight_decay`` (per slot, on the parameters' device); the
+        others are left as they are."""
         beta1, beta2 = self.betas
-        self.steps += moving
+        device = self.steps.device
+        everyone = all(moving)
+        rows = sent(torch.tensor(moving), device)
+        self.steps += rows
         steps = self.steps.clamp(min=1)
         # per slot, in float64 as torch computes these scalars in Python
         step_size = (learning_rate / (1 - beta1**steps)).float()
@@ -171,12 +174,19 @@ class SlotAdamW:
         for p, m, v in zip(self.parameters, self.exp_avg, self.exp_avg_sq, strict=True):
             shape = (-1, *[1] * (p.dim() - 1))
             g = p.grad if p.grad is not None else torch.zeros_like(p)
-            rows = moving.view(shape)
-            p.mul_(torch.where(rows, decay.view(shape), 1.0))
-            m.copy_(torch.where(rows, m.lerp(g, 1 - beta1), m))
-            v.copy_(torch.where(rows, v * beta2 + (1 - beta2) * g * g, v))
+            if everyone:  # torch's in-place update, per-slot factors broadcast
+                p.mul_(decay.view(shape))
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (v.sqrt() / correction2.view(shape)).add_(self.eps)
+                p.sub_(m.mul(step_size.view(shape)).div_(denom))
+                continue
+            still = ~rows.view(shape)
+            p.mul_(torch.where(still, 1.0, decay.view(shape)))
+            m.copy_(torch.where(still, m, m.lerp(g, 1 - beta1)))
+            v.copy_(torch.where(still, v, v * beta2 + (1 - beta2) * g * g))
             denom = (v.sqrt() / correction2.view(shape)).add_(self.eps)
-            p.sub_(torch.where(rows, step_size.view(shape) * m / denom, 0.0))
+            p.sub_(torch.where(still, 0.0, step_size.view(shape) * m / denom))
 
 
 def linear_schedule(step: int, warmup: int, total: int) -> float:
@@ -186,3 +196,11 @@ def linear_schedule(step: int, warmup: int, total: int) -> float:
     if step < warmup:
         return step / max(1, warmup)
     return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def sent(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``; to a GPU from pinned memory, without the host waiting for the
+    GPU (a step's inputs and settings are sent so: no host sync within a step)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)

@@ -23,6 +23,7 @@ import torch.nn.functional as F  # noqa: N812 (torch's convention)
 from tqdm.auto import tqdm
 
 from lift import batched_lora
+from lift.batched_lora import sent
 from lift.batching import by_length, left_pad, length_grouped
 from lift.errors import DatasetInputError
 from lift.lift_settings import LoraSettings, TrainingSettings
@@ -555,14 +556,6 @@ def _progress(run: _Running) -> str:
     return f"{run.job.description} epoch {run.epoch}/{run.job.training.epochs}"
 
 
-def sent(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``tensor`` on ``device``; to a GPU from pinned memory, without the host waiting for the
-    GPU (a step's inputs and settings are sent so: no host sync within a step)."""
-    if device.type != "cuda":
-        return tensor.to(device)
-    return tensor.pin_memory().to(device, non_blocking=True)
-
-
 def _slot_losses(
     model: Any, batch: dict[str, Any], groups: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -614,7 +607,7 @@ def _update(
         )
     )
     weight_decay = per_slot(lambda s: settings[s].weight_decay)
-    moving = per_slot(lambda s: 1.0).bool()
+    moving = [s in settings for s in range(slots)]
     batched_lora.clip_per_slot([p.grad for p in parameters], max_norm)
     optimizer.step(moving, learning_rate, weight_decay)
     for p in parameters:
