@@ -1,20 +1,28 @@
 """``AdapterDataset``: versioned LoRA adapters, one folder per repeat in PEFT's own layout
 (``adapter_config.json`` + ``adapter_model.safetensors``), so ``PeftModel.from_pretrained(base,
 folder)`` reads them too. ``training.json`` beside them holds the epoch history, the settings
-a selection chose and every candidate's validation outcome."""
+a selection chose and every candidate's validation outcome. The folder may be on any fsspec
+filesystem (a local path, ``s3://``, ``gs://``, ``memory://``), as every other artifact."""
 
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_filepath_str
+import fsspec
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    get_filepath_str,
+    get_protocol_and_path,
+)
 
 from lift.fine_tuning import TrainedAdapter
 
 CONFIG, WEIGHTS, TRAINING = "adapter_config.json", "adapter_model.safetensors", "training.json"
+FILES = (CONFIG, WEIGHTS, TRAINING)
 
 
 class AdapterDataset(
@@ -26,8 +34,10 @@ class AdapterDataset(
 
         "{task}.{dataset}.adapters":
           type: lift.datasets.AdapterDataset
-          filepath: data/06_models/{task}/{dataset}/adapters
+          filepath: ${globals:data_root}/06_models/{task}/{dataset}/adapters
           versioned: true
+
+    ``credentials`` and ``fs_args`` go to the fsspec filesystem, as for Kedro's datasets.
     """
 
     def __init__(
@@ -35,37 +45,56 @@ class AdapterDataset(
         *,
         filepath: str,
         version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(protocol, **(credentials or {}), **(fs_args or {}))
         super().__init__(
-            filepath=PurePosixPath(filepath), version=version, exists_function=self._path_exists
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.isdir,
+            glob_function=self._fs.glob,
         )
         self.metadata = metadata
 
-    @staticmethod
-    def _path_exists(path: str) -> bool:
-        return Path(path).is_dir()
-
     def _exists(self) -> bool:
         try:
-            return Path(get_filepath_str(self._get_load_path(), "file")).is_dir()
+            return self._fs.isdir(get_filepath_str(self._get_load_path(), self._protocol))
         except DatasetError:  # no version saved yet
             return False
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "version": self._version}
+        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+    def _read(self, path: str) -> bytes:
+        with self._fs.open(path, "rb") as file:
+            return file.read()
+
+    def _write(self, path: str, content: bytes) -> None:
+        with self._fs.open(path, "wb") as file:
+            file.write(content)
 
     def _load(self) -> dict[int, TrainedAdapter]:
-        from safetensors.torch import load_file
+        from safetensors.torch import load
 
-        folder = Path(get_filepath_str(self._get_load_path(), "file"))
+        folder = get_filepath_str(self._get_load_path(), self._protocol)
         adapters = {}
-        for repeat_folder in sorted(folder.glob("repeat_*")):
-            config = json.loads((repeat_folder / CONFIG).read_text())
-            training = json.loads((repeat_folder / TRAINING).read_text())
-            adapters[int(repeat_folder.name.removeprefix("repeat_"))] = TrainedAdapter(
+        for repeat_folder in sorted(self._fs.glob(f"{folder}/repeat_*")):
+            name = PurePosixPath(repeat_folder).name
+            missing = [f for f in FILES if not self._fs.exists(f"{repeat_folder}/{f}")]
+            if missing:  # an object store's copy cut short: its files arrive one by one
+                raise DatasetError(
+                    f"The adapter {repeat_folder} lacks {missing}: its save did not finish. "
+                    "Run its fine-tuning again (or load another version)."
+                )
+            config = json.loads(self._read(f"{repeat_folder}/{CONFIG}"))
+            training = json.loads(self._read(f"{repeat_folder}/{TRAINING}"))
+            adapters[int(name.removeprefix("repeat_"))] = TrainedAdapter(
                 lora_config=config,
-                weights=load_file(repeat_folder / WEIGHTS),
+                weights=load(self._read(f"{repeat_folder}/{WEIGHTS}")),
                 history=training["history"],
                 best_epoch=training["best_epoch"],
                 chosen=training.get("chosen", {}),
@@ -77,28 +106,28 @@ class AdapterDataset(
         return adapters
 
     def _save(self, data: dict[int, TrainedAdapter]) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
-        folder = Path(get_filepath_str(self._get_save_path(), "file"))
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
+        folder = get_filepath_str(self._get_save_path(), self._protocol)
+        partial = folder + ".partial"
+        if self._fs.exists(partial):
+            self._fs.rm(partial, recursive=True)
         for repeat, adapter in data.items():
-            target = partial / f"repeat_{int(repeat)}"
-            target.mkdir(parents=True)
-            (target / CONFIG).write_text(json.dumps(adapter.lora_config, indent=2, default=str))
+            target = f"{partial}/repeat_{int(repeat)}"
+            self._fs.makedirs(target, exist_ok=True)
+            config = json.dumps(adapter.lora_config, indent=2, default=str)
+            self._write(f"{target}/{CONFIG}", config.encode())
             weights = {k: v.contiguous() for k, v in adapter.weights.items()}
-            save_file(weights, target / WEIGHTS, metadata={"format": "pt"})
-            (target / TRAINING).write_text(
-                json.dumps(
-                    {
-                        "best_epoch": adapter.best_epoch,
-                        "history": adapter.history,
-                        "chosen": adapter.chosen,
-                        "candidates": adapter.candidates,
-                        "trained_on": adapter.trained_on,
-                    },
-                    indent=2,
-                )
-            )
-        # a complete folder or none: an interrupted save leaves only the .partial folder
-        partial.rename(folder)
+            self._write(f"{target}/{WEIGHTS}", save(weights, metadata={"format": "pt"}))
+            training = {
+                "best_epoch": adapter.best_epoch,
+                "history": adapter.history,
+                "chosen": adapter.chosen,
+                "candidates": adapter.candidates,
+                "trained_on": adapter.trained_on,
+            }
+            self._write(f"{target}/{TRAINING}", json.dumps(training, indent=2).encode())
+        # a complete folder or none: an interrupted save leaves only the .partial folder (on
+        # a local or network filesystem a rename; an object store has no folders to rename,
+        # and readers see the version's folder once its files are copied)
+        self._fs.mv(partial, folder, recursive=True)
