@@ -3,6 +3,8 @@ once to safetensors, LoRA fine-tuning on iris, generation and parsing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -41,6 +43,22 @@ def test_the_embedded_model_is_converted_once_to_safetensors(embedded):
     assert (folder / "model.safetensors").stat().st_mtime_ns == written  # not converted again
     model, tokenizer = load_model(embedded, torch.device("cpu"), torch.float32)
     assert model.config.model_type == "llama" and tokenizer.eos_token == "<|im_end|>"
+
+
+def test_a_machine_new_to_the_model_converts_it_once_where_the_run_said(embedded, tmp_path):
+    from pathlib import Path
+
+    # a Dask worker on another machine reads the run's base model at a path it lacks
+    elsewhere = replace(embedded, path=str(tmp_path / "models" / Path(embedded.path).name))
+    model, _ = load_model(elsewhere, torch.device("cpu"), torch.float32)
+    folder = Path(elsewhere.path)
+    assert (folder / MARKER).is_file() and (folder / "model.safetensors").is_file()
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no partial left
+    reference, _ = load_model(embedded, torch.device("cpu"), torch.float32)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), reference.state_dict().values(), strict=True)
+    )
 
 
 def test_lift_learns_iris_well_above_chance(embedded):

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,10 +96,15 @@ def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
     return {"device": str(device), "weights": weights, "products": products}
 
 
+THREADS = "LIFT_TORCH_THREADS"  # threads of a process that shares the cores (a Dask worker)
+
+
 def configure_threads() -> None:
-    """Use every core for intra-op parallelism (torch's default can be lower in containers)."""
+    """Use every core for intra-op parallelism (torch's default can be lower in containers),
+    or the ``LIFT_TORCH_THREADS`` a process sharing the machine with others is given: two
+    processes each spinning on every core slow both many times over."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(max(1, cores or 1))
+    torch.set_num_threads(max(1, int(os.environ.get(THREADS) or cores or 1)))
 
 
 def embedded_gguf() -> Path:
@@ -153,10 +159,19 @@ def convert_embedded(folder: Path) -> Path:
         del config.quantization_config  # the weights are de-quantized to float32 now
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    (folder / MARKER).write_text(json.dumps({"source": str(gguf)}))
+    # written aside, then renamed: processes converting at once (Dask workers of a machine
+    # new to the model) leave one complete folder
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    partial.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    (partial / MARKER).write_text(json.dumps({"source": str(gguf)}))
+    if folder.is_dir() and not (folder / MARKER).is_file():
+        shutil.rmtree(folder, ignore_errors=True)  # a conversion cut short
+    try:
+        partial.rename(folder)
+    except OSError:  # another process finished first
+        shutil.rmtree(partial, ignore_errors=True)
     return folder
 
 
@@ -200,6 +215,8 @@ def load_model(
     A tokenizer without a pad token pads with EOS; a model that cannot be had offline raises
     ``DatasetInputError`` with what to do.
     """
+    if base.name == EMBEDDED and not (Path(base.path) / MARKER).is_file():
+        convert_embedded(Path(base.path))  # a machine new to it (a Dask worker): once here
     config = Path(base.path) / "config.json"
     stamp = str(config.stat().st_mtime_ns) if config.is_file() else ""
     key = (base.path, str(device), str(dtype), stamp)
