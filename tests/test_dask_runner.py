@@ -55,7 +55,9 @@ def test_a_dask_run_gives_the_sequential_runs_metrics_writing_every_artifact_onc
     sequential, before = metrics(project), versions(project)
     assert len(before) > 20  # the pipeline's artifacts, each a versioned folder
     result = kedro_ok(project, *RUN, DASK)
-    assert "Dask cluster" in result.stdout + result.stderr
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "Dask cluster" in said
+    assert "training" in said.split("Run time by phase")[1]  # the workers' node seconds
     after = versions(project)
     assert after.keys() == before.keys()
     for artifact, saved in after.items():

@@ -42,14 +42,15 @@ class RunSummary:
     @hook_impl
     def after_node_run(self, node: Any) -> None:
         started, before = self._node_start.pop(node.name)
-        phase = next((tag for tag in PHASES if tag in node.tags), "other")
         inside = {p: s - before.get(p, 0.0) for p, s in spent().items() if s > before.get(p, 0.0)}
-        self.nodes[node.name] = {
-            "phase": phase,
-            "seconds": time.perf_counter() - started,
-            # e.g. the base model, read from disk inside the first node that needs it
-            "inside_seconds": inside,
-        }
+        # inside: e.g. the base model, read from disk inside the first node that needs it
+        self.record(node, time.perf_counter() - started, inside)
+
+    def record(self, node: Any, seconds: float, inside: dict[str, float] | None = None) -> None:
+        """Count ``seconds`` of ``node`` to its phase (a node run elsewhere, by the Dask
+        runner's workers, reports its seconds here)."""
+        phase = next((tag for tag in PHASES if tag in node.tags), "other")
+        self.nodes[node.name] = {"phase": phase, "seconds": seconds, "inside_seconds": inside or {}}
 
     def timings(self) -> dict[str, Any]:
         """Seconds of the run in all, per phase and per node."""

@@ -13,7 +13,8 @@ that run the language model (tags ``training`` and ``prediction``) go to workers
 ``LIFT_DASK_SCHEDULER``, else a local cluster of worker processes on this machine.
 
 Node and dataset hooks run in the driver only around the whole run (as with Kedro's
-``ParallelRunner``): the run's timings per node come back from the workers, and the lineage
+``ParallelRunner``): each node's seconds come back from the workers to the run's timings
+(``run_timings``, the summary printed at the end), and the lineage
 of artifacts (``lift.lineage``) is neither checked nor recorded for a cluster run."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -52,7 +54,7 @@ class DaskExecutor(Executor):
     """The ``concurrent.futures`` face of a Dask client that Kedro's scheduling loop uses:
     ``submit(task)`` runs a node's task on the cluster."""
 
-    def __init__(self, address: str | None, timings: dict[str, float]) -> None:
+    def __init__(self, address: str | None, done: Callable[[Any, float], None]) -> None:
         from distributed import Client, LocalCluster
 
         self._cluster = None
@@ -85,7 +87,7 @@ class DaskExecutor(Executor):
         )
         self._any = self._client.get_executor(pure=False)
         self._gpu = self._client.get_executor(pure=False, resources={"GPU": 1}) if gpus else None
-        self.timings = timings
+        self._done = done  # told of each node that ended, and its seconds
 
     def submit(self, task: Task, /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
         task.hook_manager = None  # a plugin manager cannot travel; the worker makes its own
@@ -99,7 +101,7 @@ class DaskExecutor(Executor):
             except BaseException as error:  # the node's own error, raised by Kedro's loop
                 done.set_exception(error)
                 return
-            self.timings[node.name] = seconds
+            self._done(node, seconds)
             done.set_result(node)
 
         remote.add_done_callback(finished)
@@ -120,8 +122,15 @@ class DaskRunner(AbstractRunner):
         self.timings: dict[str, float] = {}  # seconds per node of the last run
 
     def _get_executor(self, max_workers: int) -> Executor:
+        from lift.settings import SUMMARY  # the project's run summary: timings per phase
+
         self.timings = {}
-        return DaskExecutor(self._address, self.timings)
+
+        def done(node: Any, seconds: float) -> None:
+            self.timings[node.name] = seconds
+            SUMMARY.record(node, seconds)
+
+        return DaskExecutor(self._address, done)
 
     def _run(
         self,
