@@ -30,7 +30,8 @@ class Routing:
     """Which adapter the rows of a batch use, shared by every ``BatchedLoraLinear`` of a model.
 
     ``slot``: one slot for every row (answering with one adapter); else ``active``: the slots
-    of the batch's row groups, in order (``None``: all slots, in order), each ``rows`` rows.
+    of the batch's row groups, in order (``None``: all slots, in order), the rows split evenly
+    among them.
     Dropout masks are drawn per slot from ``generators`` at the shape of the slot's own batch
     (``shapes``: rows and tokens, its rows' last positions), so a job's masks do not depend on
     the jobs beside it."""
