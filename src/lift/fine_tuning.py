@@ -100,28 +100,36 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
     }
 
 
-def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy over the completion tokens of ``batch`` and their count.
+def completion_losses(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of each completion position of ``batch`` (rows x the longest completion;
+    0 where there is no completion token) and the targets there (``IGNORE`` where none), on
+    the CPU.
 
     Logits are computed for the last ``completion_length + 1`` positions only: the ones that
     predict completion tokens (left padding puts every completion at the end)."""
     device = next(model.parameters()).device
     keep = batch["completion_length"]
     output = model(
-        input_ids=batch["input_ids"].to(device),
-        attention_mask=batch["attention_mask"].to(device),
-        position_ids=batch["position_ids"].to(device),
+        input_ids=sent(batch["input_ids"], device),
+        attention_mask=sent(batch["attention_mask"], device),
+        position_ids=sent(batch["position_ids"], device),
         logits_to_keep=keep + 1,
     )
     logits = output.logits[:, :-1, :]  # position t predicts token t + 1
-    targets = batch["targets"][:, -keep:].to(device)
+    targets = batch["targets"][:, -keep:]
     loss = F.cross_entropy(
         logits.float().reshape(-1, logits.shape[-1]),
-        targets.reshape(-1),
+        sent(targets.reshape(-1), device),
         ignore_index=IGNORE,
-        reduction="sum",
+        reduction="none",
     )
-    return loss, int((targets != IGNORE).sum())
+    return loss.view(targets.shape), targets
+
+
+def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, int]:
+    """Summed cross-entropy over the completion tokens of ``batch`` and their count."""
+    losses, targets = completion_losses(model, batch)
+    return losses.sum(), int((targets != IGNORE).sum())
 
 
 def training_memory(config: Any, longest: int, batch_size: int, attention: str) -> int:
@@ -560,24 +568,9 @@ def _slot_losses(
     model: Any, batch: dict[str, Any], groups: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed completion cross-entropy of each slot's rows of a ``stacked`` batch, and their
-    completion tokens (on the CPU). Logits only where completions are (``completion_loss``)."""
-    device = next(model.parameters()).device
-    keep = batch["completion_length"]
-    output = model(
-        input_ids=sent(batch["input_ids"], device),
-        attention_mask=sent(batch["attention_mask"], device),
-        position_ids=sent(batch["position_ids"], device),
-        logits_to_keep=keep + 1,
-    )
-    logits = output.logits[:, :-1, :]  # position t predicts token t + 1
-    targets = batch["targets"][:, -keep:]
-    loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
-        sent(targets.reshape(-1), device),
-        ignore_index=IGNORE,
-        reduction="none",
-    )
-    return loss.view(groups, -1).sum(dim=1), (targets != IGNORE).view(groups, -1).sum(dim=1)
+    completion tokens (on the CPU)."""
+    losses, targets = completion_losses(model, batch)
+    return losses.view(groups, -1).sum(dim=1), (targets != IGNORE).view(groups, -1).sum(dim=1)
 
 
 def _update(
