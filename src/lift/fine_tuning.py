@@ -332,7 +332,6 @@ class _Running:
     lengths: list[int]
     validation: list[Example]
     order: torch.Generator
-    steps_per_epoch: int
     epoch: int = 0
     batches: list[list[int]] = field(default_factory=list)
     position: int = 0
@@ -346,7 +345,14 @@ class _Running:
 
     @property
     def total_steps(self) -> int:
-        return self.steps_per_epoch * self.job.training.epochs
+        training = self.job.training
+        return math.ceil(len(self.examples) / training.batch_size) * training.epochs
+
+    def learning_rate(self) -> float:
+        """The rate of its next step: linear warm-up, then linear decay to 0."""
+        training, total = self.job.training, self.total_steps
+        warmup = int(training.warmup_ratio * total)
+        return training.learning_rate * batched_lora.linear_schedule(self.steps, warmup, total)
 
     def next_epoch(self) -> None:
         self.epoch += 1
@@ -420,7 +426,6 @@ def train_adapters(
         examples = encode(tokenizer, *job.train)
         lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in examples]
         validation = encode(tokenizer, *job.validation)
-        batch_size = job.training.batch_size
         runs.append(
             _Running(
                 index,
@@ -431,7 +436,6 @@ def train_adapters(
                 lengths,
                 validation,
                 torch.Generator().manual_seed(seed),
-                math.ceil(len(examples) / batch_size),
             )
         )
     # a step holds `slots` batches, every row as long as the longest of any job
@@ -517,7 +521,7 @@ def _train(
             batch = stacked(parts, pad_id)
             losses, counts = _slot_losses(model, batch, len(order))
             (losses / sent(counts, device)).sum().backward()
-            _update(optimizer, parameters, [running[s] for s in order], order, slots, device)
+            _update(optimizer, parameters, running, slots, device)
             for i, slot in enumerate(order):
                 run = running[slot]
                 indices = run.batches[run.position]
@@ -576,33 +580,22 @@ def _slot_losses(
 def _update(
     optimizer: batched_lora.SlotAdamW,
     parameters: list[torch.Tensor],
-    runs: list[_Running],
-    order: list[int],
+    running: dict[int, _Running],
     slots: int,
     device: torch.device,
 ) -> None:
-    """Clip each running job's gradients and step its weights at its scheduled learning rate."""
-    settings = {slot: run.job.training for slot, run in zip(order, runs, strict=True)}
+    """Clip each running job's gradients and step its weights at its scheduled learning rate
+    (``running``: the job in each busy slot)."""
 
-    def per_slot(value: Callable[[int], float]) -> torch.Tensor:
-        values = [value(s) if s in settings else 0.0 for s in range(slots)]
+    def per_slot(value: Callable[[_Running], float]) -> torch.Tensor:
+        values = [value(running[s]) if s in running else 0.0 for s in range(slots)]
         return sent(torch.tensor(values, dtype=torch.float64), device)
 
-    max_norm = per_slot(lambda s: settings[s].max_grad_norm).float()
-    learning_rate = per_slot(
-        lambda s: (
-            settings[s].learning_rate
-            * batched_lora.linear_schedule(
-                runs[order.index(s)].steps,
-                int(settings[s].warmup_ratio * runs[order.index(s)].total_steps),
-                runs[order.index(s)].total_steps,
-            )
-        )
-    )
-    weight_decay = per_slot(lambda s: settings[s].weight_decay)
-    moving = [s in settings for s in range(slots)]
+    max_norm = per_slot(lambda run: run.job.training.max_grad_norm).float()
+    learning_rate = per_slot(_Running.learning_rate)
+    weight_decay = per_slot(lambda run: run.job.training.weight_decay)
     batched_lora.clip_per_slot([p.grad for p in parameters], max_norm)
-    optimizer.step(moving, learning_rate, weight_decay)
+    optimizer.step([s in running for s in range(slots)], learning_rate, weight_decay)
     for p in parameters:
         p.grad = None
 
