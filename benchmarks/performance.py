@@ -54,6 +54,7 @@ from lift.fine_tuning import LOSS, Job, encode, train_adapter, train_adapters
 from lift.language_model import (
     BaseModel,
     configure_threads,
+    cores,
     cpu_has_bf16,
     precision_used,
     select_device,
@@ -105,7 +106,7 @@ def machine() -> dict[str, Any]:
     info = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "cpu": platform.processor() or platform.machine(),
-        "cores": len(os.sched_getaffinity(0)),
+        "cores": cores(),
         "torch_threads": torch.get_num_threads(),
         "cpu_native_bf16": cpu_has_bf16(),
         "torch": torch.__version__,

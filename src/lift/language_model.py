@@ -99,12 +99,28 @@ def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
 THREADS = "LIFT_TORCH_THREADS"  # threads of a process that shares the cores (a Dask worker)
 
 
+def cores() -> int:
+    """The cores this process may use."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, count or 1)
+
+
+def cores_each(processes: int) -> int:
+    """The cores each of ``processes`` sharing this machine has."""
+    return max(1, cores() // processes)
+
+
+def share_cores(processes: int) -> None:
+    """Give this process (one of ``processes`` on the machine) its share of the cores, read
+    by ``configure_threads``."""
+    os.environ[THREADS] = str(cores_each(processes))
+
+
 def configure_threads() -> None:
     """Use every core for intra-op parallelism (torch's default can be lower in containers),
     or the ``LIFT_TORCH_THREADS`` a process sharing the machine with others is given: two
     processes each spinning on every core slow both many times over."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(max(1, int(os.environ.get(THREADS) or cores or 1)))
+    torch.set_num_threads(max(1, int(os.environ.get(THREADS) or cores())))
 
 
 def embedded_gguf() -> Path:

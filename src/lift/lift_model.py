@@ -31,6 +31,7 @@ from lift.language_model import (
     load_model,
     precision_used,
     select_device,
+    share_cores,
     training_devices,
 )
 from lift.lift_settings import LiftSettings, reject_inconsistent
@@ -249,8 +250,13 @@ def fine_tune_together(
             logger.info(
                 "LIFT: %d adapters shared out across %s", len(group), [p for p, _ in shares]
             )
-            with ProcessPoolExecutor(len(work), mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(_train_share, *args, len(work)) for args in work]
+            with ProcessPoolExecutor(
+                len(work),
+                mp_context=get_context("spawn"),
+                initializer=share_cores,  # the processes share the CPU's cores
+                initargs=(len(work),),
+            ) as pool:
+                futures = [pool.submit(_train_share, *args) for args in work]
                 results = [future.result() for future in futures]
         for (_, share), adapters in zip(shares, results, strict=True):
             for i, adapter in zip(share, adapters, strict=True):
@@ -268,14 +274,11 @@ def _train_share(
     plans: list[_Planned],
     slots: int | None,
     device: str,
-    processes: int = 1,
 ) -> list[TrainedAdapter]:
     """The adapters of ``plans`` trained together on ``device`` (in a process of its own
-    when the group is shared out across ``processes``, which then share the CPU's cores)."""
+    where the group is shared out across devices)."""
     settings = plans[0].settings.overridden({"device": device})
     model, tokenizer = load_base(base, settings)
-    if processes > 1:
-        torch.set_num_threads(max(1, torch.get_num_threads() // processes))
     jobs = [_job(tokenizer, requests[plan.request], plan) for plan in plans]
     with precision(settings):
         adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)

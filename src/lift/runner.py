@@ -31,7 +31,7 @@ from kedro.runner import AbstractRunner
 from kedro.runner.task import Task
 
 from lift.errors import DatasetInputError
-from lift.language_model import THREADS
+from lift.language_model import THREADS, cores_each
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,12 @@ class DaskExecutor(Executor):
                     "(`dask worker <address>`), or leave the address out for a local cluster."
                 ) from error
         else:
-            cores = len(os.sched_getaffinity(0))
             self._cluster = LocalCluster(
                 n_workers=LOCAL_WORKERS,
                 threads_per_worker=1,
                 processes=True,
                 # the workers share this machine's cores
-                env={THREADS: str(max(1, cores // LOCAL_WORKERS))},
+                env={THREADS: str(cores_each(LOCAL_WORKERS))},
             )
             self._client = Client(self._cluster)
         workers = self._client.scheduler_info()["workers"].values()
