@@ -38,7 +38,7 @@ test: setup
 
 # docs/performance.md and .json: throughput, MFU, prediction modes, the default run's phases
 bench: setup
-	$(BIN)/python benchmarks/performance.py
+	$(BIN)/python -m benchmarks.performance
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

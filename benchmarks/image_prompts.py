@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from transformers import AutoTokenizer
 
-from lift import images
-from lift.acquisition import load_sklearn
-from lift.language_model import prepare_base_model
-from lift.lift_settings import ImageSettings, ModelSettings
+from lift.config.lift import ImageSettings, ModelSettings
+from lift.data import images
+from lift.data.acquisition import load_sklearn
+from lift.method.language_model import prepare_base_model
 
 
 def pixel_rows(csv: str | None, rows: int) -> tuple[np.ndarray, float]:

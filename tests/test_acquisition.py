@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from lift.acquisition import acquire, describe_file, load_sklearn
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
+from lift.data.acquisition import acquire, describe_file, load_sklearn
 from openml_standin import serve_openml
 
 

@@ -6,10 +6,10 @@ import torch
 from kedro.io import Version
 from peft import PeftModel
 
-from lift.datasets import AdapterDataset
-from lift.fine_tuning import TrainedAdapter
-from lift.language_model import BaseModel, load_model
-from lift.lift_settings import LoraSettings
+from lift.config.lift import LoraSettings
+from lift.method.fine_tuning import TrainedAdapter
+from lift.method.language_model import BaseModel, load_model
+from lift.project.datasets import AdapterDataset
 
 
 def trained_adapter(model_dir: str, seed: int) -> TrainedAdapter:

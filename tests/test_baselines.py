@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from conftest import SMALL_GRIDS
-from lift.baselines import fit_baselines, fit_classifier, predict_baselines
-from lift.errors import DatasetInputError
-from lift.preprocessing import prepare_table
-from lift.splits import split_rows
+from lift.config.errors import DatasetInputError
+from lift.data.preprocessing import prepare_table
+from lift.data.splits import split_rows
+from lift.evaluation.baselines import fit_baselines, fit_classifier, predict_baselines
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_unknown_model_names_the_known_ones(prepared):
 
 @pytest.fixture
 def quadratic():
-    from lift import synthetic
+    from lift.data import synthetic
 
     raw = synthetic.function_table("quadratic", p=1, seed=0)
     table, schema = prepare_table("quadratic", raw, "y", task="regression", split_column="split")
@@ -63,8 +63,8 @@ def quadratic():
 
 
 def test_regressors_are_chosen_on_validation_mse(quadratic):
-    from lift.baselines import fit_regressor
-    from lift.splits import rows_of
+    from lift.data.splits import rows_of
+    from lift.evaluation.baselines import fit_regressor
 
     table, schema, splits = quadratic
     features, targets = table[schema["features"]], table["y"].to_numpy()
@@ -92,8 +92,8 @@ def test_regressors_are_chosen_on_validation_mse(quadratic):
 
 
 def test_a_neighbourhood_is_cut_to_a_few_training_rows(quadratic):
-    from lift.baselines import fit_regressor
-    from lift.splits import rows_of
+    from lift.data.splits import rows_of
+    from lift.evaluation.baselines import fit_regressor
 
     table, schema, splits = quadratic
     features, targets = table[schema["features"]], table["y"].to_numpy()
@@ -110,7 +110,7 @@ def test_a_neighbourhood_is_cut_to_a_few_training_rows(quadratic):
 
 
 def test_regression_baselines_fit_the_quadratic(quadratic):
-    from lift.metrics import score_predictions
+    from lift.evaluation.metrics import score_predictions
 
     table, schema, splits = quadratic
     grids = {"mean": {}, "polynomial": {"degree": [3]}, "gaussian_process": {}}

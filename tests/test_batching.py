@@ -2,7 +2,7 @@
 
 import torch
 
-from lift.batching import by_length, left_pad, length_grouped
+from lift.method.batching import by_length, left_pad, length_grouped
 
 
 def test_left_pad_ends_every_sequence_at_the_last_position():

@@ -1,4 +1,4 @@
-"""The pipelines on a Dask cluster (``lift.runner.DaskRunner``): a local cluster of two
+"""The pipelines on a Dask cluster (``lift.project.runner.DaskRunner``): a local cluster of two
 worker processes runs the classification pipeline as the sequential runner does."""
 
 import re
@@ -10,7 +10,7 @@ import pytest
 from conftest import copy_project, kedro, kedro_ok
 
 RUN = ("run", "--pipelines=classification", "--env=small")
-DASK = "--runner=lift.runner.DaskRunner"
+DASK = "--runner=lift.project.runner.DaskRunner"
 VERSION = re.compile(r"^\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z$")  # Kedro's
 
 

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from lift import lift_model
-from lift.acquisition import acquire
-from lift.errors import DatasetInputError
-from lift.language_model import MARKER, load_model, prepare_base_model
-from lift.lift_settings import LiftSettings, ModelSettings, SerializationSettings
-from lift.preprocessing import prepare_table
-from lift.serialization import serialize
-from lift.splits import split_rows
-from lift.tasks import Classification
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings, ModelSettings, SerializationSettings
+from lift.data.acquisition import acquire
+from lift.data.preprocessing import prepare_table
+from lift.data.splits import split_rows
+from lift.method import learner
+from lift.method.language_model import MARKER, load_model, prepare_base_model
+from lift.method.serialization import serialize
+from lift.method.tasks import Classification
 
 # small enough for the test suite on a CPU (about a minute), large enough to learn the line:
 # measured RAE 0.081 with CPU bf16 products, 0.092 in float32
@@ -77,8 +77,8 @@ def test_lift_learns_iris_well_above_chance(embedded):
             "generation": {"mode": "score"},
         }
     )
-    adapters = lift_model.fine_tune("iris", embedded, sliced, Classification(3), settings)
-    scored = lift_model.predict("iris", embedded, adapters, sliced, Classification(3), settings)
+    adapters = learner.fine_tune("iris", embedded, sliced, Classification(3), settings)
+    scored = learner.predict("iris", embedded, adapters, sliced, Classification(3), settings)
     assert scored["model"].value_counts().to_dict() == {"lift": 30, "lift_corrected": 30}
     predictions = scored[scored["model"] == "lift"]
     accuracy = float(np.mean(predictions["y_pred"] == predictions["y_true"]))
@@ -89,25 +89,23 @@ def test_lift_learns_iris_well_above_chance(embedded):
     assert (probabilities.argmax(axis=1) == predictions["y_pred"]).all()
     # the same adapter generating: it learned the answer's format, not only the classes' order
     generating = settings.overridden({"generation": {"mode": "generate"}})
-    generated = lift_model.predict(
-        "iris", embedded, adapters, sliced, Classification(3), generating
-    )
+    generated = learner.predict("iris", embedded, adapters, sliced, Classification(3), generating)
     assert generated["output"].str.contains("@@@").mean() > 0.9
     assert np.mean(generated["y_pred"] == generated["y_true"]) >= 0.7
 
 
 def test_lift_learns_a_linear_function_better_than_its_mean(embedded):
-    from lift.metrics import regression_scores
-    from lift.synthetic import function_table
-    from lift.tasks import Regression
+    from lift.data.synthetic import function_table
+    from lift.evaluation.metrics import regression_scores
+    from lift.method.tasks import Regression
 
     raw = function_table("linear", p=1, n_train=REGRESSION_ROWS, n_validation=16, n_test=40)
     table, schema = prepare_table("linear", raw, "y", task="regression", split_column="split")
     splits = split_rows("linear", table["y"], stratify=False, given=table["split"])
     prompts = serialize(table, schema, splits, SerializationSettings(decimals=4, target_decimals=3))
     settings = LiftSettings.from_params({"training": REGRESSION_TRAINING})
-    adapters = lift_model.fine_tune("linear", embedded, prompts, Regression(), settings)
-    predictions = lift_model.predict("linear", embedded, adapters, prompts, Regression(), settings)
+    adapters = learner.fine_tune("linear", embedded, prompts, Regression(), settings)
+    predictions = learner.predict("linear", embedded, adapters, prompts, Regression(), settings)
     scores = regression_scores(predictions["y_true"], predictions["y_pred"], predictions["valid"])
     assert len(predictions) == 40 and scores["invalid_rate"] <= 0.05
     # predicting the mean scores 1; the paper's LIFT/GPT-J reaches 0.08 with 200 rows

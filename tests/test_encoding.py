@@ -9,13 +9,13 @@ import pytest
 from kedro.runner import SequentialRunner
 
 from conftest import catalog_for
-from lift.encoding import fit_encodings
-from lift.lift_settings import SerializationSettings
-from lift.parsing import parse_number
+from lift.config.lift import SerializationSettings
+from lift.data.splits import rows_of
+from lift.method.encoding import fit_encodings
+from lift.method.parsing import parse_number
+from lift.method.serialization import serialize
 from lift.pipelines.regression import create_pipeline
 from lift.pipelines.tabular.nodes import predict_lift
-from lift.serialization import serialize
-from lift.splits import rows_of
 
 ENCODINGS = ("raw", "significant", "standardized", "minmax", "quantile")
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from lift import lift_model
-from lift.errors import DatasetInputError
-from lift.fine_tuning import (
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings
+from lift.method import learner
+from lift.method.fine_tuning import (
     IGNORE,
     Example,
     check_fits,
@@ -22,9 +23,8 @@ from lift.fine_tuning import (
     train_adapter,
     training_memory,
 )
-from lift.language_model import BaseModel, load_model
-from lift.lift_settings import LiftSettings
-from lift.tasks import Classification
+from lift.method.language_model import BaseModel, load_model
+from lift.method.tasks import Classification
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts()
     settings = LiftSettings.from_params(FAST)
-    adapters = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    adapters = learner.fine_tune("letters", base, prompts, Classification(3), settings)
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
@@ -104,9 +104,7 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     assert adapters[0].trained_on["weights"] == "float32"
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
-    predictions = lift_model.predict(
-        "letters", base, adapters, prompts, Classification(3), settings
-    )
+    predictions = learner.predict("letters", base, adapters, prompts, Classification(3), settings)
     assert (predictions["y_pred"] == predictions["y_true"]).mean() == 1.0
     assert predictions["valid"].all()
     assert set(predictions.columns) >= {"model", "repeat", "row", "y_true", "y_pred", "output"}
@@ -118,7 +116,7 @@ def test_a_prompt_longer_than_the_context_stops_before_training_with_the_numbers
     prompts = letter_prompts()
     prompts.loc[0, "prompt"] = "x=1.00, " * 80  # 640 characters: tokens of the tiny model
     with pytest.raises(DatasetInputError) as caught:
-        lift_model.fine_tune(
+        learner.fine_tune(
             "letters", base, prompts, Classification(3), LiftSettings.from_params(FAST)
         )
     said = str(caught.value)
@@ -140,12 +138,12 @@ def test_a_batch_that_would_not_fit_in_memory_stops_before_training(tiny):
 def test_random_weights_keep_the_architecture_and_a_seed_repeats_them(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     settings = LiftSettings.from_params(FAST)
-    pretrained, _ = lift_model.load_base(base, settings)
+    pretrained, _ = learner.load_base(base, settings)
     # (the tiny model was itself drawn with seed 0)
     random = settings.overridden({"weights": "random", "training": {"seed": 7}})
-    drawn, _ = lift_model.load_base(base, random)
-    again, _ = lift_model.load_base(base, random)
-    other, _ = lift_model.load_base(base, random.overridden({"training": {"seed": 1}}))
+    drawn, _ = learner.load_base(base, random)
+    again, _ = learner.load_base(base, random)
+    other, _ = learner.load_base(base, random.overridden({"training": {"seed": 1}}))
     weights = {name: p for name, p in pretrained.named_parameters()}
     assert type(drawn) is type(pretrained) and drawn.config.to_dict() == pretrained.config.to_dict()
     for name, parameter in drawn.named_parameters():
@@ -199,12 +197,12 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
 def test_training_learns_in_float32_and_in_cpu_bfloat16(tiny_model_dir, monkeypatch, bf16):
     # bf16 autocast is on where the CPU multiplies bf16 natively; both precisions must learn
     # (a cached bf16 copy of the LoRA weights would freeze them for the whole run)
-    from lift import language_model
+    from lift.method import language_model
 
     monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: bf16)
     base = BaseModel("tiny", tiny_model_dir)
     settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 3}})
-    history = lift_model.fine_tune("letters", base, letter_prompts(), Classification(3), settings)[
+    history = learner.fine_tune("letters", base, letter_prompts(), Classification(3), settings)[
         0
     ].history
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
@@ -214,12 +212,12 @@ def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts(6)
     settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 2}})
-    first = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
-    second = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    first = learner.fine_tune("letters", base, prompts, Classification(3), settings)
+    second = learner.fine_tune("letters", base, prompts, Classification(3), settings)
     for key, value in first[0].weights.items():
         torch.testing.assert_close(value, second[0].weights[key], rtol=0, atol=0)
     outputs = [
-        lift_model.predict("letters", base, adapters, prompts, Classification(3), settings)[
+        learner.predict("letters", base, adapters, prompts, Classification(3), settings)[
             "output"
         ].tolist()
         for adapters in (first, second)
@@ -232,7 +230,7 @@ def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
     prompts = letter_prompts(3)
-    answers = lift_model.answer(
+    answers = learner.answer(
         model,
         tokenizer,
         prompts["prompt"],
@@ -248,7 +246,7 @@ def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
 
 
 def test_sampling_gives_k_seeded_answers_per_prompt(tiny):
-    from lift.prediction import generate
+    from lift.method.prediction import generate
 
     model, tokenizer = tiny
     prompts = ["a 1###", "bb 22###", "c###"]
@@ -263,8 +261,8 @@ def test_sampling_gives_k_seeded_answers_per_prompt(tiny):
 
 def test_class_scores_are_the_completion_log_probabilities_of_training(tiny):
     # scoring with a shared key/value cache gives what the training loss gives, per completion
-    from lift.fine_tuning import collate, completion_loss, encode
-    from lift.prediction import score_completions
+    from lift.method.fine_tuning import collate, completion_loss, encode
+    from lift.method.prediction import score_completions
 
     model, tokenizer = tiny
     prompts = ["a 1###", "bb 22 ccc###", "c###"]
@@ -282,15 +280,13 @@ def test_a_second_stage_starts_from_the_first_stages_weights(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts(6)
     fast = {**FAST, "training": {**FAST["training"], "epochs": 1}}
-    first = lift_model.fine_tune(
+    first = learner.fine_tune(
         "letters", base, prompts, Classification(3), LiftSettings.from_params(fast)
     )[0]
     still = {**fast, "training": {**fast["training"], "learning_rate": 1e-12, "warmup_ratio": 0}}
     settings = LiftSettings.from_params(still)
-    second = lift_model.fine_tune(
-        "letters", base, prompts, Classification(3), settings, start=first
-    )
-    fresh = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    second = learner.fine_tune("letters", base, prompts, Classification(3), settings, start=first)
+    fresh = learner.fine_tune("letters", base, prompts, Classification(3), settings)
     assert set(second[0].weights) == set(first.weights)
     for key, weight in first.weights.items():
         torch.testing.assert_close(second[0].weights[key], weight, rtol=0, atol=1e-6)
@@ -299,11 +295,11 @@ def test_a_second_stage_starts_from_the_first_stages_weights(tiny_model_dir):
     assert max(float(w.abs().max()) for k, w in first.weights.items() if "lora_B" in k) > 1e-3
     other = LiftSettings.from_params({**still, "lora": {"rank": 4, "alpha": 8}})
     with pytest.raises(DatasetInputError, match="same `lift.lora`"):
-        lift_model.fine_tune("letters", base, prompts, Classification(3), other, start=first)
+        learner.fine_tune("letters", base, prompts, Classification(3), other, start=first)
 
 
 def test_a_shared_prefix_read_once_gives_the_answers_of_the_whole_prompts(tiny):
-    from lift.prediction import generate, score_completions
+    from lift.method.prediction import generate, score_completions
 
     model, tokenizer = tiny
     prefix = "a 1### 0@@@\nb 2### 1@@@\nc 3### 2@@@\n"
@@ -321,8 +317,8 @@ def test_a_shared_prefix_read_once_gives_the_answers_of_the_whole_prompts(tiny):
 
 
 def test_a_first_stage_on_gibberish_keeps_the_epoch_of_lowest_validation_loss(tiny_model_dir):
-    from lift import synthetic
-    from lift.two_stage import gibberish_stage
+    from lift.data import synthetic
+    from lift.method.two_stage import gibberish_stage
 
     text = synthetic.gibberish(rows=40, words=6, seed=0)
     assert text.equals(synthetic.gibberish(rows=40, words=6, seed=0))
@@ -337,7 +333,7 @@ def test_a_first_stage_on_gibberish_keeps_the_epoch_of_lowest_validation_loss(ti
     assert len(losses) == 3 and adapter.best_epoch == 1 + int(np.argmin(losses))
     assert set(adapter.history[0]) >= {"train_loss", "validation_loss", "train_tokens"}
     # the table's fine-tuning goes on from it (the same LoRA shape)
-    adapters = lift_model.fine_tune(
+    adapters = learner.fine_tune(
         "letters", BaseModel("tiny", tiny_model_dir), letter_prompts(), Classification(3),
         settings, start=adapter,
     )  # fmt: skip

@@ -7,17 +7,17 @@ import pytest
 from kedro.runner import SequentialRunner
 
 from conftest import SMALL_GRIDS, catalog_for
-from lift import images
-from lift.acquisition import acquire, load_sklearn
-from lift.dataset_entry import DatasetEntry
-from lift.errors import DatasetInputError
-from lift.lift_settings import ImageSettings, SerializationSettings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import ImageSettings, SerializationSettings
+from lift.data import images
+from lift.data.acquisition import acquire, load_sklearn
+from lift.data.entry import DatasetEntry
+from lift.data.preprocessing import prepare_table
+from lift.data.splits import rows_of, split_rows
+from lift.data.variants import held_in_rows
+from lift.method.serialization import serialize
 from lift.pipelines.studies import create_pipeline
-from lift.preprocessing import prepare_table
-from lift.serialization import serialize
-from lift.splits import rows_of, split_rows
-from lift.studies import changed, study_settings
-from lift.variants import held_in_rows
+from lift.studies.designs import changed, study_settings
 from openml_standin import serve_openml
 
 SPLIT = {"test_size": 0.2, "validation_size": 0.2, "test_seed": 0}

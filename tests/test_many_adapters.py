@@ -1,4 +1,4 @@
-"""Many adapters on one base model (``lift.batched_lora``, ``fine_tuning.train_adapters``):
+"""Many adapters on one base model (``lift.method.batched_lora``, ``fine_tuning.train_adapters``):
 jobs trained together find what each finds alone, and a pipeline's fine-tunings grouped in
 one node give the metrics of one node per dataset."""
 
@@ -6,13 +6,13 @@ import pytest
 import torch
 from kedro.runner import SequentialRunner
 
-from lift import batched_lora, lift_model
-from lift.errors import DatasetInputError
-from lift.fine_tuning import Job, check_fits, train_adapters
-from lift.language_model import BaseModel, load_model
-from lift.lift_settings import LiftSettings, LoraSettings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings, LoraSettings
+from lift.method import batched_lora, learner
+from lift.method.fine_tuning import Job, check_fits, train_adapters
+from lift.method.language_model import BaseModel, load_model
+from lift.method.tasks import Classification
 from lift.pipelines.classification import create_pipeline
-from lift.tasks import Classification
 from test_fine_tuning import letter_prompts
 from test_pipeline import catalog_for, parameters  # noqa: F401 (a fixture)
 
@@ -28,9 +28,9 @@ SIZES = [
 LEARNING_RATE = 5e-3
 
 
-def requests(lora: dict | None = None) -> list[lift_model.FineTuning]:
+def requests(lora: dict | None = None) -> list[learner.FineTuning]:
     return [
-        lift_model.FineTuning(
+        learner.FineTuning(
             f"letters{n}",
             letter_prompts(n),
             Classification(3),
@@ -62,11 +62,11 @@ def assert_same(alone, together, tolerance=1e-5):
 
 def test_three_jobs_trained_together_find_what_each_finds_alone(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
-    alone = [lift_model.fine_tune_together(base, [request])[0] for request in requests()]
-    together = lift_model.fine_tune_together(base, requests())
+    alone = [learner.fine_tune_together(base, [request])[0] for request in requests()]
+    together = learner.fine_tune_together(base, requests())
     assert_same(alone, together)
     # two slots for three jobs: the third takes the slot of the first to finish
-    assert_same(alone, lift_model.fine_tune_together(base, requests(), slots=2))
+    assert_same(alone, learner.fine_tune_together(base, requests(), slots=2))
     # they learnt, and the epochs differ between jobs: the choice is per job
     assert [len(a[0].history) for a in together] == [2, 3, 2]
     for adapters in together:
@@ -78,18 +78,18 @@ def test_adapters_shared_out_across_two_processes_are_the_ones_trained_in_one(ti
     # as a machine with two GPUs shares them out (`fine_tuning.devices`), here on two CPU
     # processes: jobs 1 and 3 in one, job 2 in the other
     base = BaseModel("tiny", tiny_model_dir)
-    alone = [lift_model.fine_tune_together(base, [request])[0] for request in requests()]
-    assert_same(alone, lift_model.fine_tune_together(base, requests(), devices=["cpu", "cpu"]))
+    alone = [learner.fine_tune_together(base, [request])[0] for request in requests()]
+    assert_same(alone, learner.fine_tune_together(base, requests(), devices=["cpu", "cpu"]))
 
 
 def test_lora_dropout_is_drawn_per_job_so_grouping_does_not_change_it(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     lora = {"rank": 8, "alpha": 16, "dropout": 0.2}
-    alone = [lift_model.fine_tune_together(base, [r])[0] for r in requests(lora)]
-    together = lift_model.fine_tune_together(base, requests(lora))
+    alone = [learner.fine_tune_together(base, [r])[0] for r in requests(lora)]
+    together = learner.fine_tune_together(base, requests(lora))
     assert_same(alone, together)
     # and it is dropout: other weights than without it
-    plain = lift_model.fine_tune_together(base, requests()[:1])
+    plain = learner.fine_tune_together(base, requests()[:1])
     (a,), (b,) = alone[0].values(), plain[0].values()
     assert max((a.weights[k] - b.weights[k]).abs().max() for k in a.weights) > 1e-4
 

@@ -1,4 +1,4 @@
-"""New rows checked against the training table's schema (lift.new_rows), by name, never by
+"""New rows checked against the training table's schema (lift.method.new_rows), by name, never by
 position."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lift.errors import DatasetInputError
-from lift.new_rows import check_new_rows
-from lift.preprocessing import prepare_table
+from lift.config.errors import DatasetInputError
+from lift.data.preprocessing import prepare_table
+from lift.method.new_rows import check_new_rows
 
 
 @pytest.fixture

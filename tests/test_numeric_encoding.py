@@ -8,9 +8,9 @@ from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from conftest import SMALL_GRIDS, catalog_for
-from lift.encoding_study import compare_encodings
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
 from lift.pipelines.numeric_encoding import create_pipeline
+from lift.studies.numeric_encoding import compare_encodings
 
 ENCODINGS = ["raw", "quantile"]
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lift.parsing import INVALID, parse_number
-from lift.serialization import completion_for
+from lift.method.parsing import INVALID, parse_number
+from lift.method.serialization import completion_for
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_a_number_that_reads_two_ways_is_invalid_not_guessed(head, tail, letters
 
 
 def test_several_answers_aggregate_to_the_median_or_the_fallback():
-    from lift.tasks import Regression
+    from lift.method.tasks import Regression
 
     samples = [[" 1.0", " 5.0", " 3.0"], [" x", " 4.0"], [" ?", ""]]
     answers = Regression().read(samples, np.array([9.0, 10.0]))
@@ -96,8 +96,8 @@ def test_several_answers_aggregate_to_the_median_or_the_fallback():
 
 
 def test_the_spread_of_sampled_answers_follows_their_noise_in_the_targets_units():
-    from lift.encoding import FittedEncoding
-    from lift.tasks import Regression
+    from lift.method.encoding import FittedEncoding
+    from lift.method.tasks import Regression
 
     rng = np.random.default_rng(0)
     # answers written as z-scores (one decimal) around each prompt's truth with known noise
@@ -125,7 +125,7 @@ def test_the_spread_of_sampled_answers_follows_their_noise_in_the_targets_units(
 
 
 def test_several_labels_vote_and_their_shares_are_the_probabilities():
-    from lift.tasks import Classification
+    from lift.method.tasks import Classification
 
     answers = Classification(3).read([[" 1", " 2", " 2"], [" 0", " 1"], [" 7", " x"]], None)
     np.testing.assert_array_equal(answers.predictions, [2, 0, INVALID])
@@ -137,7 +137,7 @@ def test_several_labels_vote_and_their_shares_are_the_probabilities():
 
 
 def test_scored_completions_become_probabilities_and_valid_labels():
-    from lift.tasks import Classification
+    from lift.method.tasks import Classification
 
     answers = Classification(3).read_scores(np.log([[0.1, 0.6, 0.1], [0.5, 0.25, 0.25]]))
     np.testing.assert_array_equal(answers.predictions, [1, 0])

@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 
 from conftest import SMALL_GRIDS
 from conftest import catalog_for as shared_catalog_for
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
 from lift.pipelines.classification import create_pipeline
 from lift.pipelines.classification.nodes import CALIBRATED
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lift.errors import DatasetInputError
-from lift.preprocessing import feature_encoder, prepare_table
+from lift.config.errors import DatasetInputError
+from lift.data.preprocessing import feature_encoder, prepare_table
 
 
 def test_labels_are_encoded_in_sorted_order_and_class_names_kept(mixed_table):

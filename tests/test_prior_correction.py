@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from lift import lift_model
-from lift.language_model import BaseModel
-from lift.lift_settings import LiftSettings
-from lift.prior_correction import equal_prior_biases, fit_prior_correction, softmax
-from lift.tasks import Classification
+from lift.config.lift import LiftSettings
+from lift.method import learner
+from lift.method.language_model import BaseModel
+from lift.method.prior_correction import equal_prior_biases, fit_prior_correction, softmax
+from lift.method.tasks import Classification
 
 
 def prior_bound_scores(n: int, seed: int, prior: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,16 +68,14 @@ def fine_tuned_letters(model_dir: str, generation: dict) -> tuple:
     settings = LiftSettings.from_params(
         {**FAST, "training": {**FAST["training"], "epochs": 1}, "generation": generation}
     )
-    adapters = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)
+    adapters = learner.fine_tune("letters", base, prompts, Classification(3), settings)
     return base, prompts, adapters, settings
 
 
 def letters_predictions(model_dir: str, generation: dict) -> tuple:
     """The letter prompts and the test predictions of an adapter fine-tuned on them."""
     base, prompts, adapters, settings = fine_tuned_letters(model_dir, generation)
-    return prompts, lift_model.predict(
-        "letters", base, adapters, prompts, Classification(3), settings
-    )
+    return prompts, learner.predict("letters", base, adapters, prompts, Classification(3), settings)
 
 
 @pytest.mark.parametrize("correct_prior", [True, False])
@@ -105,14 +103,14 @@ def test_generated_answers_with_also_score_put_the_scored_classes_beside_them(ti
         tiny_model_dir, {"mode": "generate", "also_score": True}
     )
     task = Classification(3)
-    predictions = lift_model.predict("letters", base, adapters, prompts, task, settings)
+    predictions = learner.predict("letters", base, adapters, prompts, task, settings)
     by_model = {model: rows for model, rows in predictions.groupby("model")}
     assert set(by_model) == {"lift", "lift_scored", "lift_corrected"}
     assert set(by_model["lift"]["answers"]) == {"generate"}
     assert set(by_model["lift_scored"]["answers"]) == {"score"}
     # the scored rows are the adapter's scores, as a scoring run gives them
     scoring = settings.overridden({"generation": {"mode": "score", "correct_prior": False}})
-    scored = lift_model.predict("letters", base, adapters, prompts, task, scoring)
+    scored = learner.predict("letters", base, adapters, prompts, task, scoring)
     np.testing.assert_allclose(
         by_model["lift_scored"][["proba_0", "proba_1", "proba_2"]].to_numpy(),
         scored[["proba_0", "proba_1", "proba_2"]].to_numpy(),
@@ -122,8 +120,8 @@ def test_generated_answers_with_also_score_put_the_scored_classes_beside_them(ti
 
 
 def test_also_score_needs_classes():
-    from lift.errors import DatasetInputError
-    from lift.lift_settings import reject_inconsistent
+    from lift.config.errors import DatasetInputError
+    from lift.config.lift import reject_inconsistent
 
     settings = LiftSettings.from_params({"generation": {"also_score": True}})
     with pytest.raises(DatasetInputError, match="generation.also_score` is true"):

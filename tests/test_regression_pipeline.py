@@ -7,7 +7,7 @@ from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from conftest import catalog_for as shared_catalog_for
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
 from lift.pipelines.regression import create_pipeline
 
 SMALL = {"n_train": 40, "n_validation": 10, "n_test": 20}

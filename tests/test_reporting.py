@@ -4,8 +4,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from conftest import METRICS_COLUMNS
-from lift.metrics import classification_scores, score_predictions
-from lift.reporting import calibration_plot, comparison_plot, metric_table, summarize
+from lift.evaluation.metrics import classification_scores, score_predictions
+from lift.evaluation.reporting import calibration_plot, comparison_plot, metric_table, summarize
 
 
 def test_scores_count_every_test_row():
@@ -56,7 +56,7 @@ def test_accuracy_table_and_plot(scores):
 
 
 def test_regression_scores_follow_the_papers_rae():
-    from lift.metrics import regression_scores
+    from lift.evaluation.metrics import regression_scores
 
     y_true, y_pred = np.array([1.0, 2.0, 3.0, 6.0]), np.array([1.0, 3.0, 3.0, 4.0])
     scores = regression_scores(y_true, y_pred, np.array([True, True, False, True]))
@@ -69,7 +69,7 @@ def test_regression_scores_follow_the_papers_rae():
 
 
 def test_regression_summary_plot_and_table():
-    from lift.reporting import metric_table
+    from lift.evaluation.reporting import metric_table
 
     predictions = pd.DataFrame(
         {

@@ -6,12 +6,12 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from lift import lift_model
-from lift.datasets import AdapterDataset
-from lift.errors import DatasetInputError
-from lift.language_model import BaseModel
-from lift.lift_settings import LiftSettings
-from lift.tasks import Classification
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings
+from lift.method import learner
+from lift.method.language_model import BaseModel
+from lift.method.tasks import Classification
+from lift.project.datasets import AdapterDataset
 from test_fine_tuning import FAST, letter_prompts
 
 
@@ -45,7 +45,7 @@ def test_the_candidate_with_the_best_validation_score_is_kept(tiny_model_dir, tm
             "selection": {"learning_rate": [1e-7, 0.03]},
         }
     )
-    adapter = lift_model.fine_tune("letters", base, prompts, Classification(3), settings)[0]
+    adapter = learner.fine_tune("letters", base, prompts, Classification(3), settings)[0]
     assert [c["learning_rate"] for c in adapter.candidates] == [1e-7, 0.03]
     scores = [c["validation_accuracy"] for c in adapter.candidates]
     assert scores[1] > scores[0]
@@ -70,16 +70,16 @@ def test_prediction_reads_the_prompts_of_the_chosen_encoding(tiny_model_dir):
         }
     )
     with pytest.raises(DatasetInputError, match="none written with the `raw` encoding"):
-        lift_model.fine_tune("letters", base, quantile, task, LiftSettings())
-    adapter = lift_model.fine_tune("letters", base, quantile, task, settings)[0]
+        learner.fine_tune("letters", base, quantile, task, LiftSettings())
+    adapter = learner.fine_tune("letters", base, quantile, task, settings)[0]
     assert adapter.chosen["encoding"] == "quantile"
     # the other encoding's prompts say something else entirely
     raw = quantile.assign(encoding="raw", prompt="z z z###")
     both = pd.concat([raw, quantile], ignore_index=True)
-    alone = lift_model.predict("letters", base, {0: adapter}, quantile, task, settings)
+    alone = learner.predict("letters", base, {0: adapter}, quantile, task, settings)
     for chosen in ("quantile", "raw"):
         picked = replace(adapter, chosen={"encoding": chosen})
-        predicted = lift_model.predict("letters", base, {0: picked}, both, task, settings)
+        predicted = learner.predict("letters", base, {0: picked}, both, task, settings)
         assert len(predicted) == len(alone)  # one answer per test row, not one per encoding
         same = predicted["output"].tolist() == alone["output"].tolist()
         assert same == (chosen == "quantile")
@@ -87,8 +87,8 @@ def test_prediction_reads_the_prompts_of_the_chosen_encoding(tiny_model_dir):
 
 @pytest.mark.parametrize("selection", [{}, {"encoding": ["raw", "quantile"]}])
 def test_the_pipeline_fits_and_writes_every_candidate_encoding(selection):
-    from lift.encoding import fit_encodings
-    from lift.serialization import serialize
+    from lift.method.encoding import fit_encodings
+    from lift.method.serialization import serialize
     from test_encoding import diabetes_like
 
     table, schema, splits = diabetes_like()

@@ -1,11 +1,11 @@
 import pandas as pd
 import pytest
 
-from lift.dataset_entry import DatasetEntry
-from lift.errors import DatasetInputError
-from lift.lift_settings import SerializationSettings
-from lift.parsing import INVALID, parse_label
-from lift.serialization import completion_for, prompt_for, serialize, shuffled_names
+from lift.config.errors import DatasetInputError
+from lift.config.lift import SerializationSettings
+from lift.data.entry import DatasetEntry
+from lift.method.parsing import INVALID, parse_label
+from lift.method.serialization import completion_for, prompt_for, serialize, shuffled_names
 
 
 def test_the_papers_template_exactly():

@@ -9,11 +9,11 @@ import re
 import pytest
 from kedro.io import Version
 
-from lift.dataset_entry import DatasetEntry, with_catalog_datasets
-from lift.datasets import TypedJSONDataset
-from lift.errors import DatasetInputError
-from lift.lift_settings import LiftSettings, ModelSettings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings, ModelSettings
+from lift.data.entry import DatasetEntry, with_catalog_datasets
 from lift.pipelines import classification, regression
+from lift.project.datasets import TypedJSONDataset
 
 LIFT = {
     "serialization": {"template": "paper", "decimals": 2, "completion_suffix": "@@@"},
@@ -196,7 +196,7 @@ def test_the_settings_artifact_round_trips_as_the_typed_entry(tmp_path):
     entry = DatasetEntry.from_params(
         "classification", "moons", CLASSIFICATION["datasets"]["moons"], LIFT
     )
-    path, model = str(tmp_path / "settings.json"), "lift.dataset_entry.DatasetEntry"
+    path, model = str(tmp_path / "settings.json"), "lift.data.entry.DatasetEntry"
     TypedJSONDataset(filepath=path, model=model, version=Version(None, "v1")).save(entry)
     dataset = TypedJSONDataset(filepath=path, model=model, version=Version(None, None))
     loaded = dataset.load()

@@ -13,9 +13,9 @@ from kedro.io.core import generate_timestamp
 from matplotlib.figure import Figure
 
 from conftest import PROJECT
-from lift.dataset_entry import DatasetEntry
-from lift.encoding import Encodings
-from lift.fine_tuning import TrainedAdapter
+from lift.data.entry import DatasetEntry
+from lift.method.encoding import Encodings
+from lift.method.fine_tuning import TrainedAdapter
 
 NAMES = {"{task}": "classification", "{dataset}": "iris", "{study}": "label_noise"}
 
@@ -48,12 +48,12 @@ def sample(dataset_type: str, model: str | None, version: int):
         figure = Figure()
         figure.add_subplot().plot([0, version])
         return figure
-    if model == "lift.dataset_entry.DatasetEntry":
+    if model == "lift.data.entry.DatasetEntry":
         source = {"kind": "synthetic", "name": "moons", "n_samples": 100 + version}
         return DatasetEntry.from_params("classification", "moons", {"source": source}, {})
-    if model == "lift.encoding.Encodings":
+    if model == "lift.method.encoding.Encodings":
         return Encodings(repeats=[])
-    if dataset_type == "lift.datasets.AdapterDataset":
+    if dataset_type == "lift.project.datasets.AdapterDataset":
         weights = {"base_model.model.q.lora_A.weight": torch.full((2, 3), float(version))}
         adapter = TrainedAdapter({"r": 2}, weights, [{"epoch": 1}], 1, trained_on={"d": "cpu"})
         return {0: adapter, 2: adapter}
@@ -106,11 +106,11 @@ def test_every_artifact_saves_versions_and_loads_on_another_filesystem():
 
 
 def test_an_adapter_save_is_a_complete_folder_or_none(monkeypatch):
-    from lift.datasets import AdapterDataset
+    from lift.project.datasets import AdapterDataset
 
     root = f"memory:///lift-{uuid.uuid4().hex}"  # a path: memory://x/ would be a host
     dataset = AdapterDataset(filepath=f"{root}/adapters", version=None)
-    adapters = sample("lift.datasets.AdapterDataset", None, 1)
+    adapters = sample("lift.project.datasets.AdapterDataset", None, 1)
     memory = fsspec.filesystem("memory")
 
     def broken(*args, **kwargs):
@@ -128,11 +128,11 @@ def test_an_adapter_save_is_a_complete_folder_or_none(monkeypatch):
 
 
 def test_an_adapter_whose_copy_was_cut_short_is_refused_by_name():
-    from lift.datasets import AdapterDataset
+    from lift.project.datasets import AdapterDataset
 
     root = f"memory:///lift-{uuid.uuid4().hex}"
     dataset = AdapterDataset(filepath=f"{root}/adapters", version=None)
-    dataset.save(sample("lift.datasets.AdapterDataset", None, 1))
+    dataset.save(sample("lift.project.datasets.AdapterDataset", None, 1))
     # as an object store leaves a move interrupted between two files
     fsspec.filesystem("memory").rm(
         f"{root.removeprefix('memory://')}/adapters/repeat_2/training.json"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lift.errors import DatasetInputError
-from lift.splits import rows_of, split_rows
+from lift.config.errors import DatasetInputError
+from lift.data.splits import rows_of, split_rows
 
 
 @pytest.fixture

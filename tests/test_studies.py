@@ -9,13 +9,13 @@ from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from conftest import SMALL_GRIDS, catalog_for
-from lift import synthetic, variants
-from lift.baselines import classifier
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
+from lift.data import synthetic, variants
+from lift.data.preprocessing import prepare_table
+from lift.data.splits import rows_of, split_rows
+from lift.evaluation.baselines import classifier
 from lift.pipelines.studies import create_pipeline
-from lift.preprocessing import prepare_table
-from lift.splits import rows_of, split_rows
-from lift.studies import (
+from lift.studies.designs import (
     ClassImbalance,
     LabelNoise,
     SampleComplexity,
@@ -444,7 +444,7 @@ def test_few_numeric_training_rows_are_drawn_at_random_a_smaller_count_within_a_
 def test_demonstrations_are_training_rows_as_many_as_fit_the_context(tiny_model_dir, caplog):
     from transformers import AutoTokenizer
 
-    from lift.in_context import demonstrations
+    from lift.method.in_context import demonstrations
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     train = pd.DataFrame(
@@ -498,7 +498,7 @@ def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_mode
 
 def test_pretext_tasks_have_the_targets_features_and_classes():
     table, schema, splits = iris_like()
-    from lift.two_stage import pretext_table
+    from lift.method.two_stage import pretext_table
 
     pretext = pretext_table("iris", table, schema, splits, rows=40, tasks=2, seed=0)
     assert list(pretext.columns[:2]) == list(schema["features"]) == ["x1", "x2"]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lift import synthetic
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
+from lift.data import synthetic
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,12 @@ with ``fit``, ``predict``, ``predict_proba`` (classifier) and ``score``, so that
 They are the pipelines' method, not a second one: ``fit`` prepares the table
 (``preprocessing``), holds out ``validation_size`` of the rows to choose the epoch on, fits the
 number encoding on the training rows (``encoding``), writes the prompts (``serialization``) and
-fine-tunes one LoRA adapter (``lift_model.fine_tune``); ``predict`` checks the rows by name
+fine-tunes one LoRA adapter (``learner.fine_tune``); ``predict`` checks the rows by name
 (``new_rows``) and answers them as the pipelines answer new rows.
 
 Settings: the keywords below override ``lift``, a mapping in the shape of the parameters'
 ``lift`` section (``{"training": {"epochs": 6}}``), over the library's defaults
-(``lift_settings.LiftSettings``: the paper's raw numbers, 5 epochs, generated answers). The
+(``lift.config.lift.LiftSettings``: the paper's raw numbers, 5 epochs, generated answers). The
 project's measured choices for user tables are in ``conf/base/parameters_<task>.yml``; pass
 them as ``lift=`` to get the same model as a pipeline run."""
 
@@ -27,14 +27,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from lift import lift_model
-from lift.encoding import fit_encodings
-from lift.language_model import prepare_base_model
-from lift.lift_settings import LiftSettings, ModelSettings, with_overrides
-from lift.new_rows import check_new_rows
-from lift.preprocessing import prepare_table
-from lift.serialization import serialize
-from lift.tasks import Answers, task_for
+from lift.config.lift import LiftSettings, ModelSettings, with_overrides
+from lift.data.preprocessing import prepare_table
+from lift.method import learner
+from lift.method.encoding import fit_encodings
+from lift.method.language_model import prepare_base_model
+from lift.method.new_rows import check_new_rows
+from lift.method.serialization import serialize
+from lift.method.tasks import Answers, task_for
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class _LIFTEstimator(BaseEstimator):
             )
         )
         task = task_for(schema, settings.serialization.completion_suffix)
-        (adapter,) = lift_model.fine_tune(
+        (adapter,) = learner.fine_tune(
             self._name(), base, prompts, task, settings, encodings
         ).values()
         self.schema_, self.encodings_, self.adapter_ = schema, encodings, adapter
@@ -212,7 +212,7 @@ class _LIFTEstimator(BaseEstimator):
         check_is_fitted(self, "adapter_")
         rows, _ = check_new_rows(self._name(), self._table(X, reset=False), self.schema_)
         settings = self.settings_
-        return lift_model.answer_rows(
+        return learner.answer_rows(
             self._name(),
             self.base_model_,
             self.adapter_,
@@ -269,7 +269,7 @@ class LIFTClassifier(ClassifierMixin, _LIFTEstimator):
 class LIFTRegressor(RegressorMixin, _LIFTEstimator):
     """LIFT for numbers: a language model fine-tuned with LoRA to answer each row, written as
     a sentence, with its target written as a number, which is read back. An answer that holds
-    no number is predicted as the training rows' mean (``lift.tasks.Regression``)."""
+    no number is predicted as the training rows' mean (``lift.method.tasks.Regression``)."""
 
     _task = "regression"
 

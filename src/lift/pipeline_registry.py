@@ -9,11 +9,11 @@ from typing import Any
 from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 
-from lift.context import ProjectContext
-from lift.dataset_entry import with_catalog_datasets
-from lift.errors import reject_unknown
-from lift.lift_settings import ModelSettings
+from lift.config.errors import reject_unknown
+from lift.config.lift import ModelSettings
+from lift.data.entry import with_catalog_datasets
 from lift.pipelines import classification, numeric_encoding, predict, regression, studies
+from lift.project.context import ProjectContext
 
 
 def _configuration() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -32,7 +32,7 @@ def _configuration() -> tuple[dict[str, Any], dict[str, Any]]:
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: ``classification``, ``regression`` and both together
     as the default, ``predict`` (new rows answered by trained adapters), and the studies:
-    ``numeric_encoding`` and those of ``lift.studies``."""
+    ``numeric_encoding`` and those of ``lift.studies.designs``."""
     parameters, catalog = _configuration()
     # the model shared by both tasks (parameters_lift.yml), checked before any work
     shared = parameters.get("lift") or {}

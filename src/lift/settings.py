@@ -4,8 +4,8 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from lift.context import ProjectContext
-from lift.hooks import RunInputs, RunLineage, RunSummary, RunTracking
+from lift.project.context import ProjectContext
+from lift.project.hooks import RunInputs, RunLineage, RunSummary, RunTracking
 
 # Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
@@ -17,11 +17,11 @@ warnings.filterwarnings(
 )
 
 SUMMARY = RunSummary()
-# lineage: what every artifact was made from (lift.lineage), kept beside the data layers;
+# lineage: what every artifact was made from (lift.project.lineage), kept beside the data layers;
 # tracking: what a run made, logged into the MLflow run kedro-mlflow starts
 HOOKS = (RunInputs(), SUMMARY, RunLineage("data/lineage"), RunTracking(SUMMARY))
 
-# keeps the session's configuration for the pipeline registry (lift.context)
+# keeps the session's configuration for the pipeline registry (lift.project.context)
 CONTEXT_CLASS = ProjectContext
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
@@ -31,6 +31,6 @@ CONFIG_LOADER_ARGS = {
     # an environment (conf/paper) changes or adds only the keys it names
     "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},
     # kedro-mlflow's configuration (its hook adds the same pattern later; the project's context
-    # reads it first, lift.context)
+    # reads it first, lift.project.context)
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]},
 }

@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import Self
 
-from lift.errors import DatasetInputError, Location, invalid_parameters
+from lift.config.errors import DatasetInputError, Location, invalid_parameters
 
-# How numbers (and a regression target) are written in prompts and completions (lift.encoding)
+# How numbers (and a regression target) are written in prompts and completions
+# (lift.method.encoding)
 NumberEncoding = Literal["raw", "significant", "standardized", "minmax", "quantile"]
 TargetEncoding = Literal["raw", "standardized"]
 
@@ -51,7 +52,7 @@ class Settings(BaseModel):
 
 
 class ImageSettings(Settings):
-    """How the ``image`` template writes a row of pixels (``lift.images``): the table's
+    """How the ``image`` template writes a row of pixels (``lift.data.images``): the table's
     features, in order, are the pixels of an image read row by row."""
 
     height: Positive | None = None  # rows of pixels; None: a square image
@@ -70,7 +71,7 @@ class ImageSettings(Settings):
 
 
 class SerializationSettings(Settings):
-    """How a row becomes a prompt and its target a completion (``lift.serialization``)."""
+    """How a row becomes a prompt and its target a completion (``lift.method.serialization``)."""
 
     # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..." |
     # sentences: "The <name> is 5.10. ..." | own: `sentence`, the dataset's own words |
@@ -84,7 +85,7 @@ class SerializationSettings(Settings):
     names: Literal["given", "shuffled"] = "given"
     names_seed: Annotated[int, Field(ge=0)] = 0
     image: ImageSettings = ImageSettings()
-    # how numeric features are written (lift.encoding): raw (the paper's fixed decimals),
+    # how numeric features are written (lift.method.encoding): raw (the paper's fixed decimals),
     # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
     encoding: NumberEncoding = "raw"
     decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of raw and standardized numbers
@@ -152,7 +153,7 @@ class GenerationSettings(Settings):
     samples: Positive = 1
     temperature: PositiveNumber = 1.0  # of sampling
     # score: also report `lift_corrected`, the class scores with per-class biases fitted on
-    # the validation rows (lift.prior_correction), beside the raw ones
+    # the validation rows (lift.method.prior_correction), beside the raw ones
     correct_prior: bool = True
     # generate (classification): also score each class's completion with the same adapter,
     # reported as model `lift_scored` beside the generated answers (and `lift_corrected` from

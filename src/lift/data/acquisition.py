@@ -22,9 +22,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn import datasets as sklearn_datasets
 
-from lift import synthetic
-from lift.errors import DatasetInputError
-from lift.lift_settings import Settings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import Settings
+from lift.data import synthetic
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, ValidationError
 
-from lift import synthetic
-from lift.acquisition import Source, SyntheticSource
-from lift.errors import DatasetInputError, invalid_parameters
-from lift.lift_settings import (
+from lift.config.errors import DatasetInputError, invalid_parameters
+from lift.config.lift import (
     TEMPLATE_KEYS,
     LiftSettings,
     Settings,
@@ -23,7 +21,9 @@ from lift.lift_settings import (
     sets,
     with_overrides,
 )
-from lift.preprocessing import TASKS, TaskName
+from lift.data import synthetic
+from lift.data.acquisition import Source, SyntheticSource
+from lift.data.preprocessing import TASKS, TaskName
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 

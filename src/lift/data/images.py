@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lift.errors import DatasetInputError
-from lift.lift_settings import ImageSettings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import ImageSettings
 
 PROMPT_OPENING = "Given image with pixels"
 

@@ -17,8 +17,8 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from lift.errors import DatasetInputError
-from lift.splits import SPLITS
+from lift.config.errors import DatasetInputError
+from lift.data.splits import SPLITS
 
 logger = logging.getLogger(__name__)
 

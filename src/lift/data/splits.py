@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
 
 SPLITS = ("train", "validation", "test")
 

@@ -19,8 +19,8 @@ import pandas as pd
 from pydantic import Field
 from sklearn.datasets import make_blobs, make_circles, make_classification, make_moons
 
-from lift.errors import DatasetInputError
-from lift.lift_settings import Settings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import Settings
 
 SYNTHETIC_TARGET = "label"
 FUNCTION_TARGET = "y"

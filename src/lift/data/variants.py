@@ -3,7 +3,7 @@ complexity), corrupted labels (label noise), a rarer minority class (class imbal
 made by another learner (inductive bias), noisier numeric targets (uncertainty), and a grid
 of points to draw decision boundaries.
 
-Each function takes a cleaned table and its splits (``lift.splits``) and returns new ones; the
+Each function takes a cleaned table and its splits (``lift.data.splits``) and returns new ones; the
 test rows are never touched, so every variant of a table is scored on the same test rows."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
 
 NoiseKind = Literal["random", "systematic"]
 

@@ -42,10 +42,10 @@ from sklearn.tree import DecisionTreeClassifier
 from tqdm.auto import tqdm
 from xgboost import XGBClassifier
 
-from lift.errors import reject_unknown
-from lift.metrics import probability_columns
-from lift.preprocessing import feature_encoder, task_of
-from lift.splits import rows_of
+from lift.config.errors import reject_unknown
+from lift.data.preprocessing import feature_encoder, task_of
+from lift.data.splits import rows_of
+from lift.evaluation.metrics import probability_columns
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,9 @@ from sklearn.metrics import (
     r2_score,
 )
 
-from lift.parsing import INVALID
+# the prediction of an answer that could not be read (lift.method.parsing): wrong for every
+# metric, counted in invalid_rate
+INVALID = -1
 
 CLASSIFICATION_METRICS = (
     "accuracy",

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lift.metrics import METRICS, reliability  # noqa: E402
+from lift.evaluation.metrics import METRICS, reliability  # noqa: E402
 
 
 def primary_metric(summary: pd.DataFrame) -> str:

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lift.errors import DatasetInputError
-from lift.lift_settings import NumberEncoding, SerializationSettings, Settings, TargetEncoding
-from lift.preprocessing import task_of
-from lift.splits import rows_of
+from lift.config.errors import DatasetInputError
+from lift.config.lift import NumberEncoding, SerializationSettings, Settings, TargetEncoding
+from lift.data.preprocessing import task_of
+from lift.data.splits import rows_of
 
 SCALED = ("standardized", "minmax", "quantile")
 

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (torch's convention)
 from tqdm.auto import tqdm
 
-from lift import batched_lora
-from lift.batched_lora import sent
-from lift.batching import by_length, left_pad, length_grouped
-from lift.errors import DatasetInputError
-from lift.lift_settings import LoraSettings, TrainingSettings
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LoraSettings, TrainingSettings
+from lift.method import batched_lora
+from lift.method.batched_lora import sent
+from lift.method.batching import by_length, left_pad, length_grouped
 
 logger = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ def train_adapters(
 ) -> list[TrainedAdapter]:
     """Fine-tune one LoRA adapter per job on ``model`` (a freshly loaded base model; it is
     given back unchanged), ``slots`` jobs at a time in one forward and backward pass
-    (``lift.batched_lora``; ``None``: every job at once), and keep each job's best epoch.
+    (``lift.method.batched_lora``; ``None``: every job at once), and keep each job's best epoch.
     Returns the adapters in the jobs' order.
 
     Each job is trained as it would be alone: from PEFT's LoRA initialisation after

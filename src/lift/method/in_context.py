@@ -16,10 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lift.encoding import Encodings
-from lift.errors import DatasetInputError
-from lift.language_model import BaseModel
-from lift.lift_model import (
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings
+from lift.data.splits import of_split
+from lift.data.variants import balanced_order
+from lift.method.encoding import Encodings
+from lift.method.language_model import BaseModel
+from lift.method.learner import (
     answer,
     answer_budget,
     for_repeat,
@@ -27,10 +30,7 @@ from lift.lift_model import (
     precision,
     prediction_rows,
 )
-from lift.lift_settings import LiftSettings
-from lift.splits import of_split
-from lift.tasks import Classification, Task
-from lift.variants import balanced_order
+from lift.method.tasks import Classification, Task
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def predict_in_context(
     demonstrations (``demonstrations``, seeded with ``training.seed`` + repeat; ``context``:
     tokens, the model's own when None), scored (model ``in_context``, classes only) and
     generated (``in_context_generated``; numbers read with ``encodings``): the columns of
-    ``lift_model.predict`` and ``demonstrations``, how many were written before each
+    ``learner.predict`` and ``demonstrations``, how many were written before each
     prompt."""
     scoring = settings.overridden({"generation": {"mode": "score", "samples": 1}})
     generating = settings.overridden({"generation": {"mode": "generate", "samples": 1}})

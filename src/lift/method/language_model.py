@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from lift.errors import DatasetInputError
-from lift.lift_settings import ModelSettings
-from lift.phases import timed
+from lift.config.errors import DatasetInputError
+from lift.config.lift import ModelSettings
+from lift.method.phases import timed
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The LIFT model of either task, as ``baselines`` is the classical ones: ``fine_tune`` one
 LoRA adapter per repeat on the training prompts (choosing the epoch on the validation prompts),
 then ``predict`` the test prompts: score each class's completion (``generation.mode: score``,
-classification) or generate text and read it back (``generate``). The task (``lift.tasks``)
+classification) or generate text and read it back (``generate``). The task (``lift.method.tasks``)
 says how answers are read and which validation metric chooses the epoch; everything else is
-shared. The settings (``lift.lift_settings.LiftSettings``) come validated."""
+shared. The settings (``lift.config.lift.LiftSettings``) come validated."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lift.encoding import Encodings
-from lift.errors import DatasetInputError
-from lift.fine_tuning import Job, TrainedAdapter, preference, train_adapters
-from lift.language_model import (
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings, reject_inconsistent
+from lift.data.splits import of_split
+from lift.evaluation.metrics import probability_columns
+from lift.method.encoding import Encodings
+from lift.method.fine_tuning import Job, TrainedAdapter, preference, train_adapters
+from lift.method.language_model import (
     BaseModel,
     autocast,
     compute_dtype,
@@ -34,13 +37,10 @@ from lift.language_model import (
     share_cores,
     training_devices,
 )
-from lift.lift_settings import LiftSettings, reject_inconsistent
-from lift.metrics import probability_columns
-from lift.prediction import generate, score_completions
-from lift.prior_correction import fit_prior_correction
-from lift.serialization import serialize
-from lift.splits import of_split
-from lift.tasks import Answers, Classification, Task
+from lift.method.prediction import generate, score_completions
+from lift.method.prior_correction import fit_prior_correction
+from lift.method.serialization import serialize
+from lift.method.tasks import Answers, Classification, Task
 
 logger = logging.getLogger(__name__)
 
@@ -495,7 +495,7 @@ def predict(
     rows of model ``lift_scored``: the same adapter's scored classes, so that both ways of
     answering are in one table. Scored classes (with ``generation.correct_prior``) add the
     rows of model ``lift_corrected``: the same scores with the class prior taken out as far
-    as the validation rows say it helps (``lift.prior_correction``), and its
+    as the validation rows say it helps (``lift.method.prior_correction``), and its
     ``prior_strength``."""
     reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []

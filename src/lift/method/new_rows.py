@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lift import lift_model
-from lift.encoding import Encodings
-from lift.errors import DatasetInputError
-from lift.fine_tuning import TrainedAdapter
-from lift.language_model import BaseModel
-from lift.lift_settings import LiftSettings
-from lift.metrics import classification_scores, regression_scores
-from lift.preprocessing import is_numeric, missing_values, task_of
-from lift.tasks import task_for
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings
+from lift.data.preprocessing import is_numeric, missing_values, task_of
+from lift.evaluation.metrics import classification_scores, regression_scores
+from lift.method import learner
+from lift.method.encoding import Encodings
+from lift.method.fine_tuning import TrainedAdapter
+from lift.method.language_model import BaseModel
+from lift.method.tasks import task_for
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def predict_new_rows(
         )
     features, unseen = check_new_rows(dataset, new_rows, schema)
     task = task_for(schema, settings.serialization.completion_suffix)
-    answers = lift_model.answer_rows(
+    answers = learner.answer_rows(
         dataset,
         base,
         adapters[repeat],

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lift.lift_settings import COMPLETION_SUFFIX
+from lift.config.lift import COMPLETION_SUFFIX
+from lift.evaluation.metrics import INVALID
 
-INVALID = -1
 _LEADING_INTEGER = re.compile(r"\s*(\d+)")
 # minus signs a model may write: ASCII hyphen-minus, the Unicode minus, small and full-width
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lift.batching import by_length, left_pad
+from lift.method.batching import by_length, left_pad
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:

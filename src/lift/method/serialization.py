@@ -7,13 +7,13 @@
 ``sentences``: ``The sepal length (cm) is 5.10. ... What is the category?###``.
 ``own``: the dataset's own ``sentence`` with each feature written in as ``{column}``.
 ``image``: ``Given image with pixels 0 0 12 ... What is this digit?###``, the features being
-the pixels of an image (``lift.images``; ``image`` settings: crop, down-sampling, intensity
+the pixels of an image (``lift.data.images``; ``image`` settings: crop, down-sampling, intensity
 levels, a fixed permutation).
 ``names: shuffled`` writes each value under another column's name (a control).
 A classification completion is the integer class index, a regression one the target written
 with ``target_decimals`` decimals; training appends the tokenizer's EOS to it. How numbers are
 written beyond the paper's fixed decimals (significant digits, scales fitted on the training
-rows) is ``lift.encoding``."""
+rows) is ``lift.method.encoding``."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lift import images
-from lift.encoding import Encodings, fit_encodings
-from lift.errors import DatasetInputError
-from lift.lift_settings import COMPLETION_SUFFIX, PROMPT_SUFFIX, SerializationSettings
-from lift.preprocessing import task_of
+from lift.config.errors import DatasetInputError
+from lift.config.lift import COMPLETION_SUFFIX, PROMPT_SUFFIX, SerializationSettings
+from lift.data import images
+from lift.data.preprocessing import task_of
+from lift.method.encoding import Encodings, fit_encodings
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lift.encoding import FittedEncoding
-from lift.lift_settings import COMPLETION_SUFFIX
-from lift.metrics import regression_scores
-from lift.parsing import INVALID, parse_label, sampled_numbers
-from lift.preprocessing import TaskName, task_of
-from lift.prior_correction import PriorCorrection, softmax
-from lift.serialization import completion_for
+from lift.config.lift import COMPLETION_SUFFIX
+from lift.data.preprocessing import TaskName, task_of
+from lift.evaluation.metrics import regression_scores
+from lift.method.encoding import FittedEncoding
+from lift.method.parsing import INVALID, parse_label, sampled_numbers
+from lift.method.prior_correction import PriorCorrection, softmax
+from lift.method.serialization import completion_for
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 tasks of the target's shape (``synthetic.pretext_tasks`` or ``pretext_functions``), written as
 the target's rows are, taken in turn (task 1, 2, 1, 2, ...), each round continuing from the
 adapter so far; the second stage fine-tunes that adapter on the target's few rows
-(``lift_model.fine_tune``'s ``start``). A first stage on gibberish text (``gibberish_stage``)
+(``learner.fine_tune``'s ``start``). A first stage on gibberish text (``gibberish_stage``)
 asks how much of what fine-tuning brings is the task itself (the pretraining study)."""
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lift.encoding import fit_encodings
-from lift.errors import DatasetInputError
-from lift.fine_tuning import LOSS, TrainedAdapter, train_adapter
-from lift.language_model import BaseModel
-from lift.lift_model import fine_tune, load_base, precision
-from lift.lift_settings import LiftSettings
-from lift.preprocessing import task_of
-from lift.serialization import serialize
-from lift.synthetic import PRETEXT, SPLIT_COLUMN, pretext_functions, pretext_tasks
-from lift.tasks import Task
-from lift.variants import held_in_rows
+from lift.config.errors import DatasetInputError
+from lift.config.lift import LiftSettings
+from lift.data.preprocessing import task_of
+from lift.data.synthetic import PRETEXT, SPLIT_COLUMN, pretext_functions, pretext_tasks
+from lift.data.variants import held_in_rows
+from lift.method.encoding import fit_encodings
+from lift.method.fine_tuning import LOSS, TrainedAdapter, train_adapter
+from lift.method.language_model import BaseModel
+from lift.method.learner import fine_tune, load_base, precision
+from lift.method.serialization import serialize
+from lift.method.tasks import Task
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 
-from lift.dataset_entry import with_catalog_datasets
+from lift.data.entry import with_catalog_datasets
 
 
 class ProjectContext(KedroContext):

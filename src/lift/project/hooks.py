@@ -11,18 +11,18 @@ from kedro.framework.hooks import hook_impl
 from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
-from lift import lineage
-from lift.errors import DatasetInputError
-from lift.lineage import Input, LineageStore, Record, RunMixError
-from lift.phases import PHASES, spent
-from lift.reporting import metric_table, primary_metric
+from lift.config.errors import DatasetInputError
+from lift.evaluation.reporting import metric_table, primary_metric
+from lift.method.phases import PHASES, spent
+from lift.project import lineage
+from lift.project.lineage import Input, LineageStore, Record, RunMixError
 
 RUN_TIMINGS = "run_timings"  # the catalog entry the timings of every run are saved to
 
 
 class RunSummary:
     """Times every node by its phase tag (what the method library timed as another phase
-    inside a node, ``lift.phases.timed``, counts there) and, at the end of a run, prints each
+    inside a node, ``lift.method.phases.timed``, counts there) and, at the end of a run, prints each
     metrics table the run wrote (its primary metric per dataset and model) and the seconds per
     phase, and saves the timings as the versioned ``run_timings`` artifact."""
 
@@ -206,8 +206,8 @@ class RunInputs:
 
 
 class RunLineage:
-    """Keeps what every artifact was made from (``lift.lineage``) and stops a node, before it
-    runs, whose inputs were not made together: artifacts of different runs (a failed or
+    """Keeps what every artifact was made from (``lift.project.lineage``) and stops a node,
+    before it runs, whose inputs were not made together: artifacts of different runs (a failed or
     interrupted one left newer versions of some) or parameters other than this run's (a
     resume with ``--params``). The message names each disagreement and the nodes to rerun."""
 

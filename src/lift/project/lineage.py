@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lift.errors import DatasetInputError
+from lift.config.errors import DatasetInputError
 
 PARAMS = "params:"
 DIGEST_CHARS = 16

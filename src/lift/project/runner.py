@@ -1,7 +1,7 @@
 """``DaskRunner``: the project's pipelines on a Dask cluster.
 
-    kedro run --pipelines=classification --runner=lift.runner.DaskRunner
-    kedro run ... --runner=lift.runner.DaskRunner --runner-params=address=tcp://host:8786
+    kedro run --pipelines=classification --runner=lift.project.runner.DaskRunner
+    kedro run ... --runner=lift.project.runner.DaskRunner --runner-params=address=tcp://host:8786
 
 Kedro schedules the nodes as its parallel runners do (a node is submitted once the nodes it
 depends on are done); each node is one Dask task that a worker process runs: it loads the
@@ -15,7 +15,7 @@ that run the language model (tags ``training`` and ``prediction``) go to workers
 Node and dataset hooks run in the driver only around the whole run (as with Kedro's
 ``ParallelRunner``): each node's seconds come back from the workers to the run's timings
 (``run_timings``, the summary printed at the end), and the lineage
-of artifacts (``lift.lineage``) is neither checked nor recorded for a cluster run."""
+of artifacts (``lift.project.lineage``) is neither checked nor recorded for a cluster run."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ from kedro.io import MemoryDataset
 from kedro.runner import AbstractRunner
 from kedro.runner.task import Task
 
-from lift.errors import DatasetInputError
-from lift.language_model import THREADS, cores_each
+from lift.config.errors import DatasetInputError
+from lift.method.language_model import THREADS, cores_each
+from lift.project.hooks import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -119,15 +120,15 @@ class DaskRunner(AbstractRunner):
         super().__init__(is_async=is_async)
         self._address = address or os.environ.get(SCHEDULER) or None
         self.timings: dict[str, float] = {}  # seconds per node of the last run
+        self._summaries: list[RunSummary] = []  # the run's summary hooks: timings per phase
 
     def _get_executor(self, max_workers: int) -> Executor:
-        from lift.settings import SUMMARY  # the project's run summary: timings per phase
-
         self.timings = {}
 
         def done(node: Any, seconds: float) -> None:
             self.timings[node.name] = seconds
-            SUMMARY.record(node, seconds)
+            for summary in self._summaries:
+                summary.record(node, seconds)
 
         return DaskExecutor(self._address, done)
 
@@ -149,6 +150,8 @@ class DaskRunner(AbstractRunner):
                 f"{made_in_memory} would stay in one worker's memory: declare them in "
                 "conf/base/catalog.yml (under `data_root`), or run with the default runner."
             )
+        plugins = hook_manager.get_plugins() if hook_manager is not None else ()
+        self._summaries = [plugin for plugin in plugins if isinstance(plugin, RunSummary)]
         super()._run(pipeline, catalog, hook_manager, run_id)
         logger.info(
             "Dask run: %d nodes, %.0f s of node time on the workers",

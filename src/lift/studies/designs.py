@@ -1,7 +1,7 @@
 """The paper's studies of how LIFT learns, as settings that expand into variants of a table.
 
 A study varies the data, the labels or the grid, never the method: each variant of a table
-(``Variant``) is a change of its rows or labels (``lift.variants``) and, at most, of the LIFT
+(``Variant``) is a change of its rows or labels (``lift.data.variants``) and, at most, of the LIFT
 settings; LIFT and the baselines then run on it exactly as in the main pipelines. The studies:
 
 - ``sample_complexity``: the training split cut to fractions of its rows;
@@ -40,14 +40,14 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from lift import images, variants
-from lift.baselines import CLASSIFIERS, classifier
-from lift.dataset_entry import DatasetEntry
-from lift.errors import DatasetInputError
-from lift.lift_settings import Settings
-from lift.metrics import METRICS
-from lift.preprocessing import TaskName, task_of
-from lift.variants import NoiseKind
+from lift.config.errors import DatasetInputError
+from lift.config.lift import Settings
+from lift.data import images, variants
+from lift.data.entry import DatasetEntry
+from lift.data.preprocessing import TaskName, task_of
+from lift.data.variants import NoiseKind
+from lift.evaluation.baselines import CLASSIFIERS, classifier
+from lift.evaluation.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 

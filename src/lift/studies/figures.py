@@ -1,4 +1,4 @@
-"""The studies' figures (``lift.studies``): a metric across the variants of each table, the
+"""The studies' figures (``lift.studies.designs``): a metric across the variants of each table, the
 agreement of every model with every teacher, and every model's decision regions on a grid."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lift.metrics import METRICS  # noqa: E402
-from lift.reporting import reliability_diagram  # noqa: E402
+from lift.evaluation.metrics import METRICS  # noqa: E402
+from lift.evaluation.reporting import reliability_diagram  # noqa: E402
 
 LIFT_MODELS = ("lift", "lift_scored", "lift_corrected")
 IN_CONTEXT_MODELS = ("in_context", "in_context_generated")

@@ -1,7 +1,7 @@
-"""The ``numeric_encoding`` study: LIFT with each way of writing numbers (``lift.encoding``) on
-the same splits of the same tables, beside the baselines. Every encoding is fine-tuned and
-tested on every repeat; the results say, per table, each encoding's test score, its
-validation score, and which encoding validation alone would have chosen (what
+"""The ``numeric_encoding`` study: LIFT with each way of writing numbers
+(``lift.method.encoding``) on the same splits of the same tables, beside the baselines. Every
+encoding is fine-tuned and tested on every repeat; the results say, per table, each encoding's
+test score, its validation score, and which encoding validation alone would have chosen (what
 ``lift.selection.encoding`` does)."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from pydantic import Field  # noqa: E402
 
-from lift.errors import DatasetInputError  # noqa: E402
-from lift.fine_tuning import TrainedAdapter  # noqa: E402
-from lift.lift_settings import NumberEncoding, Settings  # noqa: E402
-from lift.metrics import METRICS  # noqa: E402
-from lift.preprocessing import TaskName  # noqa: E402
-from lift.tasks import Classification, Regression  # noqa: E402
+from lift.config.errors import DatasetInputError  # noqa: E402
+from lift.config.lift import NumberEncoding, Settings  # noqa: E402
+from lift.data.preprocessing import TaskName  # noqa: E402
+from lift.evaluation.metrics import METRICS  # noqa: E402
+from lift.method.fine_tuning import TrainedAdapter  # noqa: E402
+from lift.method.tasks import Classification, Regression  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,13 @@
-"""Thin nodes of the classification pipeline beyond the shared ones (``lift.reporting``)."""
+"""Thin nodes of the classification pipeline beyond the shared ones
+(``lift.evaluation.reporting``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lift import reporting
-from lift.dataset_entry import DatasetEntry
+from lift.data.entry import DatasetEntry
+from lift.evaluation import reporting
 
 # the models a reliability diagram shows, where they are there and have probabilities: LIFT's
 # answers and the paper's two main baselines

@@ -11,7 +11,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
-from lift.dataset_entry import DatasetEntry
+from lift.data.entry import DatasetEntry
 from lift.pipelines.classification import nodes
 from lift.pipelines.tabular.pipeline import create_pipeline as tabular_pipeline
 

@@ -1,13 +1,13 @@
-"""Thin nodes of the ``numeric_encoding`` study (``lift.encoding_study``)."""
+"""Thin nodes of the ``numeric_encoding`` study (``lift.studies.numeric_encoding``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lift import encoding_study
-from lift.fine_tuning import TrainedAdapter
+from lift.method.fine_tuning import TrainedAdapter
 from lift.pipelines.tabular.nodes import evaluate
+from lift.studies import numeric_encoding
 
 
 def score_encoding(
@@ -21,11 +21,11 @@ def score_encoding(
 ) -> pd.DataFrame:
     """One encoding's LIFT test scores per repeat, with its validation score."""
     scores = evaluate(row_splits, lift_predictions, dataset=dataset, task=task)
-    return encoding_study.encoding_scores(scores, adapters, task, encoding)
+    return numeric_encoding.encoding_scores(scores, adapters, task, encoding)
 
 
 def report(*scores: pd.DataFrame, tasks: list[str]) -> tuple[pd.DataFrame, Figure]:
     """The study's results table and figure over every table and encoding (``tasks``: the
     task of each scores table, in order)."""
-    results = encoding_study.compare_encodings(scores, tasks)
-    return results, encoding_study.encoding_plot(results)
+    results = numeric_encoding.compare_encodings(scores, tasks)
+    return results, numeric_encoding.encoding_plot(results)

@@ -19,8 +19,7 @@ from typing import Any
 
 from kedro.pipeline import Pipeline, node
 
-from lift.dataset_entry import DatasetEntry
-from lift.encoding_study import STUDY, EncodingStudySettings
+from lift.data.entry import DatasetEntry
 from lift.pipelines.numeric_encoding import nodes
 from lift.pipelines.tabular import nodes as tabular_nodes
 from lift.pipelines.tabular.pipeline import (
@@ -32,6 +31,7 @@ from lift.pipelines.tabular.pipeline import (
     lift_nodes,
     namespaced,
 )
+from lift.studies.numeric_encoding import STUDY, EncodingStudySettings
 
 
 def variant(encoding: str) -> dict[str, Any]:

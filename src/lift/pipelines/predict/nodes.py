@@ -1,4 +1,4 @@
-"""The predict pipeline's nodes: thin calls of ``lift.new_rows``."""
+"""The predict pipeline's nodes: thin calls of ``lift.method.new_rows``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import pandas as pd
 
-from lift import new_rows as new_rows_
-from lift.dataset_entry import DatasetEntry
-from lift.encoding import Encodings
-from lift.errors import DatasetInputError
-from lift.fine_tuning import TrainedAdapter
-from lift.language_model import BaseModel
+from lift.config.errors import DatasetInputError
+from lift.data.entry import DatasetEntry
+from lift.method import new_rows as new_rows_
+from lift.method.encoding import Encodings
+from lift.method.fine_tuning import TrainedAdapter
+from lift.method.language_model import BaseModel
 
 
 def predict_new_rows(

@@ -6,7 +6,7 @@
         -> predict_new_rows -> new_predictions
 
 It trains nothing: the artifacts it reads are made by the dataset's task pipeline, and they
-must have been made together (``lift.lineage``), though not with this run's parameters."""
+must have been made together (``lift.project.lineage``), though not with this run's parameters."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from kedro.pipeline import Pipeline, node
 
-from lift.dataset_entry import new_rows_entries
-from lift.lineage import FROM_EARLIER_RUNS
+from lift.data.entry import new_rows_entries
 from lift.pipelines.predict import nodes
 from lift.pipelines.tabular.pipeline import BASE_MODEL
+from lift.project.lineage import FROM_EARLIER_RUNS
 
 REPEAT = "params:predict.repeat"
 

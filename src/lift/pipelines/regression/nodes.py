@@ -11,15 +11,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import lift_model, reporting, synthetic
-from lift.dataset_entry import DatasetEntry
-from lift.encoding import Encodings
-from lift.errors import DatasetInputError
-from lift.fine_tuning import TrainedAdapter
-from lift.language_model import BaseModel
-from lift.splits import rows_of
-from lift.synthetic import ExtrapolationSettings
-from lift.tasks import task_for
+from lift.config.errors import DatasetInputError
+from lift.data import synthetic
+from lift.data.entry import DatasetEntry
+from lift.data.splits import rows_of
+from lift.data.synthetic import ExtrapolationSettings
+from lift.evaluation import reporting
+from lift.method import learner
+from lift.method.encoding import Encodings
+from lift.method.fine_tuning import TrainedAdapter
+from lift.method.language_model import BaseModel
+from lift.method.tasks import task_for
 
 
 def extrapolation_grid(settings: DatasetEntry, extrapolation: dict[str, Any]) -> pd.DataFrame:
@@ -58,7 +60,7 @@ def extrapolate(
             f"{missing}, which are not among the fitted baselines "
             f"{sorted(baseline_models[repeat])}; add them to `regression.baselines.models`."
         )
-    answers = lift_model.answer_rows(
+    answers = learner.answer_rows(
         dataset,
         BaseModel.from_dict(base_model),
         trained[repeat],

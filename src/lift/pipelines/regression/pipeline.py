@@ -11,13 +11,13 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
-from lift.acquisition import SyntheticSource
-from lift.dataset_entry import DatasetEntry
+from lift.data.acquisition import SyntheticSource
+from lift.data.entry import DatasetEntry
+from lift.data.synthetic import FUNCTION_TERMS, ExtrapolationSettings
 from lift.pipelines.regression import nodes
 from lift.pipelines.tabular.pipeline import BASE_MODEL
 from lift.pipelines.tabular.pipeline import KNOWN as TABULAR_KNOWN
 from lift.pipelines.tabular.pipeline import create_pipeline as tabular_pipeline
-from lift.synthetic import FUNCTION_TERMS, ExtrapolationSettings
 
 TASK = "regression"
 KNOWN = (*TABULAR_KNOWN, "extrapolation")

@@ -1,5 +1,5 @@
-"""Thin nodes of the study pipelines (``lift.studies``, ``lift.variants``,
-``lift.study_figures``)."""
+"""Thin nodes of the study pipelines (``lift.studies.designs``, ``lift.data.variants``,
+``lift.studies.figures``)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import (
-    baselines,
-    images,
-    in_context,
-    lift_model,
-    metrics,
-    study_figures,
-    synthetic,
-    two_stage,
-    variants,
-)
-from lift.dataset_entry import DatasetEntry
-from lift.encoding import Encodings
-from lift.fine_tuning import TrainedAdapter
-from lift.language_model import BaseModel
-from lift.splits import rows_of
-from lift.studies import (
+from lift.data import images, synthetic, variants
+from lift.data.entry import DatasetEntry
+from lift.data.splits import rows_of
+from lift.evaluation import baselines, metrics
+from lift.method import in_context, learner, two_stage
+from lift.method.encoding import Encodings
+from lift.method.fine_tuning import TrainedAdapter
+from lift.method.language_model import BaseModel
+from lift.method.tasks import task_for
+from lift.studies import figures
+from lift.studies.designs import (
     Published,
     Variant,
     changed,
@@ -34,7 +28,6 @@ from lift.studies import (
     variant_scores,
     with_sample_means,
 )
-from lift.tasks import task_for
 
 TRAINING_POINTS = "training points"  # the rows of the boundaries table that are not answers
 ATTACK_SOURCE = "lenet (attack source)"  # the network the transferred attacks come from
@@ -220,14 +213,14 @@ def report(
     results = study_results(parts[:tables], published, compared)
     drawn = pd.concat(parts[tables:], ignore_index=True) if len(parts) > tables else None
     if study == "uncertainty":
-        return results, study_figures.uncertainty_figure(results, drawn)
+        return results, figures.uncertainty_figure(results, drawn)
     if study == "image_robustness":
-        return results, study_figures.image_robustness_figure(results, drawn)
+        return results, figures.image_robustness_figure(results, drawn)
     if drawn is None:
-        return results, study_figures.figure_of(study, results, compared)
+        return results, figures.figure_of(study, results, compared)
     is_point = drawn["model"] == TRAINING_POINTS
     points = drawn[is_point].rename(columns={"y_pred": "label"})
-    return results, study_figures.boundary_figure(drawn[~is_point], points)
+    return results, figures.boundary_figure(drawn[~is_point], points)
 
 
 def reliability(lift_predictions: pd.DataFrame, *, dataset: str) -> pd.DataFrame:
@@ -262,7 +255,7 @@ def predict_grid(
     dataset, lift = settings.name, settings.lift
     repeat = min(trained)
     first, second = schema["features"]
-    answers = lift_model.answer_rows(
+    answers = learner.answer_rows(
         dataset,
         BaseModel.from_dict(base_model),
         trained[repeat],
@@ -275,7 +268,7 @@ def predict_grid(
         encoding,
         description="decision regions",
     )
-    answered = {lift_model.LIFT: answers.predictions}
+    answered = {learner.LIFT: answers.predictions}
     for name, model in baseline_models[repeat].items():
         answered[name] = model.predict(feature_grid[[first, second]])
     train = table.iloc[rows_of(row_splits, repeat, "train")]

@@ -1,4 +1,4 @@
-"""The study pipelines (``lift.studies``), one per study, built the same way. Per table (the
+"""The study pipelines (``lift.studies.designs``), one per study, built the same way. Per table (the
 study's ``datasets``), in namespace ``<study>.<task>.<name>``:
 
     configure -> acquire (or describe_file) -> prepare -> split [-> fit_baselines
@@ -30,9 +30,9 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
-from lift.acquisition import OpenMLSource, openml_available
-from lift.dataset_entry import DatasetEntry
-from lift.lift_settings import with_overrides
+from lift.config.lift import with_overrides
+from lift.data.acquisition import OpenMLSource, openml_available
+from lift.data.entry import DatasetEntry
 from lift.pipelines.studies import nodes
 from lift.pipelines.tabular import nodes as tabular_nodes
 from lift.pipelines.tabular.pipeline import (
@@ -45,7 +45,7 @@ from lift.pipelines.tabular.pipeline import (
     lift_nodes,
     namespaced,
 )
-from lift.studies import (
+from lift.studies.designs import (
     STUDIES,
     DecisionBoundaries,
     Gibberish,

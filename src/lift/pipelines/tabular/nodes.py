@@ -13,23 +13,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline as SklearnPipeline
 
-from lift import (
-    acquisition,
-    baselines,
-    language_model,
-    lift_model,
-    metrics,
-    preprocessing,
-    reporting,
-    splits,
-)
-from lift.dataset_entry import DatasetEntry
-from lift.encoding import Encodings, fit_encodings
-from lift.fine_tuning import TrainedAdapter
-from lift.language_model import BaseModel
-from lift.lift_settings import GroupingSettings, ModelSettings
-from lift.serialization import serialize as serialize_rows
-from lift.tasks import task_for
+from lift.config.lift import GroupingSettings, ModelSettings
+from lift.data import acquisition, preprocessing, splits
+from lift.data.entry import DatasetEntry
+from lift.evaluation import baselines, metrics, reporting
+from lift.method import language_model, learner
+from lift.method.encoding import Encodings, fit_encodings
+from lift.method.fine_tuning import TrainedAdapter
+from lift.method.language_model import BaseModel
+from lift.method.serialization import serialize as serialize_rows
+from lift.method.tasks import task_for
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +145,7 @@ def fine_tune(
     """One LoRA adapter per repeat, the epoch chosen on the validation prompts (from the
     adapter of a ``first_stage`` where given)."""
     lift = settings.lift
-    return lift_model.fine_tune(
+    return learner.fine_tune(
         settings.name,
         BaseModel.from_dict(base_model),
         prompts,
@@ -173,9 +166,9 @@ def fine_tune_together(
     for prompts, schema, encoding, settings in zip(*[iter(per_dataset)] * 4, strict=True):
         lift = settings.lift
         task = task_for(schema, lift.serialization.completion_suffix)
-        requests.append(lift_model.FineTuning(settings.name, prompts, task, lift, encoding))
+        requests.append(learner.FineTuning(settings.name, prompts, task, lift, encoding))
     grouping = GroupingSettings.parsed(grouping, "fine_tuning")
-    return lift_model.fine_tune_together(
+    return learner.fine_tune_together(
         BaseModel.from_dict(base_model), requests, grouping.slots, grouping.devices
     )
 
@@ -191,7 +184,7 @@ def predict_lift(
     """The model's answers on the test prompts, read back as predictions (``valid`` says
     which answers parsed)."""
     lift = settings.lift
-    return lift_model.predict(
+    return learner.predict(
         settings.name,
         BaseModel.from_dict(base_model),
         trained,

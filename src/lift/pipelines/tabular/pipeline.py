@@ -18,10 +18,10 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
-from lift import baselines
-from lift.dataset_entry import DatasetEntry
-from lift.errors import DatasetInputError, reject_unknown
-from lift.lift_settings import GroupingSettings, LiftSettings
+from lift.config.errors import DatasetInputError, reject_unknown
+from lift.config.lift import GroupingSettings, LiftSettings
+from lift.data.entry import DatasetEntry
+from lift.evaluation import baselines
 from lift.pipelines.tabular import nodes
 
 # parameters every dataset of a task shares; they keep their names inside each namespace

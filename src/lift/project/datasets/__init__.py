@@ -1,6 +1,6 @@
 """Custom Kedro datasets of the project."""
 
-from lift.datasets.adapter_dataset import AdapterDataset
-from lift.datasets.typed_json_dataset import TypedJSONDataset
+from lift.project.datasets.adapter_dataset import AdapterDataset
+from lift.project.datasets.typed_json_dataset import TypedJSONDataset
 
 __all__ = ["AdapterDataset", "TypedJSONDataset"]

@@ -19,7 +19,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from lift.fine_tuning import TrainedAdapter
+from lift.method.fine_tuning import TrainedAdapter
 
 CONFIG, WEIGHTS, TRAINING = "adapter_config.json", "adapter_model.safetensors", "training.json"
 FILES = (CONFIG, WEIGHTS, TRAINING)
@@ -33,7 +33,7 @@ class AdapterDataset(
     Example catalog entry::
 
         "{task}.{dataset}.adapters":
-          type: lift.datasets.AdapterDataset
+          type: lift.project.datasets.AdapterDataset
           filepath: ${globals:data_root}/06_models/{task}/{dataset}/adapters
           versioned: true
 

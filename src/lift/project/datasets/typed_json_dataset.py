@@ -1,5 +1,5 @@
 """``TypedJSONDataset``: a validated configuration or fitted object of the method library (a
-pydantic model such as ``lift.dataset_entry.DatasetEntry`` or ``lift.encoding.Encodings``) as
+pydantic model such as ``lift.data.entry.DatasetEntry`` or ``lift.method.encoding.Encodings``) as
 versioned JSON. Loading validates the file again and gives back the typed object, so every node
 reads the same object the node before it wrote."""
 
@@ -21,8 +21,8 @@ class TypedJSONDataset(JSONDataset):
     Example catalog entry::
 
         "{task}.{dataset}.settings":
-          type: lift.datasets.TypedJSONDataset
-          model: lift.dataset_entry.DatasetEntry
+          type: lift.project.datasets.TypedJSONDataset
+          model: lift.data.entry.DatasetEntry
           filepath: data/01_raw/{task}/{dataset}/settings.json
           versioned: true
     """

@@ -1,5 +1,5 @@
-"""The page `make bench` writes: docs/performance.md from the figures that
-`benchmarks/performance.py` measured (docs/performance.json holds the same figures)."""
+"""The page `make bench` writes: docs/performance.md from the figures that the sections of
+`benchmarks/performance` measured (docs/performance.json holds the same figures)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Written by `make bench` on {results['date']} ({m['device']}, {m['cores']} cores, "
         f"torch {m['torch']}, {m['torch_threads']} threads, native CPU bf16: "
-        f"{m['cpu_native_bf16']}). Every figure below comes from that one run; "
-        "`docs/performance.json` holds them all.",
+        f"{m['cpu_native_bf16']}). {earlier_sections(results)}"
+        "`docs/performance.json` holds every figure.",
         "",
         "## Headline",
         "",
@@ -67,7 +67,8 @@ def render(results: dict[str, Any]) -> str:
         f"{NAIVE_BATCH}, LoRA rank 16 on every linear layer. *Naive*: LIFT's original loop "
         "(padding to the dataset's longest sequence, the model's `labels` loss: logits over the "
         "whole vocabulary at every position, float32; the same loaded model). *Project*: "
-        "`lift.fine_tuning.train_adapter` with the run's settings (length-grouped left-padded "
+        "`lift.method.fine_tuning.train_adapter` with the run's settings (length-grouped "
+        "left-padded "
         "batches, logits only at completion positions, bf16 products where the CPU has them, "
         "eager attention on a CPU).",
         "",
@@ -143,11 +144,24 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def earlier_sections(results: dict[str, Any]) -> str:
+    """A sentence naming the sections measured in another run of the bench (``--only``), with
+    when and where each was; none: every figure is from this run."""
+    elsewhere = [
+        f"{name} ({when['date']}, {when['machine']['device']})"
+        for name, when in results["measured"].items()
+        if when["date"] != results["date"]
+    ]
+    if not elsewhere:
+        return "Every figure below comes from that one run; "
+    return f"Measured in other runs of the bench: {', '.join(elsewhere)}; the rest in this one. "
+
+
 def engine_section(results: dict[str, Any]) -> list[str]:
     """The many-adapters section: N jobs in one step against the same jobs one by one."""
     engine = results["engine"]
-    machine = results.get("engine_machine", results["machine"])
-    when = results.get("engine_date", results["date"])
+    measured = results["measured"]["engine"]
+    machine, when = measured["machine"], measured["date"]
     examples = engine["examples_per_job"]
     lines = [
         "## Many adapters at once",

@@ -1,0 +1,173 @@
+"""Training throughput: the project's trainer against LIFT's original loop on the default
+run's training prompts, and the model-FLOPs utilization of the project's trainer."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from peft import get_peft_model
+from transformers import get_linear_schedule_with_warmup
+
+from lift.config.lift import LiftSettings, LoraSettings
+from lift.data.splits import of_split
+from lift.method.fine_tuning import encode, train_adapter
+from lift.method.language_model import BaseModel
+from lift.method.learner import load_base, precision
+
+from .machine import DATASETS, log, sync
+from .report import NAIVE_BATCH
+
+
+def linear_parameters(model: Any) -> int:
+    """Weights of the transformer blocks' linear layers (what every token multiplies by)."""
+    layers = model.get_decoder().layers
+    return sum(m.weight.numel() for m in layers.modules() if isinstance(m, torch.nn.Linear))
+
+
+def training_flops(model: Any, examples: Sequence[Any]) -> float:
+    """Model FLOPs of one LoRA training step over ``examples``: twice the forward pass (the
+    backward pass computes input gradients; the frozen weights need none), the forward pass
+    being the linear layers on every token, attention over the sequence and the LM head on the
+    completion tokens. LoRA's own small products are not counted."""
+    config = model.config
+    linear = linear_parameters(model)
+    attention_width = config.num_attention_heads * (
+        getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    )
+    total = 0.0
+    for example in examples:
+        tokens = len(example.prompt_ids) + len(example.completion_ids)
+        forward = 2 * linear * tokens
+        forward += 4 * config.num_hidden_layers * tokens**2 * attention_width
+        forward += 2 * config.hidden_size * config.vocab_size * len(example.completion_ids)
+        total += 2 * forward
+    return total
+
+
+def naive_epoch(
+    model: Any, tokenizer: Any, prompts: list[str], completions: list[str], seed: int
+) -> tuple[int, float]:
+    """LIFT's original training loop, one epoch: the whole dataset tokenized with padding to
+    its longest sequence, the model's own loss (logits over the vocabulary at every position)
+    with the prompt and padding masked, AdamW with warm-up, float32. Returns the non-padding
+    tokens and the seconds."""
+
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraSettings().peft_config())
+    peft_model.train()
+    eos = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    texts = [p + c + eos for p, c in zip(prompts, completions, strict=True)]
+    encoded = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+    completion_lengths = [
+        len(tokenizer(c + eos, add_special_tokens=False).input_ids) for c in completions
+    ]
+    labels = encoded.input_ids.clone()
+    for i, n in enumerate(completion_lengths):
+        labels[i, :-n] = -100
+    parameters = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=2e-3)
+    steps = math.ceil(len(texts) / NAIVE_BATCH)
+    scheduler = get_linear_schedule_with_warmup(optimizer, steps // 10, steps)
+    device = next(peft_model.parameters()).device
+    order = torch.randperm(len(texts)).tolist()
+
+    def step(rows: list[int]) -> None:
+        loss = peft_model(
+            input_ids=encoded.input_ids[rows].to(device),
+            attention_mask=encoded.attention_mask[rows].to(device),
+            labels=labels[rows].to(device),
+        ).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+
+    batches = [order[s : s + NAIVE_BATCH] for s in range(0, len(order), NAIVE_BATCH)]
+    for rows in batches[:3]:  # warm-up, as for the project's trainer
+        step(rows)
+    sync(device)
+    started = time.perf_counter()
+    for rows in batches:
+        step(rows)
+    sync(device)
+    return int(encoded.attention_mask.sum()), time.perf_counter() - started
+
+
+def project_epoch(
+    base: Any,
+    settings: Any,
+    train: tuple[list[str], list[str]],
+    validation: tuple[list[str], list[str]],
+) -> dict[str, float]:
+    """One epoch of the project's trainer with the run's settings: its history entry."""
+
+    model, tokenizer = load_base(base, settings)
+    with precision(settings):
+        adapter = train_adapter(
+            model,
+            tokenizer,
+            train,
+            validation,
+            lambda _: {"accuracy": 0.0},
+            settings.lora,
+            settings.overridden({"training": {"epochs": 1}}).training,
+            description="bench: project trainer",
+        )
+    return adapter.history[0]
+
+
+def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
+    """The project's trainer against the naive loop on the default run's training prompts."""
+    base = BaseModel.from_dict(catalog.load("base_model"))
+    results: dict[str, Any] = {"datasets": {}}
+    totals = {"ours_tokens": 0, "ours_seconds": 0.0, "naive_tokens": 0, "naive_seconds": 0.0}
+    flops = 0.0
+    for name in DATASETS:
+        prompts = catalog.load(f"classification.{name}.prompts")
+        settings = catalog.load(f"classification.{name}.settings").lift
+        train = of_split(prompts, 0, "train")
+        pairs = (train["prompt"].tolist(), train["completion"].tolist())
+        validation = of_split(prompts, 0, "validation").head(8)
+
+        log(f"training throughput, {name}: the project's trainer")
+        validation_pairs = (validation["prompt"].tolist(), validation["completion"].tolist())
+        warm_up = 3 * settings.training.batch_size
+        project_epoch(base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs)
+        ours = project_epoch(base, settings, pairs, validation_pairs)
+        log(f"training throughput, {name}: the naive loop")
+        model, tokenizer = load_base(base, LiftSettings())
+        naive_tokens, naive_seconds = naive_epoch(model, tokenizer, *pairs, seed=0)
+        model, tokenizer = load_base(base, settings)
+        flops += training_flops(model, encode(tokenizer, *pairs))
+        results["datasets"][name] = {
+            "examples": len(train),
+            "tokens": naive_tokens,
+            "ours_seconds": ours["train_seconds"],
+            "naive_seconds": naive_seconds,
+            "ours_tokens_per_second": ours["train_tokens"] / ours["train_seconds"],
+            "naive_tokens_per_second": naive_tokens / naive_seconds,
+            "ours_examples_per_second": len(train) / ours["train_seconds"],
+            "naive_examples_per_second": len(train) / naive_seconds,
+        }
+        totals["ours_tokens"] += ours["train_tokens"]
+        totals["ours_seconds"] += ours["train_seconds"]
+        totals["naive_tokens"] += naive_tokens
+        totals["naive_seconds"] += naive_seconds
+    examples = sum(d["examples"] for d in results["datasets"].values())
+    results.update(
+        ours_tokens_per_second=totals["ours_tokens"] / totals["ours_seconds"],
+        naive_tokens_per_second=totals["naive_tokens"] / totals["naive_seconds"],
+        ours_examples_per_second=examples / totals["ours_seconds"],
+        naive_examples_per_second=examples / totals["naive_seconds"],
+        train_speedup=totals["naive_seconds"] / totals["ours_seconds"],
+        model_flops_per_second=flops / totals["ours_seconds"],
+    )
+    results["train_mfu"] = results["model_flops_per_second"] / peaks["fp32_peak_flops"]
+    results["train_mfu_bf16"] = results["model_flops_per_second"] / peaks["bf16_peak_flops"]
+    return results
