@@ -340,3 +340,50 @@ def test_a_first_stage_on_gibberish_keeps_the_epoch_of_lowest_validation_loss(ti
     assert adapters[0].best_epoch >= 1
     with pytest.raises(DatasetInputError, match="at least 2 rows"):
         synthetic.gibberish(rows=1)
+
+
+def _letters_training(tiny, training, scores):
+    """One adapter of the letters task trained with ``training`` (over FAST's), its validation
+    accuracies scripted by ``scores`` epoch by epoch."""
+    model, tokenizer = tiny
+    prompts = letter_prompts()
+    train = prompts[prompts["split"] == "train"]
+    pairs = (list(train["prompt"]), list(train["completion"]))
+    settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], **training}})
+    scripted = iter(scores)
+    return train_adapter(
+        model,
+        tokenizer,
+        pairs,
+        pairs,
+        lambda _: {"accuracy": next(scripted)},
+        settings.lora,
+        settings.training,
+        description="letters",
+    )
+
+
+def test_patience_stops_once_the_best_epoch_is_not_beaten_and_keeps_its_weights(tiny):
+    scores = [0.5, 0.8, 0.7, 0.6, 0.6, 0.9]
+    every_epoch = _letters_training(tiny, {}, scores)
+    stopped = _letters_training(tiny, {"patience": 2}, scores)
+    assert [h["epoch"] for h in every_epoch.history] == [1, 2, 3, 4, 5, 6]
+    assert every_epoch.best_epoch == 6
+    # epochs 3 and 4 do not beat epoch 2: no fifth epoch
+    assert [h["epoch"] for h in stopped.history] == [1, 2, 3, 4]
+    assert stopped.best_epoch == 2
+    # the same schedule up to the stop: the same losses, and epoch 2's weights kept
+    for ours, theirs in zip(stopped.history, every_epoch.history, strict=False):
+        assert ours["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-6)
+    kept = _letters_training(tiny, {"epochs": 6}, [0.5, 0.8, 0.7, 0.6, 0.6, 0.6])
+    assert kept.best_epoch == 2
+    for key, weight in kept.weights.items():
+        torch.testing.assert_close(stopped.weights[key], weight)
+
+
+def test_min_steps_gives_a_small_table_more_epochs_and_never_fewer(tiny):
+    steps_per_epoch = 6  # 21 training rows of the letters task in batches of 4
+    longer = _letters_training(tiny, {"epochs": 2, "min_steps": 20}, [0.5] * 4)
+    assert len(longer.history) == 4 == -(-20 // steps_per_epoch)
+    shorter = _letters_training(tiny, {"epochs": 3, "min_steps": 5}, [0.5] * 3)
+    assert len(shorter.history) == 3

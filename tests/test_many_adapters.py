@@ -9,7 +9,15 @@ from kedro.runner import SequentialRunner
 from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings, LoraSettings
 from lift.method import batched_lora, learner
-from lift.method.fine_tuning import Job, check_fits, train_adapters
+from lift.method.fine_tuning import (
+    MEMORY_SHARE,
+    Job,
+    adapter_memory,
+    check_fits,
+    fitting_slots,
+    train_adapters,
+    training_memory,
+)
 from lift.method.language_model import BaseModel, load_model
 from lift.method.tasks import Classification
 from lift.pipelines.classification import create_pipeline
@@ -194,3 +202,37 @@ def test_adapters_that_do_not_fit_together_name_the_slots(tiny_model_dir):
     model, _ = load_model(BaseModel("tiny", tiny_model_dir), torch.device("cpu"), torch.float32)
     with pytest.raises(DatasetInputError, match=r"3 adapters, 3 at once.*`fine_tuning\.slots`"):
         check_fits(model, [300, 20], 24, "3 adapters, 3 at once", available=1, together=True)
+
+
+def test_slots_are_as_many_as_the_free_memory_holds(tiny_model_dir):
+    model, _ = load_model(BaseModel("tiny", tiny_model_dir), torch.device("cpu"), torch.float32)
+    lora = LoraSettings(rank=8, alpha=16)
+    per_job = training_memory(model.config, 40, 5, "eager") + adapter_memory(model, 8)
+    room = per_job / MEMORY_SHARE
+    assert fitting_slots(model, lora, 40, 5, 27, int(2.5 * room)) == 2
+    assert fitting_slots(model, lora, 40, 5, 27, int(0.5 * room)) == 1  # check_fits decides
+    assert fitting_slots(model, lora, 40, 5, 3, int(100 * room)) == 3
+
+
+def test_jobs_sized_to_the_free_memory_find_what_each_finds_alone(tiny_model_dir, monkeypatch):
+    from lift.method import fine_tuning
+
+    base = BaseModel("tiny", tiny_model_dir)
+    model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
+    longest = max(
+        len(e.prompt_ids) + len(e.completion_ids)
+        for n, _ in SIZES
+        for e in fine_tuning.encode(
+            tokenizer, letter_prompts(n)["prompt"], letter_prompts(n)["completion"]
+        )
+    )
+    per_job = training_memory(model.config, longest, 5, "eager") + adapter_memory(model, 8)
+    monkeypatch.setattr(fine_tuning, "free_memory", lambda _: int(2.5 * per_job / MEMORY_SHARE))
+    chosen = []
+    fitting = fine_tuning.fitting_slots
+    monkeypatch.setattr(
+        fine_tuning, "fitting_slots", lambda *a: chosen.append(fitting(*a)) or chosen[-1]
+    )
+    alone = [learner.fine_tune_together(base, [request])[0] for request in requests()]
+    assert_same(alone, learner.fine_tune_together(base, requests()))
+    assert chosen[-1] == 2  # two at once, the third in the slot of the first to finish

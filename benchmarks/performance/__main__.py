@@ -82,12 +82,14 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     """The figures the targets are set on, from the sections there are."""
     figures: dict[str, float] = {}
     if "training" in results:
-        figures["train_speedup"] = results["training"]["train_speedup"]
-        figures["train_mfu"] = results["training"]["train_mfu"]
+        for key in ("train_speedup", "train_mfu", "train_mfu_bf16"):
+            figures[key] = results["training"][key]
     if "prediction" in results:
         figures["predict_speedup"] = results["prediction"]["score_speedup"]
     if "default_run" in results:
         figures["default_run_seconds"] = results["default_run"]["wall_seconds"]
+        if "default_run_speedup" in results["default_run"]:
+            figures["default_run_speedup"] = results["default_run"]["default_run_speedup"]
     if "engine" in results:
         for count in ENGINE_JOBS:
             for key in ("engine_speedup", "engine_mfu"):

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from lift.data.splits import of_split
-from lift.method.fine_tuning import LOSS, Job, encode, train_adapters
+from lift.method.fine_tuning import (
+    LOSS,
+    Job,
+    encode,
+    fitting_slots,
+    free_memory,
+    train_adapters,
+)
 from lift.method.language_model import BaseModel, precision_used
 from lift.method.learner import load_base, precision
 
@@ -46,17 +53,26 @@ def engine_benchmark(catalog: Any, peaks: dict[str, Any], examples: int | None) 
     them): tokens/s, model-FLOPs utilization and the ratio."""
     base = BaseModel.from_dict(catalog.load("base_model"))
     settings, warm_up = engine_jobs(catalog, 2, 3 * 8)
-    model, tokenizer = load_base(base, settings)
+    model, tokenizer = load_base(base, settings, training=True)
     device = next(model.parameters()).device
-    used = precision_used(device, settings.dtype)
+    used = precision_used(device, settings.dtype, training=True)
     peak = peaks["bf16_peak_flops" if used["products"] == "bfloat16" else "fp32_peak_flops"]
     results: dict[str, Any] = {"precision": used, "examples_per_job": examples, "jobs": {}}
-    with precision(settings):
+    with precision(settings, training=True):
         train_adapters(model, tokenizer, warm_up, settings.lora)
         for count in ENGINE_JOBS:
             _, jobs = engine_jobs(catalog, count, examples)
-            flops = sum(training_flops(model, encode(tokenizer, *job.train)) for job in jobs)
-            log(f"many adapters: {count} jobs together")
+            encoded = [
+                encode(tokenizer, *part) for job in jobs for part in (job.train, job.validation)
+            ]
+            flops = sum(training_flops(model, e) for e in encoded[::2])
+            # the slots train_adapters chooses from the memory free now
+            longest = max(
+                len(e.prompt_ids) + len(e.completion_ids) for part in encoded for e in part
+            )
+            batch = max(job.training.batch_size for job in jobs)
+            slots = fitting_slots(model, settings.lora, longest, batch, count, free_memory(device))
+            log(f"many adapters: {count} jobs together, {slots} at once")
             with Timer(device) as together:
                 adapters = train_adapters(model, tokenizer, jobs, settings.lora)
             tokens = sum(a.history[0]["train_tokens"] for a in adapters)
@@ -66,6 +82,7 @@ def engine_benchmark(catalog: Any, peaks: dict[str, Any], examples: int | None) 
                     train_adapters(model, tokenizer, [job], settings.lora)
             results["jobs"][str(count)] = {
                 "tokens": tokens,
+                "slots": slots,
                 "together_seconds": together.seconds,
                 "alone_seconds": alone.seconds,
                 "together_tokens_per_second": tokens / together.seconds,

@@ -105,10 +105,10 @@ def project_epoch(
     train: tuple[list[str], list[str]],
     validation: tuple[list[str], list[str]],
 ) -> dict[str, float]:
-    """One epoch of the project's trainer with the run's settings: its history entry."""
+    """One epoch of the project's trainer with ``settings``: its history entry."""
 
-    model, tokenizer = load_base(base, settings)
-    with precision(settings):
+    model, tokenizer = load_base(base, settings, training=True)
+    with precision(settings, training=True):
         adapter = train_adapter(
             model,
             tokenizer,
@@ -122,52 +122,61 @@ def project_epoch(
     return adapter.history[0]
 
 
+# the project's trainers measured: the run's settings, and float32 weights with bfloat16
+# products (`lift.dtype: mixed`, the CPU trainer before the base model was held in bfloat16)
+TRAINERS = {"ours": None, "mixed": "mixed"}
+
+
 def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
-    """The project's trainer against the naive loop on the default run's training prompts."""
+    """The project's trainers against the naive loop on the default run's training prompts:
+    tokens and examples per second, model FLOPs per second and their share of each peak."""
     base = BaseModel.from_dict(catalog.load("base_model"))
     results: dict[str, Any] = {"datasets": {}}
-    totals = {"ours_tokens": 0, "ours_seconds": 0.0, "naive_tokens": 0, "naive_seconds": 0.0}
+    kinds = [*TRAINERS, "naive"]
+    tokens, seconds = dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0.0)
     flops = 0.0
     for name in DATASETS:
         prompts = catalog.load(f"classification.{name}.prompts")
-        settings = catalog.load(f"classification.{name}.settings").lift
+        run_settings = catalog.load(f"classification.{name}.settings").lift
         train = of_split(prompts, 0, "train")
         pairs = (train["prompt"].tolist(), train["completion"].tolist())
         validation = of_split(prompts, 0, "validation").head(8)
-
-        log(f"training throughput, {name}: the project's trainer")
         validation_pairs = (validation["prompt"].tolist(), validation["completion"].tolist())
-        warm_up = 3 * settings.training.batch_size
-        project_epoch(base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs)
-        ours = project_epoch(base, settings, pairs, validation_pairs)
+        warm_up = 3 * run_settings.training.batch_size
+        measured = {}
+        for trainer, dtype in TRAINERS.items():
+            settings = run_settings.overridden({"dtype": dtype} if dtype else {})
+            log(f"training throughput, {name}: the project's trainer ({trainer})")
+            project_epoch(
+                base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs
+            )
+            epoch = project_epoch(base, settings, pairs, validation_pairs)
+            measured[trainer] = (epoch["train_tokens"], epoch["train_seconds"])
         log(f"training throughput, {name}: the naive loop")
         model, tokenizer = load_base(base, LiftSettings())
-        naive_tokens, naive_seconds = naive_epoch(model, tokenizer, *pairs, seed=0)
-        model, tokenizer = load_base(base, settings)
+        measured["naive"] = naive_epoch(model, tokenizer, *pairs, seed=0)
         flops += training_flops(model, encode(tokenizer, *pairs))
-        results["datasets"][name] = {
-            "examples": len(train),
-            "tokens": naive_tokens,
-            "ours_seconds": ours["train_seconds"],
-            "naive_seconds": naive_seconds,
-            "ours_tokens_per_second": ours["train_tokens"] / ours["train_seconds"],
-            "naive_tokens_per_second": naive_tokens / naive_seconds,
-            "ours_examples_per_second": len(train) / ours["train_seconds"],
-            "naive_examples_per_second": len(train) / naive_seconds,
-        }
-        totals["ours_tokens"] += ours["train_tokens"]
-        totals["ours_seconds"] += ours["train_seconds"]
-        totals["naive_tokens"] += naive_tokens
-        totals["naive_seconds"] += naive_seconds
+        results["datasets"][name] = {"examples": len(train), "tokens": measured["naive"][0]}
+        for kind, (n, s) in measured.items():
+            results["datasets"][name].update(
+                {
+                    f"{kind}_seconds": s,
+                    f"{kind}_tokens_per_second": n / s,
+                    f"{kind}_examples_per_second": len(train) / s,
+                }
+            )
+            tokens[kind] += n
+            seconds[kind] += s
     examples = sum(d["examples"] for d in results["datasets"].values())
-    results.update(
-        ours_tokens_per_second=totals["ours_tokens"] / totals["ours_seconds"],
-        naive_tokens_per_second=totals["naive_tokens"] / totals["naive_seconds"],
-        ours_examples_per_second=examples / totals["ours_seconds"],
-        naive_examples_per_second=examples / totals["naive_seconds"],
-        train_speedup=totals["naive_seconds"] / totals["ours_seconds"],
-        model_flops_per_second=flops / totals["ours_seconds"],
-    )
-    results["train_mfu"] = results["model_flops_per_second"] / peaks["fp32_peak_flops"]
-    results["train_mfu_bf16"] = results["model_flops_per_second"] / peaks["bf16_peak_flops"]
+    for kind in kinds:
+        results[f"{kind}_tokens_per_second"] = tokens[kind] / seconds[kind]
+        results[f"{kind}_examples_per_second"] = examples / seconds[kind]
+    for kind in TRAINERS:
+        flops_per_second = flops / seconds[kind]
+        prefix = "" if kind == "ours" else f"{kind}_"
+        results[f"{prefix}model_flops_per_second"] = flops_per_second
+        results[f"{prefix}train_mfu"] = flops_per_second / peaks["fp32_peak_flops"]
+        results[f"{prefix}train_mfu_bf16"] = flops_per_second / peaks["bf16_peak_flops"]
+    results["train_speedup"] = seconds["naive"] / seconds["ours"]
+    results["bf16_base_speedup"] = seconds["mixed"] / seconds["ours"]
     return results

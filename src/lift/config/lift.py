@@ -129,10 +129,18 @@ class LoraSettings(Settings):
 
 
 class TrainingSettings(Settings):
-    """The optimisation: AdamW, linear warm-up then linear decay, clipping, a seed."""
+    """The optimisation: AdamW, linear warm-up then linear decay, clipping, a seed; how long:
+    ``epochs``, at least ``min_steps`` optimizer steps (a small table trains more epochs), and
+    an early stop once ``patience`` epochs in a row have not beaten the best one."""
 
     learning_rate: PositiveNumber = 2e-3
     epochs: Positive = 5
+    # at least this many optimizer steps: a table of few rows trains as many epochs as this
+    # takes (the learning-rate schedule spans them); 0: `epochs` alone decides
+    min_steps: Annotated[int, Field(ge=0)] = 0
+    # stop once this many epochs in a row have not improved on the best (its weights are
+    # kept, as always); None: every planned epoch runs
+    patience: Positive | None = None
     batch_size: Positive = 8
     warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
@@ -198,7 +206,10 @@ class LiftSettings(Settings):
     # auto: CUDA, then MPS, then CPU
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     # auto: bfloat16 on a GPU; on a CPU float32 weights, bf16 products where native
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # auto: bfloat16 on a GPU; on a CPU with native bfloat16, a fine-tuning's frozen base model
+    # in bfloat16 and answers with float32 weights and bfloat16 products; elsewhere float32.
+    # mixed: float32 weights, bfloat16 products where native (language_model.compute_dtype)
+    dtype: Literal["auto", "mixed", "float32", "bfloat16", "float16"] = "auto"
     # pretrained: the base model as published | random: its architecture with weights drawn
     # afresh (seed `training.seed`), a control of what pretraining brings (`pretraining` study)
     weights: Literal["pretrained", "random"] = "pretrained"
@@ -290,7 +301,7 @@ class GroupingSettings(Settings):
     # adapters of every dataset of the pipeline on one base model in the same steps (what
     # keeps a GPU busy; each adapter the same as trained alone)
     group: Literal["dataset", "together"] = "dataset"
-    slots: Positive | None = None  # adapters in one step with `together` (None: all of them)
+    slots: Positive | None = None  # adapters in one step with `together` (None: as memory holds)
     # with `together`, the devices its adapters are shared out across, one process each (e.g.
     # [cuda:0, cuda:1]); None: every visible GPU where `lift.device` is auto or cuda
     devices: list[Annotated[str, Field(pattern=r"^(cpu|mps|cuda(:\d+)?)$")]] | None = None

@@ -133,16 +133,48 @@ def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, in
 
 
 def training_memory(config: Any, longest: int, batch_size: int, attention: str) -> int:
-    """Bytes a training step of ``batch_size`` prompts of ``longest`` tokens keeps for its
-    backward pass, roughly: per layer and token the hidden states of attention and MLP, and
-    with the ``eager`` attention kernel every head's attention weights (``longest`` squared,
-    the term that grows fast: 300 numeric columns write 2,900-token prompts)."""
+    """Bytes a training step of ``batch_size`` prompts of ``longest`` tokens takes beyond the
+    model: per layer and token the activations kept for the backward pass, and with the
+    ``eager`` attention kernel every head's attention weights (``longest`` squared, the term
+    that grows fast: 300 numeric columns write 2,900-token prompts).
+
+    The two constants are measured (the embedded model on a 2-core CPU, bfloat16 and float32
+    weights, 8 to 32 prompts of 60 to 400 tokens: the peak resident memory of a first step,
+    docs/performance.md): about 7.6 bytes per token, layer and unit of ``10 hidden + 3
+    intermediate`` (activations in two precisions, the adapters' products, the matrix
+    library's workspaces), and 24 bytes per head, layer and pair of positions; the estimate
+    is within 20 % of the measured peak there (tests/test_embedded_model.py)."""
     layers, hidden = config.num_hidden_layers, config.hidden_size
-    per_token = layers * (10 * hidden + 3 * getattr(config, "intermediate_size", 4 * hidden))
-    per_example = longest * per_token
+    width = 10 * hidden + 3 * getattr(config, "intermediate_size", 4 * hidden)
+    per_example = 7.6 * longest * layers * width
     if attention == "eager":
-        per_example += 2 * layers * config.num_attention_heads * longest**2
-    return 4 * batch_size * per_example  # float32
+        per_example += 24 * layers * config.num_attention_heads * longest**2
+    return int(batch_size * per_example)
+
+
+MEMORY_SHARE = 0.8  # of the free memory, what the steps of adapters trained at once may take
+
+
+def adapter_memory(model: Any, rank: int) -> int:
+    """Bytes one LoRA adapter of ``rank`` on every linear layer of ``model``'s transformer
+    blocks keeps while it trains: its weights, their gradients and AdamW's two moments, all
+    float32."""
+    layers = model.get_decoder().layers
+    linear = [m for m in layers.modules() if isinstance(m, torch.nn.Linear)]
+    return 16 * rank * sum(m.in_features + m.out_features for m in linear)
+
+
+def fitting_slots(
+    model: Any, lora: LoraSettings, longest: int, batch_size: int, jobs: int, available: int
+) -> int:
+    """How many of ``jobs`` adapters train in one step: as many as fit in ``MEMORY_SHARE`` of
+    ``available`` bytes, each a batch of ``batch_size`` prompts of up to ``longest`` tokens
+    and its adapter's state; at least one (``check_fits`` says when one does not fit)."""
+    config = model.config
+    attention = getattr(config, "_attn_implementation", None) or "eager"
+    per_job = training_memory(config, longest, batch_size, attention)
+    per_job += adapter_memory(model, lora.rank)
+    return max(1, min(jobs, int(MEMORY_SHARE * available // per_job)))
 
 
 def check_fits(
@@ -344,9 +376,25 @@ class _Running:
     best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
 
     @property
-    def total_steps(self) -> int:
+    def epochs(self) -> int:
+        """The epochs planned: ``training.epochs``, or more where ``training.min_steps``
+        needs them."""
         training = self.job.training
-        return math.ceil(len(self.examples) / training.batch_size) * training.epochs
+        steps_per_epoch = math.ceil(len(self.examples) / training.batch_size)
+        return max(training.epochs, math.ceil(training.min_steps / steps_per_epoch))
+
+    @property
+    def total_steps(self) -> int:
+        return math.ceil(len(self.examples) / self.job.training.batch_size) * self.epochs
+
+    def done(self) -> bool:
+        """Whether its last epoch has run: the epochs planned, or ``training.patience`` epochs
+        in a row without beating the best."""
+        patience = self.job.training.patience
+        assert self.best is not None
+        return self.epoch >= self.epochs or (
+            patience is not None and self.epoch - self.best[2] >= patience
+        )
 
     def learning_rate(self) -> float:
         """The rate of its next step: linear warm-up, then linear decay to 0."""
@@ -399,7 +447,8 @@ def train_adapters(
 ) -> list[TrainedAdapter]:
     """Fine-tune one LoRA adapter per job on ``model`` (a freshly loaded base model; it is
     given back unchanged), ``slots`` jobs at a time in one forward and backward pass
-    (``lift.method.batched_lora``; ``None``: every job at once), and keep each job's best epoch.
+    (``lift.method.batched_lora``; ``None``: as many as the free memory holds,
+    ``fitting_slots``), and keep each job's best epoch.
     Returns the adapters in the jobs' order.
 
     Each job is trained as it would be alone: from PEFT's LoRA initialisation after
@@ -413,7 +462,6 @@ def train_adapters(
     ends, the next one takes its slot."""
     if not jobs:
         return []
-    slots = max(1, min(slots or len(jobs), len(jobs)))
     pad_id = tokenizer.pad_token_id
     device = next(model.parameters()).device
     runs = []
@@ -439,17 +487,24 @@ def train_adapters(
             )
         )
     # a step holds `slots` batches, every row as long as the longest of any job
+    lengths = [
+        n
+        for run in runs
+        for n in run.lengths + [len(e.prompt_ids) + len(e.completion_ids) for e in run.validation]
+    ]
+    batch_size = max(job.training.batch_size for job in jobs)
+    available = free_memory(device)
+    if slots is None:
+        slots = fitting_slots(model, lora, max(lengths), batch_size, len(jobs), available)
+        if len(jobs) > 1:
+            logger.info("Fine-tuning %d adapters, %d at once (the free memory)", len(jobs), slots)
+    slots = max(1, min(slots, len(jobs)))
     check_fits(
         model,
-        [
-            n
-            for run in runs
-            for n in run.lengths
-            + [len(e.prompt_ids) + len(e.completion_ids) for e in run.validation]
-        ],
-        slots * max(job.training.batch_size for job in jobs),
+        lengths,
+        slots * batch_size,
         jobs[0].description if len(jobs) == 1 else f"{len(jobs)} adapters, {slots} at once",
-        free_memory(device),
+        available,
         together=slots > 1,
     )
     names = sorted({_module_of(key)[0] for key in layouts[jobs[0].training.seed][1]})
@@ -535,7 +590,7 @@ def _train(
                 run = running[order[0]]
                 said = (
                     f"{run.job.description}: interrupted in epoch {run.epoch} of "
-                    f"{run.job.training.epochs}; no adapter was kept"
+                    f"{run.epochs}; no adapter was kept"
                     if single
                     else f"fine-tuning {len(runs)} adapters: interrupted with {len(results)} "
                     "done; none was kept"
@@ -551,11 +606,21 @@ def _train(
                     adapters=f"{len(results)}/{len(runs)}",
                     loss=f"{run.history[-1]['train_loss']:.4f}",
                 )
-                if run.epoch < run.job.training.epochs:
+                if not run.done():
                     run.next_epoch()
                     if single:
                         progress.set_description(_progress(run))
                     continue
+                if run.epoch < run.epochs:  # stopped early: its steps left will not run
+                    progress.total -= (run.epochs - run.epoch) * len(run.batches)
+                    logger.info(
+                        "%s: stopped after epoch %d of %d, the best epoch %d not beaten in %d",
+                        run.job.description,
+                        run.epoch,
+                        run.epochs,
+                        run.best[2],
+                        run.epoch - run.best[2],
+                    )
                 results[run.index] = _adapter(run)
                 del running[slot]
                 if waiting:
@@ -565,7 +630,7 @@ def _train(
 
 def _progress(run: _Running) -> str:
     """The progress bar's description of one job in its epoch."""
-    return f"{run.job.description} epoch {run.epoch}/{run.job.training.epochs}"
+    return f"{run.job.description} epoch {run.epoch}/{run.epochs}"
 
 
 def _slot_losses(

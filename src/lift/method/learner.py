@@ -61,19 +61,22 @@ def answer_budget(
     return max(map(len, lengths)) + task.answer_margin
 
 
-def load_base(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
-    """A fresh copy of the base model, on the settings' device and in their dtype, and its
-    tokenizer; with ``weights: random``, the same architecture with weights drawn afresh
-    (seeded, so that training and prediction read the same ones)."""
+def load_base(base: BaseModel, settings: LiftSettings, training: bool = False) -> tuple[Any, Any]:
+    """A fresh copy of the base model, on the settings' device and in their dtype (to be
+    fine-tuned: ``training``, ``language_model.compute_dtype``), and its tokenizer; with
+    ``weights: random``, the same architecture with weights drawn afresh (seeded, so that
+    training and prediction read the same ones)."""
     configure_threads()
     device = select_device(settings.device)
     random_seed = settings.training.seed if settings.weights == "random" else None
-    return load_model(base, device, compute_dtype(device, settings.dtype), random_seed)
+    dtype = compute_dtype(device, settings.dtype, training)
+    return load_model(base, device, dtype, random_seed)
 
 
-def precision(settings: LiftSettings) -> Any:
-    """The mixed-precision context the settings ask for (``language_model.autocast``)."""
-    return autocast(select_device(settings.device), settings.dtype)
+def precision(settings: LiftSettings, training: bool = False) -> Any:
+    """The mixed-precision context the settings ask for (``language_model.autocast``; to
+    fine-tune: ``training``)."""
+    return autocast(select_device(settings.device), settings.dtype, training)
 
 
 def answer(
@@ -219,8 +222,8 @@ def fine_tune_together(
     devices: Sequence[str] | None = None,
 ) -> list[dict[int, TrainedAdapter]]:
     """``fine_tune`` of every request (dataset), their adapters trained together on one base
-    model, ``slots`` at a time (``fine_tuning.train_adapters``; ``None``: all at once): each
-    adapter is what training it alone gives. Adapters whose base model differs (device,
+    model, ``slots`` at a time (``fine_tuning.train_adapters``; ``None``: as many as memory
+    holds): each adapter is what training it alone gives. Adapters whose base model differs (device,
     dtype, random weights of another seed) or whose LoRA shape differs train in separate
     groups. A group is shared out across ``devices`` (``language_model.training_devices``:
     every visible GPU by default), one process each. Returns each request's adapters by
@@ -278,11 +281,11 @@ def _train_share(
     """The adapters of ``plans`` trained together on ``device`` (in a process of its own
     where the group is shared out across devices)."""
     settings = plans[0].settings.overridden({"device": device})
-    model, tokenizer = load_base(base, settings)
+    model, tokenizer = load_base(base, settings, training=True)
     jobs = [_job(tokenizer, requests[plan.request], plan) for plan in plans]
-    with precision(settings):
+    with precision(settings, training=True):
         adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)
-    trained_on = precision_used(select_device(device), settings.dtype)
+    trained_on = precision_used(select_device(device), settings.dtype, training=True)
     return [replace(adapter, trained_on=trained_on) for adapter in adapters]
 
 
