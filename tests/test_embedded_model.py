@@ -126,46 +126,6 @@ def test_a_model_that_cannot_be_had_offline_gets_a_clear_error(monkeypatch):
         load_model(base, torch.device("cpu"), torch.float32)
 
 
-STEP_PEAK = """
-import json, sys, torch
-from lift.config.lift import LiftSettings
-from lift.method import fine_tuning
-from lift.method.fine_tuning import Job, train_adapters, training_memory
-from lift.method.language_model import BaseModel
-from lift.method.learner import load_base, precision
-
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-
-rows, tokens = int(sys.argv[2]), int(sys.argv[3])
-settings = LiftSettings.from_params({"training": {"epochs": 1, "batch_size": rows}})
-model, tokenizer = load_base(BaseModel("embedded", sys.argv[1]), settings, training=True)
-prompt = " ".join(["7"] * (tokens - 4)) + "###"
-pairs = ([prompt] * rows, [" 1@@@"] * rows)
-job = Job(pairs, (pairs[0][:1], pairs[1][:1]), lambda _: {}, settings.training, select_on="loss")
-seen, slot_losses, update = {}, fine_tuning._slot_losses, fine_tuning._update
-
-def first_forward(*args):  # the peak is reset just before the first step
-    if not seen:
-        open("/proc/self/clear_refs", "w").write("5")
-        seen["before"] = status("VmRSS")
-    return slot_losses(*args)
-
-def first_update(*args):
-    update(*args)
-    seen.setdefault("peak", status("VmHWM"))
-
-fine_tuning._slot_losses, fine_tuning._update = first_forward, first_update
-with precision(settings, training=True):
-    train_adapters(model, tokenizer, [job], settings.lora)
-attention = getattr(model.config, "_attn_implementation", None) or "eager"
-estimate = training_memory(model.config, tokens, rows, attention)
-print(json.dumps({"measured": seen["peak"] - seen["before"], "estimate": estimate}))
-"""
-
-
 @pytest.mark.skipif(
     not Path("/proc/self/clear_refs").exists(), reason="needs Linux's peak-memory reset"
 )
@@ -174,13 +134,17 @@ def test_the_memory_estimate_of_a_step_is_within_a_fifth_of_the_measured_peak(
     embedded, rows, tokens
 ):
     # a fresh process: the peak resident memory of its first training step, from just before
-    # the forward pass to after the optimizer's update
+    # the forward pass to after the optimizer's update (the bench that measured the constants)
+    root = Path(__file__).resolve().parents[1]
+    models = str(Path(embedded.path).parent)
     done = subprocess.run(
-        [sys.executable, "-c", STEP_PEAK, embedded.path, str(rows), str(tokens)],
+        [sys.executable, "-m", "benchmarks.cpu_training", "memory", str(rows), str(tokens)]
+        + ["--models", models],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert figures["estimate"] == pytest.approx(figures["measured"], rel=0.2), figures
+    assert figures["ratio"] == pytest.approx(1, abs=0.2), figures

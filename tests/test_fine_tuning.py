@@ -11,7 +11,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings
-from lift.method import learner
+from lift.method import language_model, learner
 from lift.method.fine_tuning import (
     IGNORE,
     Example,
@@ -100,8 +100,13 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
-    assert adapters[0].trained_on["device"] == "cpu"  # where and in what precision
-    assert adapters[0].trained_on["weights"] == "float32"
+    # where and in what precision: a CPU with native bf16 holds the frozen base in bf16
+    native = language_model.cpu_has_bf16()
+    expected = {
+        "device": "cpu",
+        **dict.fromkeys(["weights", "products"], "bfloat16" if native else "float32"),
+    }
+    assert adapters[0].trained_on == expected
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
     predictions = learner.predict("letters", base, adapters, prompts, Classification(3), settings)
@@ -193,19 +198,32 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
     assert validated == [True]  # stopped in the next epoch, before validating it
 
 
-@pytest.mark.parametrize("bf16", [False, True])
-def test_training_learns_in_float32_and_in_cpu_bfloat16(tiny_model_dir, monkeypatch, bf16):
-    # bf16 autocast is on where the CPU multiplies bf16 natively; both precisions must learn
-    # (a cached bf16 copy of the LoRA weights would freeze them for the whole run)
-    from lift.method import language_model
-
+@pytest.mark.parametrize(
+    ("bf16", "dtype", "weights", "products"),
+    [
+        (False, "auto", "float32", "float32"),
+        (True, "auto", "bfloat16", "bfloat16"),  # the frozen base held in bf16
+        (True, "mixed", "float32", "bfloat16"),  # float32 weights, bf16 autocast products
+    ],
+)
+def test_training_learns_in_float32_and_in_cpu_bfloat16(
+    tiny_model_dir, monkeypatch, bf16, dtype, weights, products
+):
+    # every precision must learn (a cached bf16 copy of the LoRA weights under autocast would
+    # freeze them for the whole run; bf16 adapters would lose their small updates)
     monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: bf16)
     base = BaseModel("tiny", tiny_model_dir)
-    settings = LiftSettings.from_params({**FAST, "training": {**FAST["training"], "epochs": 3}})
-    history = learner.fine_tune("letters", base, letter_prompts(), Classification(3), settings)[
-        0
-    ].history
-    assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
+    training = {**FAST["training"], "epochs": 3}
+    settings = LiftSettings.from_params({**FAST, "training": training, "dtype": dtype})
+    (adapter,) = learner.fine_tune(
+        "letters", base, letter_prompts(), Classification(3), settings
+    ).values()
+    assert adapter.history[-1]["train_loss"] < adapter.history[0]["train_loss"] / 2
+    assert adapter.trained_on == {"device": "cpu", "weights": weights, "products": products}
+    assert all(w.dtype == torch.float32 for w in adapter.weights.values())
+    # answers keep float32 weights, with bf16 products where the CPU has them
+    answering = language_model.precision_used(torch.device("cpu"), dtype)
+    assert answering["weights"] == "float32"
 
 
 def test_same_seed_same_adapter_and_predictions(tiny_model_dir):

@@ -1,0 +1,222 @@
+"""Where a training step's time and memory go on a CPU: the measurements behind
+docs/cpu-training.md, each a subcommand, with the embedded model on 96 iris prompts written as
+the paper's template writes them (batch 8, LoRA rank 16 on every linear layer).
+
+    .venv/bin/python -m benchmarks.cpu_training speed auto     # tokens/s, MFU (lift.dtype)
+    .venv/bin/python -m benchmarks.cpu_training speed mixed    # float32 weights, bf16 products
+    .venv/bin/python -m benchmarks.cpu_training profile auto   # the operators' shares
+    .venv/bin/python -m benchmarks.cpu_training compile        # torch.compile against eager
+    .venv/bin/python -m benchmarks.cpu_training memory 8 60    # a first step's peak memory
+
+Run one at a time, alone on the machine: two torch processes on two cores slow each other
+many times over. Each prints one JSON line (profile: a table)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from inspect import signature
+from pathlib import Path
+from typing import Any
+
+import torch
+from sklearn.datasets import load_iris
+
+from lift.config.lift import LiftSettings, ModelSettings
+from lift.method import batched_lora, fine_tuning, learner
+from lift.method.fine_tuning import (
+    Job,
+    collate,
+    completion_losses,
+    encode,
+    initial_adapter,
+    train_adapter,
+    train_adapters,
+    training_memory,
+)
+from lift.method.language_model import BaseModel, configure_threads, prepare_base_model
+
+from .performance.machine import matmul_peak
+from .performance.training import training_flops
+
+MODELS = str(Path(__file__).resolve().parents[1] / "data" / "06_models")
+
+
+def iris_pairs() -> tuple[list[str], list[str]]:
+    """The 150 iris rows as prompts and completions, in a fixed shuffled order."""
+    iris = load_iris(as_frame=True).frame.sample(frac=1, random_state=0)
+    prompts = [
+        ", ".join(f"x{i + 1}={v:.2f}" for i, v in enumerate(row[:4])) + "###" for row in iris.values
+    ]
+    return prompts, [f" {int(row[4])}@@@" for row in iris.values]
+
+
+def base_model(models: str = MODELS) -> BaseModel:
+    """The embedded model, converted once under ``models``."""
+    return prepare_base_model(ModelSettings.parsed({"models_dir": models}, "lift.model"))
+
+
+def one_epoch(base: BaseModel, dtype: str, rows: int = 96) -> tuple[Any, Any, dict[str, float]]:
+    """One epoch of the project's trainer on ``rows`` iris prompts: the model, the tokenizer
+    and the epoch's history entry."""
+    prompts, completions = iris_pairs()
+    train, validation = (prompts[:rows], completions[:rows]), (prompts[96:104], completions[96:104])
+    settings = LiftSettings.from_params({"dtype": dtype, "training": {"epochs": 1}})
+    # the library before the bfloat16 base model had no `training` argument (its `auto` was
+    # today's `mixed`): so this measures an earlier commit's trainer too
+    training = {"training": True} if "training" in signature(learner.load_base).parameters else {}
+    model, tokenizer = learner.load_base(base, settings, **training)
+    with learner.precision(settings, **training):
+        adapter = train_adapter(
+            model,
+            tokenizer,
+            train,
+            validation,
+            lambda _: {"accuracy": 0.0},
+            settings.lora,
+            settings.training,
+            description=f"{dtype} epoch",
+        )
+    return model, tokenizer, adapter.history[0]
+
+
+def speed(dtype: str, repeats: int) -> None:
+    base = base_model()
+    cpu = torch.device("cpu")
+    peaks = {"bf16": matmul_peak(torch.bfloat16, cpu), "fp32": matmul_peak(torch.float32, cpu)}
+    one_epoch(base, dtype)  # warm-up
+    for _ in range(repeats):
+        model, tokenizer, epoch = one_epoch(base, dtype)
+        prompts, completions = iris_pairs()
+        flops = training_flops(model, encode(tokenizer, prompts[:96], completions[:96]))
+        seconds = epoch["train_seconds"]
+        figures = {
+            "dtype": dtype,
+            "weights": str(next(model.parameters()).dtype).removeprefix("torch."),
+            "tokens_per_second": round(epoch["train_tokens"] / seconds),
+            "train_seconds": round(seconds, 2),
+            "validation_share": round(1 - seconds / epoch["seconds"], 3),
+            "mfu_bf16": round(flops / seconds / peaks["bf16"], 3),
+            "bf16_peak_gflops": round(peaks["bf16"] / 1e9),
+            "fp32_peak_gflops": round(peaks["fp32"] / 1e9),
+        }
+        print(json.dumps(figures), flush=True)
+
+
+def profile(dtype: str) -> None:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    base = base_model()
+    one_epoch(base, dtype, rows=48)  # warm-up
+    with profiler(activities=[ProfilerActivity.CPU], record_shapes=True) as measured:
+        one_epoch(base, dtype, rows=48)
+    averages = measured.key_averages(group_by_input_shape=True)
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=20, max_shapes_column_width=60))
+
+
+def compiled(steps: int) -> None:
+    """Eager against ``torch.compile`` (inductor) on forward and backward passes of batches of
+    8 prompts: the first step (compilation included) and the mean of the next ``steps``."""
+    base = base_model()
+    settings = LiftSettings()
+    model, tokenizer = learner.load_base(base, settings, training=True)
+    _, initial = initial_adapter(model, settings.lora, 0)
+    names = sorted({fine_tuning._module_of(key)[0] for key in initial})
+    _, layers = batched_lora.inject(model, names, 1, settings.lora.rank, settings.lora.alpha, 0.0)
+    model.train()
+    examples = encode(tokenizer, *iris_pairs())
+    batches = [collate(examples[i : i + 8], tokenizer.pad_token_id) for i in range(0, 96, 8)]
+    parameters = [p for layer in layers.values() for p in (layer.lora_A, layer.lora_B)]
+
+    def step(runner: Any, batch: dict[str, Any]) -> None:
+        losses, _ = completion_losses(runner, batch)
+        losses.sum().backward()
+        for parameter in parameters:
+            parameter.grad = None
+
+    figures = {}
+    with learner.precision(settings, training=True):
+        for name, runner in (("eager", model), ("compiled", torch.compile(model, dynamic=True))):
+            started = time.perf_counter()
+            step(runner, batches[0])
+            figures[f"{name}_first_step_seconds"] = round(time.perf_counter() - started, 1)
+            started = time.perf_counter()
+            for i in range(steps):
+                step(runner, batches[i % len(batches)])
+            figures[f"{name}_step_seconds"] = round((time.perf_counter() - started) / steps, 3)
+    print(json.dumps(figures))
+
+
+def memory(rows: int, tokens: int, models: str) -> None:
+    """The peak resident memory of a first training step of ``rows`` prompts of ``tokens``
+    tokens (Linux: the peak is reset before the forward pass) against ``training_memory``."""
+
+    def status(key: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+        raise KeyError(key)
+
+    settings = LiftSettings.from_params({"training": {"epochs": 1, "batch_size": rows}})
+    model, tokenizer = learner.load_base(base_model(models), settings, training=True)
+    prompt = " ".join(["7"] * (tokens - 4)) + "###"
+    pairs = ([prompt] * rows, [" 1@@@"] * rows)
+    job = Job(pairs, (pairs[0][:1], pairs[1][:1]), lambda _: {}, settings.training, "loss")
+    seen: dict[str, int] = {}
+    slot_losses, update = fine_tuning._slot_losses, fine_tuning._update
+
+    def first_forward(*args: Any) -> Any:
+        if not seen:
+            Path("/proc/self/clear_refs").write_text("5")
+            seen["before"] = status("VmRSS")
+        return slot_losses(*args)
+
+    def first_update(*args: Any) -> None:
+        update(*args)
+        seen.setdefault("peak", status("VmHWM"))
+
+    fine_tuning._slot_losses, fine_tuning._update = first_forward, first_update
+    with learner.precision(settings, training=True):
+        train_adapters(model, tokenizer, [job], settings.lora)
+    attention = getattr(model.config, "_attn_implementation", None) or "eager"
+    estimate = training_memory(model.config, tokens, rows, attention)
+    measured = seen["peak"] - seen["before"]
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "tokens": tokens,
+                "measured_mb": measured >> 20,
+                "estimate_mb": estimate >> 20,
+                "ratio": round(estimate / measured, 3),
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("speed").add_argument("dtype", choices=["auto", "mixed", "float32"])
+    sub.choices["speed"].add_argument("--repeats", type=int, default=2)
+    sub.add_parser("profile").add_argument("dtype", choices=["auto", "mixed", "float32"])
+    sub.add_parser("compile").add_argument("--steps", type=int, default=12)
+    sub.add_parser("memory").add_argument("rows", type=int)
+    sub.choices["memory"].add_argument("tokens", type=int)
+    sub.choices["memory"].add_argument("--models", default=MODELS, help="where the model is")
+    args = parser.parse_args()
+    configure_threads()
+    if args.command == "speed":
+        speed(args.dtype, args.repeats)
+    elif args.command == "profile":
+        profile(args.dtype)
+    elif args.command == "compile":
+        compiled(args.steps)
+    else:
+        memory(args.rows, args.tokens, args.models)
+
+
+if __name__ == "__main__":
+    main()
