@@ -221,9 +221,12 @@ def test_training_learns_in_float32_and_in_cpu_bfloat16(
     assert adapter.history[-1]["train_loss"] < adapter.history[0]["train_loss"] / 2
     assert adapter.trained_on == {"device": "cpu", "weights": weights, "products": products}
     assert all(w.dtype == torch.float32 for w in adapter.weights.values())
-    # answers keep float32 weights, with bf16 products where the CPU has them
-    answering = language_model.precision_used(torch.device("cpu"), dtype)
-    assert answering["weights"] == "float32"
+    # answers read the base in the precision the adapter was trained against: float32 weights
+    # with the adapter merged into them, bf16 ones with the adapter beside them (merged, its
+    # updates smaller than bf16's rounding would be lost)
+    with learner.merged(base, adapter, settings) as (model, _):
+        assert next(model.parameters()).dtype == getattr(torch, weights)
+        assert hasattr(model, "peft_config") == (weights == "bfloat16")
 
 
 def test_same_seed_same_adapter_and_predictions(tiny_model_dir):

@@ -374,12 +374,18 @@ def _chosen(
 
 @contextmanager
 def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> Iterator[Any]:
-    """The base model with ``adapter`` merged into its weights (as fast as the base model)
-    and its tokenizer, in the settings' precision; freed afterwards."""
-    model, tokenizer = load_base(base, settings)
+    """The base model with ``adapter`` and its tokenizer, the base in the precision the
+    adapter was trained against; freed afterwards. Float32 weights take the adapter merged
+    into them (as fast as the base model). Bfloat16 weights keep it beside them, as in
+    training: merged, it would lose every update smaller than their rounding, and answering
+    with float32 weights an adapter fitted to bfloat16 ones shifted iris's answers by four test
+    rows in ten (docs/cpu-training.md)."""
+    in_bf16 = adapter.trained_on.get("weights") == "bfloat16"
+    model, tokenizer = load_base(base, settings, training=in_bf16)
     try:
-        with precision(settings):
-            yield adapter.attach(model).merge_and_unload(), tokenizer
+        with precision(settings, training=in_bf16):
+            attached = adapter.attach(model)
+            yield (attached if in_bf16 else attached.merge_and_unload()), tokenizer
     finally:
         del model
         if torch.cuda.is_available():
