@@ -58,12 +58,12 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"`kedro run --pipelines=classification` (iris and moons-400): **{run['wall_seconds']:.0f}"
         f" s** wall, process start included; the `run_timings` artifact of that run:",
-        *mixed_run(run),
         "",
         "| phase | seconds |",
         "|---|---|",
         *(f"| {phase} | {seconds:.1f} |" for phase, seconds in run["phases"].items()),
         f"| (run, as the hook saw it) | {run['total_seconds']:.1f} |",
+        *mixed_run(run),
         "",
         "## Training",
         "",
@@ -101,7 +101,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "The test prompts of each default dataset, with its run's adapter (repeat 0). *score*: "
         "each class's completion scored after one forward pass per prompt batch (key/value "
-        "cache shared by the classes), adapter merged; *generate*: greedy decoding that stops "
+        "cache shared by the classes), the base in the precision the adapter was trained "
+        "against (float32 weights with the adapter merged, bfloat16 ones with it beside "
+        "them); *generate*: greedy decoding that stops "
         "at EOS or a newline; *original*: LIFT's original generation (batches of 10, sampling "
         "at temperature 1, 10 new tokens, no stop, float32, adapter unmerged). Invalid answers "
         "count as wrong; log-loss and ECE use the class probabilities (score: softmax over the "
