@@ -3,7 +3,7 @@ docs/cpu-training.md, each a subcommand, with the embedded model on 96 iris prom
 the paper's template writes them (batch 8, LoRA rank 16 on every linear layer).
 
     .venv/bin/python -m benchmarks.cpu_training speed auto     # tokens/s, MFU (lift.dtype)
-    .venv/bin/python -m benchmarks.cpu_training speed mixed    # float32 weights, bf16 products
+    .venv/bin/python -m benchmarks.cpu_training speed bfloat16 # the frozen model in bfloat16
     .venv/bin/python -m benchmarks.cpu_training profile auto   # the operators' shares
     .venv/bin/python -m benchmarks.cpu_training compile        # torch.compile against eager
     .venv/bin/python -m benchmarks.cpu_training memory 8 60    # a first step's peak memory
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from inspect import signature
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +62,8 @@ def one_epoch(base: BaseModel, dtype: str, rows: int = 96) -> tuple[Any, Any, di
     prompts, completions = iris_pairs()
     train, validation = (prompts[:rows], completions[:rows]), (prompts[96:104], completions[96:104])
     settings = LiftSettings.from_params({"dtype": dtype, "training": {"epochs": 1}})
-    # the library before the bfloat16 base model had no `training` argument (its `auto` was
-    # today's `mixed`): so this measures an earlier commit's trainer too
-    training = {"training": True} if "training" in signature(learner.load_base).parameters else {}
-    model, tokenizer = learner.load_base(base, settings, **training)
-    with learner.precision(settings, **training):
+    model, tokenizer = learner.load_base(base, settings)
+    with learner.precision(settings):
         adapter = train_adapter(
             model,
             tokenizer,
@@ -121,7 +117,7 @@ def compiled(steps: int) -> None:
     8 prompts: the first step (compilation included) and the mean of the next ``steps``."""
     base = base_model()
     settings = LiftSettings()
-    model, tokenizer = learner.load_base(base, settings, training=True)
+    model, tokenizer = learner.load_base(base, settings)
     _, initial = initial_adapter(model, settings.lora, 0)
     names = sorted({fine_tuning._module_of(key)[0] for key in initial})
     _, layers = batched_lora.inject(model, names, 1, settings.lora.rank, settings.lora.alpha, 0.0)
@@ -137,7 +133,7 @@ def compiled(steps: int) -> None:
             parameter.grad = None
 
     figures = {}
-    with learner.precision(settings, training=True):
+    with learner.precision(settings):
         for name, runner in (("eager", model), ("compiled", torch.compile(model, dynamic=True))):
             started = time.perf_counter()
             step(runner, batches[0])
@@ -160,7 +156,7 @@ def memory(rows: int, tokens: int, models: str) -> None:
         raise KeyError(key)
 
     settings = LiftSettings.from_params({"training": {"epochs": 1, "batch_size": rows}})
-    model, tokenizer = learner.load_base(base_model(models), settings, training=True)
+    model, tokenizer = learner.load_base(base_model(models), settings)
     prompt = " ".join(["7"] * (tokens - 4)) + "###"
     pairs = ([prompt] * rows, [" 1@@@"] * rows)
     job = Job(pairs, (pairs[0][:1], pairs[1][:1]), lambda _: {}, settings.training, "loss")
@@ -178,7 +174,7 @@ def memory(rows: int, tokens: int, models: str) -> None:
         seen.setdefault("peak", status("VmHWM"))
 
     fine_tuning._slot_losses, fine_tuning._update = first_forward, first_update
-    with learner.precision(settings, training=True):
+    with learner.precision(settings):
         train_adapters(model, tokenizer, [job], settings.lora)
     attention = getattr(model.config, "_attn_implementation", None) or "eager"
     estimate = training_memory(model.config, tokens, rows, attention)
@@ -199,9 +195,9 @@ def memory(rows: int, tokens: int, models: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("speed").add_argument("dtype", choices=["auto", "mixed", "float32"])
+    sub.add_parser("speed").add_argument("dtype", choices=["auto", "bfloat16", "float32"])
     sub.choices["speed"].add_argument("--repeats", type=int, default=2)
-    sub.add_parser("profile").add_argument("dtype", choices=["auto", "mixed", "float32"])
+    sub.add_parser("profile").add_argument("dtype", choices=["auto", "bfloat16", "float32"])
     sub.add_parser("compile").add_argument("--steps", type=int, default=12)
     sub.add_parser("memory").add_argument("rows", type=int)
     sub.choices["memory"].add_argument("tokens", type=int)

@@ -100,13 +100,10 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
-    # where and in what precision: a CPU with native bf16 holds the frozen base in bf16
+    # where and in what precision: float32 weights, bf16 products where the CPU has them
     native = language_model.cpu_has_bf16()
-    expected = {
-        "device": "cpu",
-        **dict.fromkeys(["weights", "products"], "bfloat16" if native else "float32"),
-    }
-    assert adapters[0].trained_on == expected
+    expected = {"device": "cpu", "weights": "float32", "products": "float32"}
+    assert adapters[0].trained_on == {**expected, **({"products": "bfloat16"} if native else {})}
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
     predictions = learner.predict("letters", base, adapters, prompts, Classification(3), settings)
@@ -202,8 +199,8 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
     ("bf16", "dtype", "weights", "products"),
     [
         (False, "auto", "float32", "float32"),
-        (True, "auto", "bfloat16", "bfloat16"),  # the frozen base held in bf16
-        (True, "mixed", "float32", "bfloat16"),  # float32 weights, bf16 autocast products
+        (True, "auto", "float32", "bfloat16"),  # float32 weights, bf16 autocast products
+        (True, "bfloat16", "bfloat16", "bfloat16"),  # the frozen base held in bf16
     ],
 )
 def test_training_learns_in_float32_and_in_cpu_bfloat16(
@@ -221,9 +218,8 @@ def test_training_learns_in_float32_and_in_cpu_bfloat16(
     assert adapter.history[-1]["train_loss"] < adapter.history[0]["train_loss"] / 2
     assert adapter.trained_on == {"device": "cpu", "weights": weights, "products": products}
     assert all(w.dtype == torch.float32 for w in adapter.weights.values())
-    # answers read the base in the precision the adapter was trained against: float32 weights
-    # with the adapter merged into them, bf16 ones with the adapter beside them (merged, its
-    # updates smaller than bf16's rounding would be lost)
+    # answers: float32 weights with the adapter merged into them, bf16 ones with the adapter
+    # beside them, as in training (merged, its updates smaller than bf16's rounding are lost)
     with learner.merged(base, adapter, settings) as (model, _):
         assert next(model.parameters()).dtype == getattr(torch, weights)
         assert hasattr(model, "peft_config") == (weights == "bfloat16")

@@ -88,8 +88,8 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
         figures["predict_speedup"] = results["prediction"]["score_speedup"]
     if "default_run" in results:
         figures["default_run_seconds"] = results["default_run"]["wall_seconds"]
-        if "default_run_speedup" in results["default_run"]:
-            figures["default_run_speedup"] = results["default_run"]["default_run_speedup"]
+        if "bf16_run_speedup" in results["default_run"]:
+            figures["bf16_run_speedup"] = results["default_run"]["bf16_run_speedup"]
     if "engine" in results:
         for count in ENGINE_JOBS:
             for key in ("engine_speedup", "engine_mfu"):

@@ -53,12 +53,12 @@ def engine_benchmark(catalog: Any, peaks: dict[str, Any], examples: int | None) 
     them): tokens/s, model-FLOPs utilization and the ratio."""
     base = BaseModel.from_dict(catalog.load("base_model"))
     settings, warm_up = engine_jobs(catalog, 2, 3 * 8)
-    model, tokenizer = load_base(base, settings, training=True)
+    model, tokenizer = load_base(base, settings)
     device = next(model.parameters()).device
-    used = precision_used(device, settings.dtype, training=True)
+    used = precision_used(device, settings.dtype)
     peak = peaks["bf16_peak_flops" if used["products"] == "bfloat16" else "fp32_peak_flops"]
     results: dict[str, Any] = {"precision": used, "examples_per_job": examples, "jobs": {}}
-    with precision(settings, training=True):
+    with precision(settings):
         train_adapters(model, tokenizer, warm_up, settings.lora)
         for count in ENGINE_JOBS:
             _, jobs = engine_jobs(catalog, count, examples)

@@ -206,10 +206,9 @@ class LiftSettings(Settings):
     # auto: CUDA, then MPS, then CPU
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     # auto: bfloat16 on a GPU; on a CPU float32 weights, bf16 products where native
-    # auto: bfloat16 on a GPU; on a CPU with native bfloat16, a fine-tuning's frozen base model
-    # in bfloat16 and answers with float32 weights and bfloat16 products; elsewhere float32.
-    # mixed: float32 weights, bfloat16 products where native (language_model.compute_dtype)
-    dtype: Literal["auto", "mixed", "float32", "bfloat16", "float16"] = "auto"
+    # auto: bfloat16 on a GPU; on a CPU float32 weights, bfloat16 products where native
+    # (language_model.compute_dtype says what bfloat16 weights do on a CPU)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # pretrained: the base model as published | random: its architecture with weights drawn
     # afresh (seed `training.seed`), a control of what pretraining brings (`pretraining` study)
     weights: Literal["pretrained", "random"] = "pretrained"

@@ -61,27 +61,19 @@ class BatchedLoraLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base(x)
         routing = self.routing
-        # the low-rank products in the activations' dtype: the adapters (small) are cast, not
-        # the activations (a copy of every token's input, kept for the backward pass); the
-        # second product adds its scaled update into the base's output in the same call
+        x = x.to(self.lora_A.dtype)
         if routing.slot is not None:
-            a, b = self.lora_A[routing.slot].to(x.dtype), self.lora_B[routing.slot].to(x.dtype)
-            flat = result.reshape(-1, result.shape[-1])
-            low = x.reshape(-1, x.shape[-1]) @ a.mT
-            return torch.addmm(
-                flat, low.to(flat.dtype), b.mT.to(flat.dtype), alpha=self.scaling
-            ).view_as(result)
-        a, b = self.lora_A.to(x.dtype), self.lora_B.to(x.dtype)
-        if routing.active is not None:
-            a, b = a.index_select(0, routing.active), b.index_select(0, routing.active)
-        if self.training and self.dropout:
-            x = x * self._dropout_mask(x)
-        slots = a.shape[0]
-        grouped = x.reshape(slots, -1, x.shape[-1])  # slot by slot
-        low = torch.bmm(grouped, a.mT)
-        out = result.reshape(slots, -1, result.shape[-1])
-        update = torch.baddbmm(out, low.to(out.dtype), b.mT.to(out.dtype), alpha=self.scaling)
-        return update.view_as(result)
+            a, b = self.lora_A[routing.slot], self.lora_B[routing.slot]
+            update = (x @ a.mT) @ b.mT
+        else:
+            a, b = self.lora_A, self.lora_B
+            if routing.active is not None:
+                a, b = a.index_select(0, routing.active), b.index_select(0, routing.active)
+            if self.training and self.dropout:
+                x = x * self._dropout_mask(x)
+            grouped = x.reshape(a.shape[0], -1, x.shape[-1])  # slot by slot
+            update = torch.bmm(torch.bmm(grouped, a.mT), b.mT).reshape(*x.shape[:-1], -1)
+        return (result + update * self.scaling).to(result.dtype)
 
     def _dropout_mask(self, x: torch.Tensor) -> torch.Tensor:
         """Inverted-dropout multipliers of ``x`` (rows slot by slot), each slot's drawn from

@@ -138,17 +138,17 @@ def training_memory(config: Any, longest: int, batch_size: int, attention: str) 
     ``eager`` attention kernel every head's attention weights (``longest`` squared, the term
     that grows fast: 300 numeric columns write 2,900-token prompts).
 
-    The two constants are measured (the embedded model on a 2-core CPU, bfloat16 and float32
-    weights, 8 to 32 prompts of 60 to 400 tokens: the peak resident memory of a first step,
-    docs/performance.md): about 7.6 bytes per token, layer and unit of ``10 hidden + 3
-    intermediate`` (activations in two precisions, the adapters' products, the matrix
-    library's workspaces), and 24 bytes per head, layer and pair of positions; the estimate
-    is within 20 % of the measured peak there (tests/test_embedded_model.py)."""
+    The two constants are measured (the embedded model on a 2-core CPU, float32 weights with
+    bfloat16 products, 8 to 32 prompts of 60 to 200 tokens: the peak resident memory of a
+    first step, docs/cpu-training.md): about 8.4 bytes per token, layer and unit of ``10
+    hidden + 3 intermediate`` (activations in two precisions, the adapters' products, the
+    matrix library's workspaces), and 26 bytes per head, layer and pair of positions.
+    """
     layers, hidden = config.num_hidden_layers, config.hidden_size
     width = 10 * hidden + 3 * getattr(config, "intermediate_size", 4 * hidden)
-    per_example = 7.6 * longest * layers * width
+    per_example = 8.4 * longest * layers * width
     if attention == "eager":
-        per_example += 24 * layers * config.num_attention_heads * longest**2
+        per_example += 26 * layers * config.num_attention_heads * longest**2
     return int(batch_size * per_example)
 
 

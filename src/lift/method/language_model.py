@@ -57,21 +57,15 @@ def training_devices(preference: str = "auto", devices: Sequence[str] | None = N
     return [preference]
 
 
-def compute_dtype(device: torch.device, dtype: str = "auto", training: bool = False) -> torch.dtype:
-    """The dtype of the weights (``lift.dtype``; to fine-tune: ``training``).
-
-    ``auto``: bfloat16 on a GPU. On a CPU that multiplies bfloat16 natively, the frozen base
-    model of a fine-tuning is held in bfloat16 once (rather than cast to it at every product),
-    while answers keep float32 weights with bfloat16 products: an adapter merged into
-    bfloat16 weights would lose every update smaller than their rounding. Elsewhere float32.
-    ``mixed``: float32 weights, bfloat16 products where the device has them (``autocast``)."""
-    if dtype == "mixed":
-        return torch.float32
+def compute_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
+    """The dtype of the weights (``lift.dtype``). ``auto``: bfloat16 on a GPU, float32 on
+    the CPU, where ``autocast`` may still compute the products in bfloat16.
+    ``bfloat16`` on a CPU with native bfloat16 trains about a fifth faster (the base model
+    held in bfloat16 once instead of cast at every product) but answered iris three to four
+    test rows worse in two runs of the default run (docs/cpu-training.md)."""
     if dtype != "auto":
         return getattr(torch, dtype)
-    if device.type in ("cuda", "mps") or (training and _native_bf16(device)):
-        return torch.bfloat16
-    return torch.float32
+    return torch.bfloat16 if device.type in ("cuda", "mps") else torch.float32
 
 
 def cpu_has_bf16() -> bool:
@@ -83,45 +77,26 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def _native_bf16(device: torch.device) -> bool:
-    return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
-
-
-def precision_used(
-    device: torch.device, dtype: str = "auto", training: bool = False
-) -> dict[str, str]:
-    """Where and in what precision a model runs with the settings' ``dtype`` (to fine-tune it:
-    ``training``): the device, the weights' dtype and the matrix products' (bfloat16 under
-    ``autocast``, float32 weights)."""
-    weights = compute_dtype(device, dtype, training)
-    mixed = (
-        weights == torch.float32
-        and (dtype == "mixed" or (dtype == "auto" and device.type == "cpu"))
-        and _native_bf16(device)
-    )
-    products = torch.bfloat16 if mixed else weights
-    return {
-        "device": str(device),
-        "weights": str(weights).removeprefix("torch."),
-        "products": str(products).removeprefix("torch."),
-    }
-
-
-def autocast(device: torch.device, dtype: str = "auto", training: bool = False) -> Any:
-    """The mixed-precision context of a run: where ``precision_used`` says float32 weights
-    and bfloat16 products, the matrix products compute in bfloat16 while the weights (and the
-    LoRA adapters and their optimizer state) stay float32; otherwise a context that changes
-    nothing."""
-    used = precision_used(device, dtype, training)
-    enabled = used["weights"] == "float32" and used["products"] == "bfloat16"
+def autocast(device: torch.device, dtype: str = "auto") -> Any:
+    """The mixed-precision context of a run: with ``auto`` on a CPU with native bfloat16, the
+    matrix products compute in bfloat16 while the weights (and the LoRA adapters and their
+    optimizer state) stay float32; otherwise a context that changes nothing."""
+    enabled = _bf16_products_on_cpu(device, dtype)
     # no cast cache: one context spans many optimizer steps, and a cached bf16 copy of a weight
     # would hide every update of it until the context ends
-    return torch.autocast(
-        "cuda" if device.type == "cuda" else "cpu",
-        dtype=torch.bfloat16,
-        enabled=enabled,
-        cache_enabled=False,
-    )
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled, cache_enabled=False)
+
+
+def _bf16_products_on_cpu(device: torch.device, dtype: str) -> bool:
+    return dtype == "auto" and device.type == "cpu" and cpu_has_bf16()
+
+
+def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
+    """Where and in what precision a model runs with the settings' ``dtype``: the device, the
+    weights' dtype and the matrix products' (bfloat16 under ``autocast`` on a CPU)."""
+    weights = str(compute_dtype(device, dtype)).removeprefix("torch.")
+    products = "bfloat16" if _bf16_products_on_cpu(device, dtype) else weights
+    return {"device": str(device), "weights": weights, "products": products}
 
 
 THREADS = "LIFT_TORCH_THREADS"  # threads of a process that shares the cores (a Dask worker)

@@ -61,22 +61,19 @@ def answer_budget(
     return max(map(len, lengths)) + task.answer_margin
 
 
-def load_base(base: BaseModel, settings: LiftSettings, training: bool = False) -> tuple[Any, Any]:
-    """A fresh copy of the base model, on the settings' device and in their dtype (to be
-    fine-tuned: ``training``, ``language_model.compute_dtype``), and its tokenizer; with
-    ``weights: random``, the same architecture with weights drawn afresh (seeded, so that
-    training and prediction read the same ones)."""
+def load_base(base: BaseModel, settings: LiftSettings) -> tuple[Any, Any]:
+    """A fresh copy of the base model, on the settings' device and in their dtype, and its
+    tokenizer; with ``weights: random``, the same architecture with weights drawn afresh
+    (seeded, so that training and prediction read the same ones)."""
     configure_threads()
     device = select_device(settings.device)
     random_seed = settings.training.seed if settings.weights == "random" else None
-    dtype = compute_dtype(device, settings.dtype, training)
-    return load_model(base, device, dtype, random_seed)
+    return load_model(base, device, compute_dtype(device, settings.dtype), random_seed)
 
 
-def precision(settings: LiftSettings, training: bool = False) -> Any:
-    """The mixed-precision context the settings ask for (``language_model.autocast``; to
-    fine-tune: ``training``)."""
-    return autocast(select_device(settings.device), settings.dtype, training)
+def precision(settings: LiftSettings) -> Any:
+    """The mixed-precision context the settings ask for (``language_model.autocast``)."""
+    return autocast(select_device(settings.device), settings.dtype)
 
 
 def answer(
@@ -281,11 +278,11 @@ def _train_share(
     """The adapters of ``plans`` trained together on ``device`` (in a process of its own
     where the group is shared out across devices)."""
     settings = plans[0].settings.overridden({"device": device})
-    model, tokenizer = load_base(base, settings, training=True)
+    model, tokenizer = load_base(base, settings)
     jobs = [_job(tokenizer, requests[plan.request], plan) for plan in plans]
-    with precision(settings, training=True):
+    with precision(settings):
         adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)
-    trained_on = precision_used(select_device(device), settings.dtype, training=True)
+    trained_on = precision_used(select_device(device), settings.dtype)
     return [replace(adapter, trained_on=trained_on) for adapter in adapters]
 
 
@@ -374,18 +371,17 @@ def _chosen(
 
 @contextmanager
 def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> Iterator[Any]:
-    """The base model with ``adapter`` and its tokenizer, the base in the precision the
-    adapter was trained against; freed afterwards. Float32 weights take the adapter merged
-    into them (as fast as the base model). Bfloat16 weights keep it beside them, as in
-    training: merged, it would lose every update smaller than their rounding, and answering
-    with float32 weights an adapter fitted to bfloat16 ones shifted iris's answers by four test
-    rows in ten (docs/cpu-training.md)."""
-    in_bf16 = adapter.trained_on.get("weights") == "bfloat16"
-    model, tokenizer = load_base(base, settings, training=in_bf16)
+    """The base model with ``adapter`` and its tokenizer, in the settings' precision; freed
+    afterwards. Float32 weights take the adapter merged into them (as fast as the base
+    model); lower-precision ones keep it beside them, as in training: merged, it would lose
+    every update smaller than their rounding."""
+    model, tokenizer = load_base(base, settings)
     try:
-        with precision(settings, training=in_bf16):
+        with precision(settings):
             attached = adapter.attach(model)
-            yield (attached if in_bf16 else attached.merge_and_unload()), tokenizer
+            if next(model.parameters()).dtype == torch.float32:
+                attached = attached.merge_and_unload()
+            yield attached, tokenizer
     finally:
         del model
         if torch.cuda.is_available():

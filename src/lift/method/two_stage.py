@@ -98,8 +98,8 @@ def gibberish_stage(
     completion, split) with ``settings`` (the table's LoRA shape, the first stage's epochs),
     the epoch of lowest validation loss kept: there is no answer to score."""
     train, validation = (text[text[SPLIT_COLUMN] == split] for split in ("train", "validation"))
-    model, tokenizer = load_base(base, settings, training=True)
-    with precision(settings, training=True):
+    model, tokenizer = load_base(base, settings)
+    with precision(settings):
         adapter = train_adapter(
             model,
             tokenizer,
