@@ -30,14 +30,13 @@ from lift.method.fine_tuning import (
     completion_losses,
     encode,
     initial_adapter,
-    train_adapter,
     train_adapters,
     training_memory,
 )
 from lift.method.language_model import BaseModel, configure_threads, prepare_base_model
 
 from .performance.machine import matmul_peak
-from .performance.training import training_flops
+from .performance.training import project_epoch, training_flops
 
 MODELS = str(Path(__file__).resolve().parents[1] / "data" / "06_models")
 
@@ -56,36 +55,25 @@ def base_model(models: str = MODELS) -> BaseModel:
     return prepare_base_model(ModelSettings.parsed({"models_dir": models}, "lift.model"))
 
 
-def one_epoch(base: BaseModel, dtype: str, rows: int = 96) -> tuple[Any, Any, dict[str, float]]:
-    """One epoch of the project's trainer on ``rows`` iris prompts: the model, the tokenizer
-    and the epoch's history entry."""
+def one_epoch(base: BaseModel, dtype: str, rows: int = 96) -> dict[str, float]:
+    """One epoch of the project's trainer (as `make bench` measures it) on ``rows`` iris
+    prompts: the epoch's history entry."""
     prompts, completions = iris_pairs()
+    settings = LiftSettings.from_params({"dtype": dtype})
     train, validation = (prompts[:rows], completions[:rows]), (prompts[96:104], completions[96:104])
-    settings = LiftSettings.from_params({"dtype": dtype, "training": {"epochs": 1}})
-    model, tokenizer = learner.load_base(base, settings)
-    with learner.precision(settings):
-        adapter = train_adapter(
-            model,
-            tokenizer,
-            train,
-            validation,
-            lambda _: {"accuracy": 0.0},
-            settings.lora,
-            settings.training,
-            description=f"{dtype} epoch",
-        )
-    return model, tokenizer, adapter.history[0]
+    return project_epoch(base, settings, train, validation)
 
 
 def speed(dtype: str, repeats: int) -> None:
     base = base_model()
     cpu = torch.device("cpu")
     peaks = {"bf16": matmul_peak(torch.bfloat16, cpu), "fp32": matmul_peak(torch.float32, cpu)}
+    model, tokenizer = learner.load_base(base, LiftSettings.from_params({"dtype": dtype}))
+    prompts, completions = iris_pairs()
+    flops = training_flops(model, encode(tokenizer, prompts[:96], completions[:96]))
     one_epoch(base, dtype)  # warm-up
     for _ in range(repeats):
-        model, tokenizer, epoch = one_epoch(base, dtype)
-        prompts, completions = iris_pairs()
-        flops = training_flops(model, encode(tokenizer, prompts[:96], completions[:96]))
+        epoch = one_epoch(base, dtype)
         seconds = epoch["train_seconds"]
         figures = {
             "dtype": dtype,

@@ -59,10 +59,9 @@ def training_devices(preference: str = "auto", devices: Sequence[str] | None = N
 
 def compute_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
     """The dtype of the weights (``lift.dtype``). ``auto``: bfloat16 on a GPU, float32 on
-    the CPU, where ``autocast`` may still compute the products in bfloat16.
-    ``bfloat16`` on a CPU with native bfloat16 trains about a fifth faster (the base model
-    held in bfloat16 once instead of cast at every product) but answered iris three to four
-    test rows worse in two runs of the default run (docs/cpu-training.md)."""
+    the CPU, where ``autocast`` may still compute the products in bfloat16: holding the model
+    in bfloat16 there trains no faster on a 2-core CPU with native bfloat16 and answered no
+    better (docs/cpu-training.md)."""
     if dtype != "auto":
         return getattr(torch, dtype)
     return torch.bfloat16 if device.type in ("cuda", "mps") else torch.float32
