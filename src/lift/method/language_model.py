@@ -239,8 +239,7 @@ def load_model(
     stamp = str(config.stat().st_mtime_ns) if config.is_file() else ""
     key = (base.path, str(device), str(dtype), stamp)
     if key not in _LOADED:
-        for other in [k for k in _LOADED if k[0] != base.path or k[3] != stamp]:
-            del _LOADED[other]  # one base model at a time (a run has one), in a dtype or two
+        _LOADED.clear()  # one base model at a time: a run has one
         started = time.perf_counter()
         with timed("model_load"):
             _LOADED[key] = _read_model(base, device, dtype)
