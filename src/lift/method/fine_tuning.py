@@ -376,16 +376,19 @@ class _Running:
     best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
 
     @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.examples) / self.job.training.batch_size)
+
+    @property
     def epochs(self) -> int:
         """The epochs planned: ``training.epochs``, or more where ``training.min_steps``
         needs them."""
         training = self.job.training
-        steps_per_epoch = math.ceil(len(self.examples) / training.batch_size)
-        return max(training.epochs, math.ceil(training.min_steps / steps_per_epoch))
+        return max(training.epochs, math.ceil(training.min_steps / self.steps_per_epoch))
 
     @property
     def total_steps(self) -> int:
-        return math.ceil(len(self.examples) / self.job.training.batch_size) * self.epochs
+        return self.steps_per_epoch * self.epochs
 
     def done(self) -> bool:
         """Whether its last epoch has run: the epochs planned, or ``training.patience`` epochs
@@ -612,7 +615,7 @@ def _train(
                         progress.set_description(_progress(run))
                     continue
                 if run.epoch < run.epochs:  # stopped early: its steps left will not run
-                    progress.total -= (run.epochs - run.epoch) * len(run.batches)
+                    progress.total -= (run.epochs - run.epoch) * run.steps_per_epoch
                     logger.info(
                         "%s: stopped after epoch %d of %d, the best epoch %d not beaten in %d",
                         run.job.description,
