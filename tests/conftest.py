@@ -131,8 +131,9 @@ def copy_project(root: Path) -> Path:
     for task in ("classification", "regression"):
         task_file = root / f"conf/base/parameters_{task}.yml"
         parameters = yaml.safe_load(task_file.read_text())
-        parameters[task]["lift"]["training"].update(learning_rate=0.03, epochs=2)
-        parameters[task]["lift"]["lora"].update(rank=4, alpha=8)
+        lift = parameters[task]["lift"]
+        lift.setdefault("training", {}).update(learning_rate=0.03, epochs=2)
+        lift.setdefault("lora", {}).update(rank=4, alpha=8)
         task_file.write_text(yaml.safe_dump(parameters))
     lift_file = root / "conf/base/parameters_lift.yml"
     lift_parameters = yaml.safe_load(lift_file.read_text())

@@ -75,7 +75,9 @@ def test_each_encoding_round_trips_within_its_precision(encoding):
 
 def test_the_raw_encoding_is_the_papers_format():
     table, schema, splits = diabetes_like()
-    fitted = fit_encodings(table, schema, splits, SerializationSettings(decimals=4)).of(0)
+    fitted = fit_encodings(
+        table, schema, splits, SerializationSettings(encoding="raw", decimals=4)
+    ).of(0)
     assert fitted.write("bmi", 0.0380759) == "0.0381"
     assert fitted.write("income", 12345.678) == "12345.6780"
     significant = fit_encodings(
@@ -87,7 +89,9 @@ def test_the_raw_encoding_is_the_papers_format():
 
 def test_a_standardized_target_round_trips():
     table, schema, splits = diabetes_like()
-    settings = SerializationSettings(target_encoding="standardized", target_decimals=3)
+    settings = SerializationSettings(
+        encoding="raw", target_encoding="standardized", target_decimals=3
+    )
     fitted = fit_encodings(table, schema, splits, settings).of(0)
     texts = [fitted.write_target(y) for y in table["y"]]
     back = fitted.read_targets(np.array([float(t) for t in texts]))

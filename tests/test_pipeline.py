@@ -88,8 +88,9 @@ def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_tab
     shown = set(axis.get_legend_handles_labels()[1])
     assert {"calibrated", "lift"} <= shown and shown - {"calibrated"} <= set(CALIBRATED)
     assert axis.get_title().startswith("iris: calibration")
-    assert len(metrics) == len(DATASETS) * (len(SMALL_GRIDS) + 1)  # the baselines and lift
-    assert set(metrics["model"]) == {*SMALL_GRIDS, "lift"}
+    # the baselines, lift and (class scoring, the default) lift_corrected
+    assert len(metrics) == len(DATASETS) * (len(SMALL_GRIDS) + 2)
+    assert set(metrics["model"]) == {*SMALL_GRIDS, "lift", "lift_corrected"}
     assert metrics["invalid_rate"].between(0, 1).all()
     assert set(metrics["dataset"]) == set(DATASETS) and set(metrics["repeats"]) == {2}
     by_key = metrics.set_index(["dataset", "model"])

@@ -40,6 +40,7 @@ def test_the_candidate_with_the_best_validation_score_is_kept(tiny_model_dir, tm
     settings = LiftSettings.from_params(
         {
             **FAST,
+            "serialization": {"encoding": "raw"},  # the letters' prompts
             "training": {**FAST["training"], "epochs": 3},
             # a learning rate too small to learn anything in three epochs, and one that learns
             "selection": {"learning_rate": [1e-7, 0.03]},
@@ -69,7 +70,7 @@ def test_prediction_reads_the_prompts_of_the_chosen_encoding(tiny_model_dir):
             "serialization": {"encoding": "quantile"},
         }
     )
-    with pytest.raises(DatasetInputError, match="none written with the `raw` encoding"):
+    with pytest.raises(DatasetInputError, match="none written with the `standardized` encoding"):
         learner.fine_tune("letters", base, quantile, task, LiftSettings())
     adapter = learner.fine_tune("letters", base, quantile, task, settings)[0]
     assert adapter.chosen["encoding"] == "quantile"
@@ -95,7 +96,7 @@ def test_the_pipeline_fits_and_writes_every_candidate_encoding(selection):
     settings = LiftSettings.from_params({"selection": selection})
     encodings = fit_encodings(table, schema, splits, settings.serialization, settings.encodings())
     prompts = serialize(table, schema, splits, settings.serialization, encodings)
-    names = selection.get("encoding", ["raw"])
+    names = selection.get("encoding", [LiftSettings().serialization.encoding])
     assert encodings.names() == names
     assert prompts.groupby("encoding").size().to_dict() == {name: len(splits) for name in names}
     if len(names) > 1:

@@ -48,7 +48,13 @@ def test_shuffled_names_are_a_permutation_that_moves_every_name(n, seed):
 
 
 def test_shuffled_names_keep_every_value_in_its_place():
-    settings = SerializationSettings(template="feature_names", names="shuffled", decimals=1)
+    settings = SerializationSettings(
+        encoding="raw",
+        target_encoding="raw",
+        template="feature_names",
+        names="shuffled",
+        decimals=1,
+    )
     prompts = serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings)
     given = serialize(
         FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings.model_copy(update={"names": "given"})
@@ -64,7 +70,9 @@ def test_shuffled_names_keep_every_value_in_its_place():
 
 def test_a_datasets_own_sentence_writes_its_features_by_name():
     sentence = "A flower of {c} and {a}, with {{braces}}. Which kind?"
-    settings = SerializationSettings(template="own", sentence=sentence, decimals=1)
+    settings = SerializationSettings(
+        encoding="raw", target_encoding="raw", template="own", sentence=sentence, decimals=1
+    )
     prompts = serialize(
         FLOWERS[["a", "c", "kind"]],
         {**FLOWER_SCHEMA, "features": ["a", "c"]},
@@ -87,19 +95,25 @@ def test_an_own_sentence_writes_in_columns_whose_names_have_dots_and_brackets():
 
 
 def test_an_own_sentence_naming_a_missing_column_fails_naming_it(caplog):
-    settings = SerializationSettings(template="own", sentence="{a} and {petal} and {b}")
+    settings = SerializationSettings(
+        encoding="raw", template="own", sentence="{a} and {petal} and {b}"
+    )
     with pytest.raises(DatasetInputError) as caught:
         serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings, dataset="flowers")
     said = str(caught.value)
     assert "Dataset 'flowers'" in said and "'petal'" in said and "['a', 'b', 'c']" in said
-    settings = SerializationSettings(template="own", sentence="{a} and {b}")
+    settings = SerializationSettings(
+        encoding="raw", target_encoding="raw", template="own", sentence="{a} and {b}"
+    )
     serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings, dataset="flowers")
     assert "leaves out the features ['c']" in caplog.text
 
 
 @pytest.mark.parametrize("sentence", ["{a:.1f} wide", "{a!r}", "{} and {a}", "{a"])
 def test_an_own_sentence_with_a_format_or_a_broken_field_is_refused(sentence):
-    settings = SerializationSettings(template="own", sentence=sentence)
+    settings = SerializationSettings(
+        encoding="raw", target_encoding="raw", template="own", sentence=sentence
+    )
     with pytest.raises(DatasetInputError, match="lift.serialization.sentence"):
         serialize(FLOWERS, FLOWER_SCHEMA, BOTH_TEST, settings, dataset="flowers")
 
@@ -127,7 +141,9 @@ def test_serialize_gives_one_row_per_split_entry():
             "split": ["train", "validation", "test", "test"],
         }
     )
-    prompts = serialize(table, schema, splits)
+    prompts = serialize(
+        table, schema, splits, SerializationSettings(encoding="raw", target_encoding="raw")
+    )
     columns = ["repeat", "split", "row", "encoding", "prompt", "completion", "target"]
     assert list(prompts.columns) == columns
     assert set(prompts["encoding"]) == {"raw"}
@@ -167,7 +183,12 @@ def test_serialize_a_regression_table():
     table = pd.DataFrame({"x1": [0.5, -1.25], "y": [1.23456, -7.0]})
     schema = {"task": "regression", "features": ["x1"], "target": "y"}
     splits = pd.DataFrame({"row": [0, 1], "repeat": [0, 0], "split": ["train", "test"]})
-    prompts = serialize(table, schema, splits, SerializationSettings(decimals=4, target_decimals=3))
+    prompts = serialize(
+        table,
+        schema,
+        splits,
+        SerializationSettings(encoding="raw", target_encoding="raw", decimals=4, target_decimals=3),
+    )
     assert prompts["prompt"].tolist() == [
         "When we have x1=0.5000, what should be the y value?###",
         "When we have x1=-1.2500, what should be the y value?###",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import pytest
 from kedro.io import Version
@@ -249,3 +250,52 @@ def test_a_catalog_dataset_for_an_unknown_task_is_named():
     typo = {"clasification.penguins.raw_table": {"metadata": {"lift": {"target": "y"}}}}
     with pytest.raises(DatasetInputError, match="for task 'clasification'"):
         with_catalog_datasets({}, typo)
+
+
+def _parameters(env: str | None = None) -> dict:
+    """The project's parameters as ``kedro run --env <env>`` reads them."""
+    from kedro.config import OmegaConfigLoader
+
+    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env or "local")
+    return loader["parameters"]
+
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+YOURS = {"source": {"kind": "file"}, "target": "y"}  # a user's table that sets nothing
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_estimator_and_the_pipelines_share_one_set_of_defaults(task):
+    from lift.estimator import LIFTClassifier, LIFTRegressor
+
+    task_lift = _parameters()[task].get("lift")
+    pipeline = DatasetEntry.from_params(task, "yours", YOURS, task_lift).lift
+    estimator = {"classification": LIFTClassifier, "regression": LIFTRegressor}[task]()
+    assert pipeline == LiftSettings.defaults(task) == estimator.settings()
+    assert pipeline.serialization.encoding == "standardized"  # the measured best, not the paper's
+    assert (pipeline.generation.mode == "score") == (task == "classification")
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_paper_preset_is_conf_paper(task):
+    from lift.estimator import LIFTClassifier, LIFTRegressor
+
+    task_lift = _parameters("paper")[task].get("lift")
+    pipeline = DatasetEntry.from_params(task, "yours", YOURS, task_lift).lift
+    estimator = {"classification": LIFTClassifier, "regression": LIFTRegressor}[task]
+    assert pipeline == LiftSettings.defaults(task, "paper") == estimator(preset="paper").settings()
+    assert pipeline.serialization.encoding == "raw" and pipeline.training.epochs == 6
+    with pytest.raises(DatasetInputError, match=r"Preset 'papers' is not known.*\['paper'\]"):
+        estimator(preset="papers").settings()
+
+
+def test_a_datasets_own_value_over_the_tasks_is_logged(caplog):
+    parameters = copy.deepcopy(CLASSIFICATION)
+    parameters["lift"] = {"training": {"epochs": 6, "learning_rate": 0.001}}
+    own = {"training": {"epochs": 3, "learning_rate": 0.001}}
+    parameters["datasets"]["logged"] = {**parameters["datasets"]["iris"], "lift": own}
+    with caplog.at_level("INFO", logger="lift.data.entry"):
+        classification.create_pipeline(**parameters)
+    (said,) = [r.getMessage() for r in caplog.records if "logged" in r.getMessage()]
+    assert "`classification.datasets.logged.lift.training.epochs` is 3" in said
+    assert "`classification.lift.training.epochs` (6)" in said

@@ -9,10 +9,10 @@ fine-tunes one LoRA adapter (``learner.fine_tune``); ``predict`` checks the rows
 (``new_rows``) and answers them as the pipelines answer new rows.
 
 Settings: the keywords below override ``lift``, a mapping in the shape of the parameters'
-``lift`` section (``{"training": {"epochs": 6}}``), over the library's defaults
-(``lift.config.lift.LiftSettings``: the paper's raw numbers, 5 epochs, generated answers). The
-project's measured choices for user tables are in ``conf/base/parameters_<task>.yml``; pass
-them as ``lift=`` to get the same model as a pipeline run."""
+``lift`` section (``{"training": {"epochs": 6}}``), over a named ``preset`` (``"paper"``: the
+paper's protocol) over the library's defaults for the task (``LiftSettings.defaults``), which
+are the pipelines' defaults too: ``LIFTClassifier()`` trains what ``kedro run`` trains for a
+dataset that sets nothing."""
 
 from __future__ import annotations
 
@@ -54,7 +54,6 @@ class _LIFTEstimator(BaseEstimator):
     """What both estimators share; ``_task`` says which one."""
 
     _task = "classification"
-    _answer = "generate"  # how answers are produced unless `answer` or `lift` say
 
     def __init__(
         self,
@@ -62,6 +61,7 @@ class _LIFTEstimator(BaseEstimator):
         *,
         models_dir: str | None = None,
         lift: Mapping[str, Any] | None = None,
+        preset: str | None = None,
         encoding: str | None = None,
         template: str | None = None,
         epochs: int | None = None,
@@ -76,6 +76,7 @@ class _LIFTEstimator(BaseEstimator):
         self.model = model
         self.models_dir = models_dir
         self.lift = lift
+        self.preset = preset
         self.encoding = encoding
         self.template = template
         self.epochs = epochs
@@ -115,10 +116,12 @@ class _LIFTEstimator(BaseEstimator):
         lift = self.lift or {}
         if self.lora_rank is not None and "alpha" not in lift.get("lora", {}):
             given["lora"]["alpha"] = 2 * self.lora_rank  # the paper's ratio
-        if self.answer is None and "mode" not in lift.get("generation", {}):
-            given["generation"]["mode"] = self._answer
         return LiftSettings.from_params(
-            with_overrides(lift, given), path="lift", subject=self._name()
+            with_overrides(lift, given),
+            path="lift",
+            subject=self._name(),
+            task=self._task,
+            preset=self.preset,
         )
 
     def _table(self, X: Any, y: Any = None, reset: bool = True) -> pd.DataFrame:
@@ -236,7 +239,6 @@ class LIFTClassifier(ClassifierMixin, _LIFTEstimator):
     class is predicted as the training rows' most frequent class, with a warning."""
 
     _task = "classification"
-    _answer = "score"
 
     def fit(self, X: Any, y: Any) -> LIFTClassifier:
         super().fit(X, y)

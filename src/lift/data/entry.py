@@ -6,6 +6,7 @@ entry before any work and hands each dataset's entry to its nodes as one object.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
@@ -25,36 +26,69 @@ from lift.data import synthetic
 from lift.data.acquisition import Source, SyntheticSource
 from lift.data.preprocessing import TASKS, TaskName
 
+logger = logging.getLogger(__name__)
+
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class DatasetEntry(Settings):
-    """One dataset's configuration.
+_logged: set[str] = set()
 
-    ``source`` says where the raw table comes from (``acquisition.Source``); ``target`` names
-    the target column (needed for files, optional otherwise); ``split_column`` names a column
-    that fixes each row's split (``train``, ``validation``, ``test``) instead of the random
-    protocol; ``drop_columns`` are left out of the features; ``max_categories`` bounds a text
-    column's distinct values; ``sample`` cuts a large table to that many rows before it is
-    split (class-balanced where classes, drawn with ``sample_seed``); ``paper`` holds what the
-    LIFT paper published for this dataset by model name (accuracy as a fraction for
-    classification, RAE for regression); ``lift`` is the dataset's LIFT settings, the task's
-    with the dataset's own ``lift`` keys over them.
-    """
+
+def log_precedence(
+    overrides: Mapping[str, Any], task_lift: Mapping[str, Any], path: str, own: str, at: str = ""
+) -> None:
+    """Log, once per process, each value a dataset's own ``lift`` keys set over another value
+    the task's section sets (an environment's task-level setting does not win over it)."""
+    for key, value in overrides.items():
+        if key not in task_lift:
+            continue
+        if isinstance(value, Mapping) and isinstance(task_lift[key], Mapping):
+            log_precedence(value, task_lift[key], path, own, f"{at}{key}.")
+        elif value != task_lift[key] and f"{own}.{at}{key}" not in _logged:
+            _logged.add(f"{own}.{at}{key}")
+            logger.info(
+                "`%s.%s%s` is %r: the dataset's own value wins over `%s.%s%s` (%r); set it in "
+                "the dataset's entry of the environment to change it.",
+                own,
+                at,
+                key,
+                value,
+                path,
+                at,
+                key,
+                task_lift[key],
+            )
+
+
+class DatasetEntry(Settings):
+    """One dataset's configuration (``<task>.datasets.<name>``): where its table comes from,
+    its target and features, and its own LIFT settings over the task's."""
 
     given_fields: ClassVar[tuple[str, ...]] = ("name", "task")  # from the namespace, not keys
 
     name: str
     task: TaskName
     source: Source
+    """Where the raw table comes from, by `kind` (below)."""
     target: str | None = None
+    """The target column; null: the source's own (scikit-learn's, OpenML's default target)."""
     split_column: str | None = None
+    """A column holding `train`, `validation` and `test` that fixes the split; null: the
+    paper's stratified random splits."""
     drop_columns: list[str] = []
+    """Columns that are not features (an id, a leak)."""
     max_categories: Annotated[int, Field(gt=0)] = 50
-    sample: Annotated[int, Field(ge=10)] | None = None  # e.g. MNIST's 70,000 images to 2,000
+    """The most distinct values a text feature may have (drop a column with more)."""
+    sample: Annotated[int, Field(ge=10)] | None = None
+    """Rows kept of a large table before it is split, class-balanced (e.g. MNIST's 70,000
+    images to 5,000); null: every row."""
     sample_seed: Annotated[int, Field(ge=0)] = 0
+    """The seed of that sample."""
     paper: dict[str, float] = {}
+    """What the LIFT paper published for this dataset by model name (accuracy as a fraction,
+    or RAE), shown beside ours in the metrics."""
     lift: LiftSettings = LiftSettings()
+    """The dataset's own LIFT settings, over the task's."""
 
     @property
     def kind(self) -> str:
@@ -101,6 +135,7 @@ class DatasetEntry(Settings):
             f"{task}.lift",
             f"{own}.lift",
             subject,
+            task=task,
         )
         try:
             entry = cls.model_validate({**params, "name": name, "task": task, "lift": lift})

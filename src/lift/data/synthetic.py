@@ -354,9 +354,13 @@ class ExtrapolationSettings(Settings):
     ``baselines`` are drawn (``regression.extrapolation``; the paper's [-20, 20])."""
 
     low: Annotated[float, Field(allow_inf_nan=False)] = -20.0
+    """The grid's lowest feature value."""
     high: Annotated[float, Field(allow_inf_nan=False)] = 20.0
+    """The grid's highest feature value."""
     points: Annotated[int, Field(ge=2)] = 81
+    """Points of the grid, evenly spaced."""
     baselines: list[str] = []
+    """The baselines drawn beside LIFT (names of `regression.baselines`)."""
 
     @classmethod
     def from_params(

@@ -156,9 +156,11 @@ def fit_encoding(
     """The encoding of ``settings`` with its scales fitted on ``rows`` of ``table`` (the
     training rows of one repeat; never validation or test rows)."""
     train = table.iloc[np.asarray(rows, dtype=int)]
-    if train.empty and (settings.encoding in SCALED or settings.target_encoding != "raw"):
+    scaled_target = task_of(schema) == "regression" and settings.target_encoding != "raw"
+    if train.empty and (settings.encoding in SCALED or scaled_target):
+        encoding = settings.encoding if settings.encoding in SCALED else settings.target_encoding
         raise DatasetInputError(
-            f"Dataset '{schema.get('dataset')}': the `{settings.encoding}` encoding is fitted "
+            f"Dataset '{schema.get('dataset')}': the `{encoding}` encoding is fitted "
             f"on training rows, and repeat {repeat} has none."
         )
     scales = {}
@@ -176,7 +178,7 @@ def fit_encoding(
                 values=sorted(values.tolist()) if settings.encoding == "quantile" else [],
             )
     target_mean, target_std = 0.0, 1.0
-    if task_of(schema) == "regression" and settings.target_encoding == "standardized":
+    if scaled_target:
         targets = train[schema["target"]].to_numpy(dtype=float)
         target_mean, target_std = float(targets.mean()), float(targets.std()) or 1.0
     return FittedEncoding(

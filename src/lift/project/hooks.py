@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,9 @@ class RunTracking:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+        self.run_id = None
+        if importlib.util.find_spec("mlflow") is None:  # lift[mlflow] not installed: no run
+            return
         import mlflow
 
         active = mlflow.active_run()  # kedro-mlflow's hook runs first and starts it
@@ -186,8 +190,7 @@ class RunInputs:
             if name.endswith(".raw_table"):
                 problems.append(
                     f"`{name}` has no file: a dataset with `source: {{kind: file}}` reads its "
-                    "table from that catalog entry; declare it (README, "
-                    '"Swap in your own data"):\n'
+                    "table from that catalog entry; declare it (docs/tutorials/your-table.md):\n"
                     f"      {name}:\n        type: pandas.CSVDataset\n"
                     f"        filepath: data/01_raw/<your file>.csv\n"
                     "        metadata: {lift: {target: <its target column>}}"
@@ -211,13 +214,19 @@ class RunLineage:
     interrupted one left newer versions of some) or parameters other than this run's (a
     resume with ``--params``). The message names each disagreement and the nodes to rerun."""
 
-    def __init__(self, folder: str) -> None:
-        self.folder = folder  # relative to the project
+    def __init__(self, folder: str = "lineage") -> None:
+        self.folder = folder  # under the project's data_root (conf/base/globals.yml)
         self.store: LineageStore | None = None
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        self.store = LineageStore(Path(context.project_path) / self.folder)
+        try:
+            root = str(context.config_loader["globals"].get("data_root", "data"))
+        except (KeyError, ValueError):
+            root = "data"
+        if "://" in root:  # artifacts elsewhere are not fingerprinted: records stay here
+            root = "data"
+        self.store = LineageStore(Path(context.project_path) / root / self.folder)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
@@ -311,7 +320,7 @@ class RunLineage:
             + "".join(f"  - {why}\n" for _, why in found)
             + "A failed or interrupted run leaves newer versions of some artifacts behind, and a "
             "resume does not apply new --params to artifacts already made. Rerun the nodes that "
-            'make them, with the parameters you mean (README, "Interrupted runs and resuming"):\n'
+            "make them, with the parameters you mean (docs/how-to/resume.md):\n"
             + rerun
             + "or load versions that were made together: --load-versions=<artifact>:<version>."
         )
@@ -335,7 +344,7 @@ def _made_by(name: str, run_params: dict[str, Any]) -> str:
         dataset = rest.partition(".")[0]
         return (
             f"and no pipeline makes it: declare dataset '{dataset}' of {task} in this "
-            'environment (README, "Swap in your own data") and run its pipeline first'
+            "environment (docs/tutorials/your-table.md) and run its pipeline first"
         )
     env = run_params.get("env")
     command = f"kedro run --pipelines={makers[0]}"

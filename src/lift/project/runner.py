@@ -7,7 +7,7 @@ Kedro schedules the nodes as its parallel runners do (a node is submitted once t
 depends on are done); each node is one Dask task that a worker process runs: it loads the
 node's inputs from the catalog, runs it and saves its outputs to the catalog. Artifacts
 therefore never pass through the scheduler, and every one must be a file on storage all
-workers see (``data_root`` in conf/base/globals.yml; README, "Running on a cluster"). Nodes
+workers see (``data_root`` in conf/base/globals.yml; docs/how-to/cluster.md). Nodes
 that run the language model (tags ``training`` and ``prediction``) go to workers started with a
 ``GPU`` resource where the cluster has any. The scheduler's address: ``address``, else
 ``LIFT_DASK_SCHEDULER``, else a local cluster of worker processes on this machine.
@@ -30,7 +30,7 @@ from kedro.io import MemoryDataset
 from kedro.runner import AbstractRunner
 from kedro.runner.task import Task
 
-from lift.config.errors import DatasetInputError
+from lift.config.errors import DatasetInputError, optional
 from lift.method.language_model import THREADS, cores_each
 from lift.project.hooks import RunSummary
 
@@ -56,7 +56,8 @@ class DaskExecutor(Executor):
     ``submit(task)`` runs a node's task on the cluster."""
 
     def __init__(self, address: str | None, done: Callable[[Any, float], None]) -> None:
-        from distributed import Client, LocalCluster
+        distributed = optional("distributed", "The Dask runner")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
         self._cluster = None
         if address:

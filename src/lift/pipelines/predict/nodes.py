@@ -45,5 +45,5 @@ def no_new_rows(predict: dict[str, Any]) -> None:
         "No catalog entry declares new rows to predict. Add one named "
         "`<task>.<dataset>.new_rows` for a dataset whose pipeline has run, e.g. in "
         "conf/local/catalog.yml:\n  classification.iris.new_rows:\n    type: pandas.CSVDataset"
-        '\n    filepath: data/01_raw/iris_new.csv\n(README, "Predict new rows").'
+        "\n    filepath: data/01_raw/iris_new.csv\n(docs/tutorials/predict.md)."
     )

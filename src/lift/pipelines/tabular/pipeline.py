@@ -20,7 +20,7 @@ from kedro.pipeline import Node, Pipeline, node
 
 from lift.config.errors import DatasetInputError, reject_unknown
 from lift.config.lift import GroupingSettings, LiftSettings
-from lift.data.entry import DatasetEntry
+from lift.data.entry import DatasetEntry, log_precedence
 from lift.evaluation import baselines
 from lift.pipelines.tabular import nodes
 
@@ -30,7 +30,7 @@ BASE_MODEL = "base_model"  # shared by every dataset and task
 TOGETHER = "fine_tune_together"  # the node that trains every dataset's adapters at once
 # With `fine_tuning.group: together` every dataset namespace runs through that one node, so
 # Kedro finds the namespaces "interrupted" (not units a deployment could split off): that is
-# the choice the parameter makes, said in the README, not a fault to warn of on every run.
+# the choice the parameter makes, said in the docs, not a fault to warn of on every run.
 warnings.filterwarnings(
     "ignore", message=rf"Namespace '.*' is interrupted by nodes \['\w+\.{TOGETHER}'\]"
 )
@@ -224,11 +224,14 @@ def create_pipeline(
             f"conf/base/parameters_{task}.yml."
         )
     task_lift = parameters.get("lift") or {}
-    LiftSettings.from_params(task_lift, path=f"{task}.lift")  # named without a dataset
+    LiftSettings.from_params(task_lift, path=f"{task}.lift", task=task)  # named without a dataset
     together = GroupingSettings.from_params(parameters.get("fine_tuning"), task).group == "together"
     entries = [
         DatasetEntry.from_params(task, name, params, task_lift) for name, params in datasets.items()
     ]
+    for name, params in datasets.items():  # where a dataset's own value hides the task's
+        own = (params or {}).get("lift") or {}
+        log_precedence(own, task_lift, f"{task}.lift", f"{task}.datasets.{name}.lift")
     # the paper's figures are bound here, not read from each dataset's settings artifact: an
     # artifact read outside its namespace would make kedro-viz see the layers in a cycle
     published = {entry.name: dict(entry.paper) for entry in entries}

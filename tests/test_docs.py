@@ -1,0 +1,71 @@
+"""The documentation: the site builds with no broken link, the README stays short, and the
+default run's figures have one source (docs/performance.json, which `make bench` writes)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def test_the_site_builds_strictly(tmp_path):
+    pytest.importorskip("mkdocs", reason="the [docs] extra builds the site")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    parameters = (tmp_path / "reference/parameters/index.html").read_text()
+    for generated in ("training.min_steps", "serialization.target_encoding", "sample_seed"):
+        assert generated in parameters
+    assert "LIFTClassifier" in (tmp_path / "reference/api/index.html").read_text()
+
+
+def test_the_readme_is_read_in_five_minutes():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+
+
+def default_run() -> dict:
+    return json.loads((ROOT / "docs/performance.json").read_text())["default_run"]
+
+
+def test_the_readmes_expected_output_is_the_measured_default_run():
+    table = re.search(r"```\nclassification\.metrics.*?```", (ROOT / "README.md").read_text(), re.S)
+    lines = table.group(0).splitlines()
+    models = lines[2].split()[1:]
+    printed = {
+        (row.split()[0], model): float(value)
+        for row in lines[4:-1]
+        for model, value in zip(models, row.split()[1:], strict=True)
+    }
+    measured = {(r["dataset"], r["model"]): 100 * r["accuracy"] for r in default_run()["metrics"]}
+    assert printed.keys() <= measured.keys() and ("iris", "lift") in printed
+    for key, value in printed.items():
+        assert value == pytest.approx(measured[key], abs=0.006), key
+
+
+DURATION = re.compile(r"\b\d+(?:[.:]\d+)? ?(?:s|min|minutes|seconds)\b|\b\d+:\d\d\b")
+DEFAULT_RUN = re.compile(r"make run(?![-\w])|default run|`kedro run --pipelines=classification`")
+
+
+def test_the_default_runs_time_is_stated_once():
+    """Only the page that measured it (docs/performance.md) says how long the default run
+    took; every other page links there."""
+    stated = []
+    for page in PAGES:
+        if page.name in ("performance.md", "cpu-training.md"):
+            continue  # the pages that measured it and its training
+        for paragraph in re.split(r"\n\s*\n|\n- ", page.read_text()):
+            if DEFAULT_RUN.search(paragraph) and DURATION.search(paragraph):
+                stated.append(f"{page.relative_to(ROOT)}: {DURATION.search(paragraph).group(0)}")
+    assert stated == []
