@@ -15,12 +15,14 @@ from lift.method import language_model, learner
 from lift.method.fine_tuning import (
     IGNORE,
     Example,
+    Job,
     check_fits,
     collate,
     completion_loss,
     encode,
     interrupt_between_steps,
     train_adapter,
+    train_adapters,
     training_memory,
 )
 from lift.method.language_model import BaseModel, load_model
@@ -404,3 +406,38 @@ def test_min_steps_gives_a_small_table_more_epochs_and_never_fewer(tiny):
     assert len(longer.history) == 4 == -(-20 // steps_per_epoch)
     shorter = _letters_training(tiny, {"epochs": 3, "min_steps": 5}, [0.5] * 3)
     assert len(shorter.history) == 3
+
+
+def _guarded(tiny, scores, **guard):
+    """The letters task for FAST's 6 epochs, its validation accuracies scripted by ``scores``,
+    with the collapse guard's ``Job.prior`` and ``give_up_at_prior`` of ``guard``."""
+    model, tokenizer = tiny
+    prompts = letter_prompts()
+    train = prompts[prompts["split"] == "train"]
+    pairs = (list(train["prompt"]), list(train["completion"]))
+    settings = LiftSettings.from_params(FAST)
+    scripted = iter(scores)
+    job = Job(pairs, pairs, lambda _: {"accuracy": next(scripted)}, settings.training, **guard)
+    (adapter,) = train_adapters(model, tokenizer, [job], settings.lora)
+    return adapter
+
+
+def test_an_adapter_no_better_than_the_prior_is_marked_and_gives_up_where_it_may(tiny):
+    at_prior = [0.34, 0.30, 0.34, 0.34, 0.34, 0.34]
+    alone = _guarded(tiny, at_prior, prior=0.34)  # nothing else to try: every epoch runs
+    assert alone.status == "at_prior" and len(alone.history) == 6
+    gave_up = _guarded(tiny, at_prior, prior=0.34, give_up_at_prior=True)
+    assert gave_up.status == "at_prior" and len(gave_up.history) == 3  # half its epochs
+    # above the prior by half its budget: it goes on, and has learnt
+    learning = _guarded(tiny, [0.34, 0.34, 0.5, 0.9, 0.9, 0.9], prior=0.34, give_up_at_prior=True)
+    assert learning.status == "learnt" and len(learning.history) == 6
+    assert _guarded(tiny, [0.5] * 6).status == ""  # no prior given: not judged
+
+
+def test_the_prior_is_the_best_constant_answer():
+    from lift.method.tasks import Regression
+
+    assert Classification(3).prior_score(np.array([0, 1, 1, 2])) == 0.5
+    targets = np.array([1.0, 2.0, 3.0, 6.0])
+    rmse_of_mean = np.sqrt(np.mean((targets - targets.mean()) ** 2))
+    assert Regression().prior_score(targets) == pytest.approx(rmse_of_mean)

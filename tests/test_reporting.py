@@ -116,3 +116,33 @@ def test_a_reliability_diagram_leaves_out_a_model_without_probabilities():
     (axis,) = calibration_plot(predictions, title="t").axes
     assert axis.get_legend_handles_labels()[1] == ["calibrated", "logistic_regression", "knn"]
     assert axis.get_title() == "t"
+
+
+def test_lifts_status_is_summarized_over_repeats():
+    """`lift_status` says where an adapter learnt the prior only: in every repeat, in some."""
+    rows = []
+    for repeat, status in enumerate(["at_prior", "learnt", "at_prior"]):
+        for model, lift_status in (("lift", status), ("majority", np.nan)):
+            rows += [
+                {"model": model, "repeat": repeat, "row": r, "y_true": r % 2, "y_pred": 0}
+                | ({"lift_status": lift_status} if model == "lift" else {})
+                for r in range(4)
+            ]
+    predictions = pd.DataFrame(rows)
+    splits = pd.DataFrame(
+        {
+            "row": list(range(6)) * 3,
+            "repeat": np.repeat([0, 1, 2], 6),
+            "split": (["test"] * 4 + ["train", "validation"]) * 3,
+        }
+    )
+    scores = score_predictions("t", predictions, splits, "classification", n_classes=2)
+    summary = summarize(scores, "classification").set_index("model")
+    assert summary.loc["lift", "lift_status"] == "at_prior in 2 of 3 repeats"
+    assert summary.loc["majority", "lift_status"] == ""
+    only_first = summarize(scores[scores["repeat"] == 0], "classification").set_index("model")
+    assert only_first.loc["lift", "lift_status"] == "at_prior"
+    from lift.evaluation.reporting import at_prior_notes
+
+    (note,) = at_prior_notes(summarize(scores, "classification"))
+    assert note.startswith("t: lift learnt the prior only (at_prior in 2 of 3 repeats)")

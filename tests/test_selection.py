@@ -51,6 +51,11 @@ def test_the_candidate_with_the_best_validation_score_is_kept(tiny_model_dir, tm
     scores = [c["validation_accuracy"] for c in adapter.candidates]
     assert scores[1] > scores[0]
     assert adapter.chosen == {"encoding": "raw", "learning_rate": 0.03, "epochs": 3}
+    # each candidate's outcome says whether it learnt more than the class prior, and how long
+    # it ran (one at the prior gives up after half its epochs: another candidate is there)
+    assert adapter.status == "learnt" == adapter.candidates[1]["status"]
+    for outcome in adapter.candidates:
+        assert outcome["epochs_run"] == (2 if outcome["status"] == "at_prior" else 3)
     assert adapter.history[adapter.best_epoch - 1]["validation_accuracy"] == max(scores)
     # what was chosen is stored with the adapter
     dataset = AdapterDataset(filepath=str(tmp_path / "adapters"))

@@ -198,6 +198,7 @@ def score_predictions(
                 "n_validation": int(sizes.loc[repeat, "validation"]),
                 "n_test": int(sizes.loc[repeat, "test"]),
                 "answers": _answered_by(group),
+                "lift_status": _first(group, "lift_status"),
                 **_scores(task, group),
                 **(
                     class_scores(group["y_true"].to_numpy(), group["y_pred"].to_numpy(), n_classes)
@@ -211,8 +212,13 @@ def score_predictions(
 
 def _answered_by(predictions: pd.DataFrame) -> str:
     """How a model's answers were produced ("" for a model that always answers: a baseline)."""
-    answers = predictions.get("answers")
-    return "" if answers is None or pd.isna(answers.iloc[0]) else str(answers.iloc[0])
+    return _first(predictions, "answers")
+
+
+def _first(predictions: pd.DataFrame, column: str) -> str:
+    """The first value of a text column of a model's predictions ("" where it has none)."""
+    values = predictions.get(column)
+    return "" if values is None or pd.isna(values.iloc[0]) else str(values.iloc[0])
 
 
 def _scores(task: str, predictions: pd.DataFrame) -> dict[str, float]:

@@ -43,6 +43,8 @@ def summarize(
     summary["repeats"] = grouped["repeat"].nunique()
     if "answers" in scores:  # how LIFT's answers were produced (empty for the baselines)
         summary["answers"] = grouped["answers"].first().fillna("")
+    if "lift_status" in scores:  # whether LIFT learnt more than the prior (empty: baselines)
+        summary["lift_status"] = grouped["lift_status"].agg(_status_over_repeats)
     summary = summary.reset_index()
     published = published or {}
     summary[f"paper_{metrics[0]}"] = [
@@ -50,6 +52,28 @@ def summarize(
         for dataset, model in zip(summary["dataset"], summary["model"], strict=True)
     ]
     return summary
+
+
+def _status_over_repeats(statuses: pd.Series) -> str:
+    """``at_prior`` where every repeat's adapter learnt the prior only, ``at_prior in k of n
+    repeats`` where some did, else the one status (``learnt``, or "" where unknown)."""
+    statuses = statuses.fillna("").astype(str)
+    at_prior = int((statuses == "at_prior").sum())
+    if 0 < at_prior < len(statuses):
+        return f"at_prior in {at_prior} of {len(statuses)} repeats"
+    return statuses.iloc[0] if len(statuses) else ""
+
+
+def at_prior_notes(summary: pd.DataFrame) -> list[str]:
+    """A line per (dataset, model) of the summary whose adapters learnt the prior only
+    (``lift_status``), for the end-of-run summary."""
+    status = summary.get("lift_status", pd.Series("", index=summary.index))
+    flagged = summary[status.fillna("").astype(str).str.startswith("at_prior")]
+    return [
+        f"{row.dataset}: {row.model} learnt the prior only ({row.lift_status}): on "
+        "validation it was no better than one answer for every row (the majority class, the mean)"
+        for row in flagged.itertuples()
+    ]
 
 
 def metric_table(summary: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:

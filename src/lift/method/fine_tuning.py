@@ -48,6 +48,9 @@ class TrainedAdapter:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     # where it was trained: device, weights' and products' dtypes (language_model.precision_used)
     trained_on: dict[str, str] = field(default_factory=dict)
+    # learnt, or at_prior: its best validation score no better than the class prior's (the
+    # training majority class; for numbers, the training mean); "" where not known
+    status: str = ""
 
     @property
     def kept(self) -> dict[str, float]:
@@ -275,7 +278,9 @@ class Job:
     ``validate`` metrics of a model's validation answers, its ``training`` settings, the
     validation metric ``select_on`` that chooses its epoch (``LOSS``: the lowest validation
     loss), a ``description`` for messages and, for a second stage, the adapter it ``start``s
-    from."""
+    from. ``prior`` is the ``select_on`` score of answering the prior (the training majority
+    class, or mean): an adapter no better than it after half its epochs learnt nothing else,
+    and with ``give_up_at_prior`` (another candidate setting is there to try) it stops there."""
 
     train: tuple[Sequence[str], Sequence[str]]
     validation: tuple[Sequence[str], Sequence[str]]
@@ -285,6 +290,8 @@ class Job:
     maximize: bool = True
     description: str = "fine-tune"
     start: TrainedAdapter | None = None
+    prior: float | None = None
+    give_up_at_prior: bool = False
 
 
 def train_adapter(
@@ -391,13 +398,30 @@ class _Running:
         return self.steps_per_epoch * self.epochs
 
     def done(self) -> bool:
-        """Whether its last epoch has run: the epochs planned, or ``training.patience`` epochs
-        in a row without beating the best."""
+        """Whether its last epoch has run: the epochs planned, ``training.patience`` epochs
+        in a row without beating the best, or half the epochs at the prior where the job gives
+        up there (``Job.give_up_at_prior``)."""
         patience = self.job.training.patience
         assert self.best is not None
-        return self.epoch >= self.epochs or (
-            patience is not None and self.epoch - self.best[2] >= patience
+        return (
+            self.epoch >= self.epochs
+            or (patience is not None and self.epoch - self.best[2] >= patience)
+            or (
+                self.job.give_up_at_prior
+                and 2 * self.epoch >= self.epochs
+                and self.status() == "at_prior"
+            )
         )
+
+    def status(self) -> str:
+        """``at_prior`` while its best epoch scores no better on validation than answering the
+        prior (``Job.prior``), else ``learnt``; "" where the prior is not known."""
+        job = self.job
+        if job.prior is None or self.best is None or job.select_on == LOSS:
+            return ""
+        score = self.history[self.best[2] - 1][f"validation_{job.select_on}"]
+        at_prior = score <= job.prior + 1e-9 if job.maximize else score >= job.prior - 1e-9
+        return "at_prior" if at_prior else "learnt"
 
     def learning_rate(self) -> float:
         """The rate of its next step: linear warm-up, then linear decay to 0."""
@@ -709,5 +733,9 @@ def _end_epoch(
 def _adapter(run: _Running) -> TrainedAdapter:
     assert run.best is not None
     return TrainedAdapter(
-        lora_config=run.config, weights=run.best[1], history=run.history, best_epoch=run.best[2]
+        lora_config=run.config,
+        weights=run.best[1],
+        history=run.history,
+        best_epoch=run.best[2],
+        status=run.status(),
     )

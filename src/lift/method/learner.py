@@ -317,6 +317,9 @@ def _job(tokenizer: Any, request: FineTuning, plan: _Planned) -> Job:
         maximize=task.maximize,
         description=plan.description,
         start=request.start,
+        prior=task.prior_score(validation["target"].to_numpy()),
+        # the collapse guard: another candidate setting is there to try instead
+        give_up_at_prior=len(request.settings.candidates()) > 1,
     )
 
 
@@ -330,6 +333,17 @@ def _log_kept(plan: _Planned, task: Task, adapter: TrainedAdapter) -> None:
         adapter.kept["validation_loss"],
         ", ".join(f"{k} {v}" for k, v in adapter.trained_on.items()),
     )
+    if adapter.status == "at_prior":
+        logger.warning(
+            "LIFT %s: after %d epochs its validation %s is no better than answering %s: "
+            "it learnt the prior at most (the metrics say `lift_status: at_prior`). "
+            "Train longer (`training.epochs`, `training.min_steps`), or let `lift.selection` "
+            "try other learning rates or encodings.",
+            plan.description,
+            len(adapter.history),
+            task.select_on,
+            "the majority class" if task.maximize else "the mean",
+        )
 
 
 def _chosen(
@@ -349,8 +363,10 @@ def _chosen(
                 {
                     **chosen,
                     "best_epoch": adapter.best_epoch,
+                    "epochs_run": len(adapter.history),
                     f"validation_{select_on}": score,
                     "validation_loss": loss,
+                    "status": adapter.status,
                 }
             )
             key = preference(score, loss, request.task.maximize)
@@ -488,7 +504,8 @@ def predict(
     encodings: Encodings | None = None,
 ) -> pd.DataFrame:
     """Test predictions of every repeat's adapter: ``model, repeat, row, y_true, y_pred,
-    output, valid, answers`` (how they were produced: ``GenerationSettings.answered_by``) and,
+    output, valid, answers`` (how they were produced: ``GenerationSettings.answered_by``),
+    ``lift_status`` (the adapter's ``status``: ``at_prior`` where it learnt the prior only) and,
     for classes, ``proba_<k>`` (``y_pred`` is -1 for an invalid
     classification answer and the training mean for an invalid regression answer; numbers in
     the target's units, read back with ``encodings``; several sampled numbers per prompt add
@@ -506,7 +523,7 @@ def predict(
     parts = []
     for repeat, adapter in sorted(adapters.items()):
         encoding = adapter.chosen.get("encoding")  # the one its prompts were written with
-        parts += _predict_repeat(
+        answered = _predict_repeat(
             dataset,
             base,
             adapter,
@@ -515,6 +532,7 @@ def predict(
             for_repeat(task, encodings, repeat, encoding),
             settings,
         )
+        parts += [part.assign(lift_status=adapter.status) for part in answered]
     return pd.concat(parts, ignore_index=True)
 
 

@@ -100,6 +100,12 @@ class Classification:
             "invalid_rate": float(np.mean(~valid)),
         }
 
+    def prior_score(self, y_true: np.ndarray) -> float:
+        """The best accuracy one class for every row scores on these rows (the majority
+        share): a model no better than it learnt the class prior at most."""
+        _, counts = np.unique(np.asarray(y_true), return_counts=True)
+        return float(counts.max() / counts.sum())
+
 
 def robust_spread(values: np.ndarray) -> float:
     """The spread of sampled numbers as a robust standard deviation: 1.4826 times their median
@@ -151,6 +157,11 @@ class Regression:
     ) -> dict[str, float]:
         scores = regression_scores(y_true, y_pred, valid)
         return {key: scores[key] for key in ("rmse", "rae", "invalid_rate")}
+
+    def prior_score(self, y_true: np.ndarray) -> float:
+        """The RMSE of answering these rows' mean (their RAE is then 1): a model no better
+        than it learnt the target's typical value at most."""
+        return float(np.std(np.asarray(y_true, dtype=float)))
 
 
 Task = Classification | Regression

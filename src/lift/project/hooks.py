@@ -13,7 +13,7 @@ from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
 from lift.config.errors import DatasetInputError
-from lift.evaluation.reporting import metric_table, primary_metric
+from lift.evaluation.reporting import at_prior_notes, metric_table, primary_metric
 from lift.method.phases import PHASES, spent
 from lift.project import lineage
 from lift.project.lineage import Input, LineageStore, Record, RunMixError
@@ -78,6 +78,8 @@ class RunSummary:
                     f"\n{name}: test {what}, mean over {summary['repeats'].max()} "
                     f"repeat(s)\n{metric_table(summary).to_string()}\n"
                 )
+                for note in at_prior_notes(summary):
+                    print(note + "\n")
         timings = self.timings()
         table = pd.Series(timings["phases"], name="seconds").round(1)
         print(f"Run time by phase ({timings['total_seconds']:.0f} s in all)")

@@ -99,6 +99,7 @@ class AdapterDataset(
                 best_epoch=training["best_epoch"],
                 chosen=training.get("chosen", {}),
                 candidates=training.get("candidates", []),
+                status=training.get("status", ""),
                 trained_on=training.get("trained_on", {}),
             )
         if not adapters:
@@ -124,6 +125,7 @@ class AdapterDataset(
                 "history": adapter.history,
                 "chosen": adapter.chosen,
                 "candidates": adapter.candidates,
+                "status": adapter.status,
                 "trained_on": adapter.trained_on,
             }
             self._write(f"{target}/{TRAINING}", json.dumps(training, indent=2).encode())
