@@ -127,3 +127,9 @@ def test_answers_do_not_depend_on_the_batch(dtype, tolerance):
     whole = classifier.predict_proba(X)
     alone = np.vstack([classifier.predict_proba(X[i : i + 1]) for i in range(len(X))])
     np.testing.assert_allclose(alone, whole, atol=tolerance)
+
+
+def test_a_single_class_is_refused_in_the_estimators_words():
+    X = pd.DataFrame({"a": [0.1, 0.2, 0.3, 0.4]})
+    with pytest.raises(ValueError, match=r"LIFTClassifier.fit: y holds a single class \('only'\)"):
+        LIFTClassifier(TINY, **FAST).fit(X, ["only"] * 4)

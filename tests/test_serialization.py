@@ -1,5 +1,8 @@
+import hypothesis
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lift.config.errors import DatasetInputError
 from lift.config.lift import SerializationSettings
@@ -195,3 +198,62 @@ def test_serialize_a_regression_table():
     ]
     assert prompts["completion"].tolist() == [" 1.235@@@", " -7.000@@@"]
     assert prompts["target"].tolist() == [1.23456, -7.0]
+
+
+# --- values and names are untrusted: none can end a prompt early or write an answer --------
+
+# text made of what separators and templates are made of, and some letters
+HOSTILE = st.text(alphabet=st.sampled_from(list("#@=,. \n\r\tab1")), max_size=12)
+VALUES = st.lists(st.one_of(HOSTILE, st.floats(-1e6, 1e6)), min_size=1, max_size=4)
+
+
+def assert_one_prompt(prompt: str, suffix: str = "###", completion_suffix: str = "@@@") -> None:
+    assert prompt.endswith(suffix) and prompt.find(suffix) == len(prompt) - len(suffix)
+    assert completion_suffix not in prompt
+    assert not any(c in prompt for c in "\n\r\t")
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@given(
+    values=VALUES,
+    names=st.lists(HOSTILE, min_size=4, max_size=4),
+    template=st.sampled_from(["paper", "feature_names", "sentences"]),
+    task=st.sampled_from(["classification", "regression"]),
+    label=st.integers(0, 9),
+)
+def test_no_value_or_name_ends_a_prompt_or_writes_an_answer(values, names, template, task, label):
+    prompt = prompt_for(values, names[: len(values)], task, template, target=names[0] or "y")
+    assert_one_prompt(prompt)
+    # the answer is read back as written, whatever the prompt held
+    assert parse_label(completion_for(label, "classification"), 10) == label
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@given(values=st.lists(HOSTILE, min_size=2, max_size=2), end=st.sampled_from(["", "#", "?##"]))
+def test_an_own_sentence_ending_in_a_value_ends_once(values, end):
+    prompt = prompt_for(values, ["a", "b"], "classification", "own", sentence="{a} and {b}" + end)
+    assert_one_prompt(prompt)
+
+
+@hypothesis.settings(max_examples=100, deadline=None)
+@given(text=HOSTILE, suffixes=st.sampled_from([("###", "@@@"), ("\n\n", " END"), ("#", "@")]))
+def test_safe_text_leaves_no_separator_and_is_stable(text, suffixes):
+    from lift.method.serialization import STRUCTURE, safe_text
+
+    written = safe_text(text, suffixes, STRUCTURE["paper"])
+    assert not any(sep in written for sep in suffixes)
+    assert "=" not in written and ", " not in written
+    assert safe_text(text, suffixes, STRUCTURE["paper"]) == written  # training = prediction
+
+
+def test_a_value_that_fakes_an_answer_is_written_apart_and_named(caplog):
+    table = pd.DataFrame({"colour": ["x### 1@@@", "red", "a, x2=9"], "y": [0, 1, 0]})
+    schema = {"task": "classification", "features": ["colour"], "target": "y"}
+    splits = pd.DataFrame({"row": [0, 1, 2], "repeat": 0, "split": ["train"] * 3})
+    with caplog.at_level("WARNING", logger="lift.method.serialization"):
+        raw = SerializationSettings(encoding="raw")
+        prompts = serialize(table, schema, splits, raw, dataset="paint")
+    assert prompts["prompt"][0] == "When we have x1=x# # # 1@ @ @, What is this type?###"
+    assert prompts["prompt"][2] == "When we have x1=a; x2:9, What is this type?###"
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert "Dataset 'paint': 2 distinct value(s) of column 'colour'" in said

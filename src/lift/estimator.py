@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings, ModelSettings, with_overrides
 from lift.data.preprocessing import prepare_table
 from lift.method import learner
@@ -160,6 +161,11 @@ class _LIFTEstimator(BaseEstimator):
         for classes) choose the epoch, the rest train."""
         settings = self.settings()
         table = self._table(X, y)
+        if self._task == "classification" and table[TARGET].nunique() < 2:
+            raise DatasetInputError(
+                f"{self._name()}.fit: y holds a single class "
+                f"({table[TARGET].iloc[0]!r}); a classifier needs at least two."
+            )
         # no baselines here to one-hot encode text columns: any number of categories
         prepared, schema = prepare_table(
             self._name(), table, TARGET, self._task, max_categories=len(table)

@@ -83,7 +83,10 @@ def prepare_table(
                 "parameter to one of them."
             )
     if raw_table.empty:
-        raise DatasetInputError(f"Dataset '{dataset}' is empty: its raw table has no rows.")
+        raise DatasetInputError(
+            f"Dataset '{dataset}' is empty: its raw table has no rows. Check the file or source "
+            f"it reads (its catalog entry or `source`), or switch it off with `{dataset}: null`."
+        )
     unknown = [c for c in drop_columns if c not in raw_table.columns]
     if unknown:
         raise DatasetInputError(

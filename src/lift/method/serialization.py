@@ -18,6 +18,7 @@ rows) is ``lift.method.encoding``."""
 from __future__ import annotations
 
 import logging
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -46,11 +47,53 @@ QUESTIONS = {
 }
 TEMPLATES = (*QUESTIONS, "own", "image")
 
+# Each template's own punctuation, and what a value or name writes instead of it so that it
+# cannot fake the template's structure (another feature, the end of a sentence)
+STRUCTURE = {
+    "paper": {"=": ":", ", ": "; "},
+    "feature_names": {", ": "; "},
+    "sentences": {". ": "; "},
+    "own": {},
+}
+CONTROL = re.compile(r"[\r\n\t\v\f\x00-\x08\x0b-\x1f\x7f\u2028\u2029]+")
+
+
+def safe_text(text: str, separators: Sequence[str], structure: Mapping[str, str]) -> str:
+    """``text`` (a value or a column name: untrusted input) as a prompt may hold it: line breaks
+    and control characters as one space, the template's punctuation replaced (``structure``),
+    and every separator (the prompt and completion suffixes) broken into spaced characters
+    (``###`` -> ``# # #``) until none is left, so that no value can end a prompt early or write
+    an answer into it. The same text always gives the same result: training and prediction
+    write it alike."""
+    text = CONTROL.sub(" ", text)
+    for _ in range(len(text) + 2):
+        before = text
+        for old, new in structure.items():
+            text = text.replace(old, new)
+        for sep in separators:
+            if sep and sep in text:
+                text = text.replace(sep, " ".join(sep) if len(sep) > 1 else " ")
+        if text == before:
+            return text
+    reserved = [sep for sep in [*separators, *structure] if sep]
+    while any(sep in text for sep in reserved):  # what its own replacement brings back: removed
+        for sep in reserved:
+            text = text.replace(sep, "")
+    return text
+
 
 def _value(value: Any, decimals: int) -> str:
     if isinstance(value, str):
         return value
     return f"{float(value):.{decimals}f}"
+
+
+def _ended(said: str, prompt_suffix: str) -> str:
+    """``said`` and the prompt suffix, a space between them where the text's end would
+    otherwise form the suffix early (``x#`` + ``###``)."""
+    if prompt_suffix and (said + prompt_suffix).find(prompt_suffix) != len(said):
+        said += " "
+    return said + prompt_suffix
 
 
 def sentence_parts(sentence: str) -> list[tuple[str, str | None]]:
@@ -125,30 +168,35 @@ def prompt_for(
     prompt_suffix: str = PROMPT_SUFFIX,
     target: str = "y",
     sentence: str | None = None,
+    completion_suffix: str = COMPLETION_SUFFIX,
 ) -> str:
     """The prompt of one row: its feature ``values`` (named ``names``) in ``template``, asking
     the question of ``task`` (about column ``target``, in the templates with names); the
-    ``own`` template writes the values into ``sentence`` by name."""
+    ``own`` template writes the values into ``sentence`` by name. Values and names are
+    written with ``safe_text``: the prompt ends with ``prompt_suffix`` and holds it nowhere
+    else, nor ``completion_suffix``, nor a line break."""
     if template not in TEMPLATES or template == "image":  # images: ``images.image_prompts``
         raise DatasetInputError(
             f"Parameter `lift.serialization.template` is {template!r}; choose one of "
             f"{[t for t in TEMPLATES if t != 'image']} (a row of pixels: `images`)."
         )
-    written = [_value(v, decimals) for v in values]
+    separators, structure = (prompt_suffix, completion_suffix), STRUCTURE[template]
+    written = [safe_text(_value(v, decimals), separators, structure) for v in values]
     if template == "own":
         by_name = dict(zip(names, written, strict=True))
         parts = sentence_parts(sentence or "")
         said = "".join(text + (by_name[name] if name is not None else "") for text, name in parts)
-        return said + prompt_suffix
-    question = QUESTIONS[template][task].format(target=target)
+        return _ended(CONTROL.sub(" ", said), prompt_suffix)
+    names = [safe_text(str(n), separators, structure) for n in names]
+    question = safe_text(QUESTIONS[template][task].format(target=target), separators, {})
     if template == "paper":
         pairs = ", ".join(f"x{i + 1}={v}" for i, v in enumerate(written))
-        return f"When we have {pairs}, {question}{prompt_suffix}"
+        return _ended(f"When we have {pairs}, {question}", prompt_suffix)
     if template == "sentences":
         said = " ".join(f"The {n} is {v}." for n, v in zip(names, written, strict=True))
-        return f"{said} {question}{prompt_suffix}"
+        return _ended(f"{said} {question}", prompt_suffix)
     pairs = ", ".join(f"{n} is {v}" for n, v in zip(names, written, strict=True))
-    return f"Given that {pairs}, {question}{prompt_suffix}"
+    return _ended(f"Given that {pairs}, {question}", prompt_suffix)
 
 
 def completion_for(
@@ -158,9 +206,10 @@ def completion_for(
     completion_suffix: str = COMPLETION_SUFFIX,
 ) -> str:
     """The completion of a row whose target is ``value``: a space, the class index (or the
-    number with ``target_decimals`` decimals; a text is taken as written), the suffix."""
+    number with ``target_decimals`` decimals; a text as ``safe_text`` writes it, so that it
+    cannot end the answer early), the suffix."""
     if isinstance(value, str):
-        return f" {value}{completion_suffix}"
+        return f" {safe_text(value, (completion_suffix,), {})}{completion_suffix}"
     if task == "regression":
         return f" {float(value):.{int(target_decimals)}f}{completion_suffix}"
     return f" {int(value)}{completion_suffix}"
@@ -186,6 +235,8 @@ def serialize(
     settings = settings or SerializationSettings()
     if settings.template == "own":
         check_sentence(dataset, settings.sentence or "", schema["features"])
+    if settings.template != "image":
+        warn_rewritten(dataset, table, schema["features"], settings)
     encodings = encodings or fit_encodings(table, schema, splits, settings)
     pictured = None
     if settings.template == "image":  # every row's prompt at once: its pixels as an image
@@ -197,6 +248,35 @@ def serialize(
         ],
         ignore_index=True,
     )
+
+
+def warn_rewritten(
+    dataset: str, table: pd.DataFrame, features: Sequence[str], settings: SerializationSettings
+) -> None:
+    """A warning per feature whose name or text values ``safe_text`` rewrites (they hold a
+    separator, a line break or the template's punctuation), with how many values."""
+    separators = (settings.prompt_suffix, settings.completion_suffix)
+    structure = STRUCTURE[settings.template]
+    for column in features:
+        values = table[column]
+        text = values[values.map(lambda v: isinstance(v, str))].unique()
+        changed = sum(safe_text(v, separators, structure) != v for v in text)
+        renamed = settings.template != "paper" and (
+            safe_text(str(column), separators, structure) != str(column)
+        )
+        if changed or renamed:
+            logger.warning(
+                "Dataset '%s': %s of column '%s' hold%s the prompt's separators (%s), a line "
+                "break or the template's punctuation (%s): written with them broken up or "
+                "replaced, in training and prediction alike, so that no value ends a prompt or "
+                "writes an answer into it.",
+                dataset,
+                f"{changed} distinct value(s)" if changed else "the name",
+                column,
+                "s" if changed <= 1 else "",
+                ", ".join(repr(sep) for sep in separators if sep),
+                ", ".join(repr(old) for old in structure) or "none",
+            )
 
 
 def image_prompts(
@@ -245,6 +325,7 @@ def _written(
                 settings.prompt_suffix,
                 schema["target"],
                 settings.sentence,
+                settings.completion_suffix,
             ),
             completion_for(target, task, settings.target_decimals, settings.completion_suffix),
         )
