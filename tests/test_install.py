@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lift.config.errors import MissingExtra, optional
+from lift.config.errors import DatasetInputError, MissingExtra, optional
 from lift.project import clean
 
 
@@ -94,3 +94,42 @@ def test_a_kedro_command_prints_no_warning_a_user_cannot_act_on():
     assert "- classification" in listed.stdout
     said = listed.stdout + listed.stderr
     assert "Warning" not in said and "WARNING" not in said, said[-2000:]
+
+
+def _kedro_run(*args: str, **env: str):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipelines=classification", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_refusal_prints_its_message_alone_and_the_traceback_on_request():
+    # refused while the pipeline is built: nothing runs, nothing is written
+    bad = "--params=classification.lift.lora.rank=0"
+    refused = _kedro_run(bad)
+    said = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1
+    assert said[-2] == (
+        "DatasetInputError: Parameter `classification.lift.lora.rank` is 0: input should be "
+        "greater than 0."
+    )
+    assert not any("Traceback" in line or "│" in line for line in said) and len(said) < 40
+    traced = _kedro_run(bad, LIFT_TRACEBACK="1")
+    assert traced.returncode == 1 and "Traceback" in traced.stdout + traced.stderr
+
+
+def test_other_errors_keep_their_traceback():
+    from lift.project.brief_errors import brief
+
+    seen = []
+    hook = brief(lambda *args: seen.append(args[0]))
+    hook(KeyError, KeyError("x"), None)
+    hook(DatasetInputError, DatasetInputError("said"), None)
+    assert seen == [KeyError]

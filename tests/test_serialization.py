@@ -229,7 +229,10 @@ def test_no_value_or_name_ends_a_prompt_or_writes_an_answer(values, names, templ
 
 
 @hypothesis.settings(max_examples=200, deadline=None)
-@given(values=st.lists(HOSTILE, min_size=2, max_size=2), end=st.sampled_from(["", "#", "?##"]))
+@given(
+    values=st.lists(HOSTILE, min_size=2, max_size=2),
+    end=st.sampled_from(["", "#", "##", "?##", "@@", "\n"]),
+)
 def test_an_own_sentence_ending_in_a_value_ends_once(values, end):
     prompt = prompt_for(values, ["a", "b"], "classification", "own", sentence="{a} and {b}" + end)
     assert_one_prompt(prompt)

@@ -5,6 +5,7 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
+from lift.project.brief_errors import BriefErrors
 from lift.project.context import ProjectContext
 from lift.project.hooks import RunInputs, RunLineage, RunSummary, RunTracking
 
@@ -29,7 +30,8 @@ logging.getLogger("py.warnings").addFilter(_NotActionable())
 SUMMARY = RunSummary()
 # lineage: what every artifact was made from (lift.project.lineage), kept beside the data layers;
 # tracking: what a run made, logged into the MLflow run kedro-mlflow starts
-HOOKS = (RunInputs(), SUMMARY, RunLineage(), RunTracking(SUMMARY))
+# BriefErrors: the project's own refusals print as their message alone
+HOOKS = (BriefErrors(), RunInputs(), SUMMARY, RunLineage(), RunTracking(SUMMARY))
 
 # keeps the session's configuration for the pipeline registry (lift.project.context)
 CONTEXT_CLASS = ProjectContext

@@ -88,9 +88,12 @@ def _value(value: Any, decimals: int) -> str:
     return f"{float(value):.{decimals}f}"
 
 
-def _ended(said: str, prompt_suffix: str) -> str:
-    """``said`` and the prompt suffix, a space between them where the text's end would
-    otherwise form the suffix early (``x#`` + ``###``)."""
+def _ended(said: str, separators: Sequence[str]) -> str:
+    """``said`` (a prompt without its suffix, ``separators[0]``) made safe as a whole (a value
+    and the text beside it can join into a separator: ``##`` + ``#``) and ended with the
+    suffix, a space between them where its end would otherwise form the suffix early."""
+    prompt_suffix = separators[0]
+    said = safe_text(said, separators, {})
     if prompt_suffix and (said + prompt_suffix).find(prompt_suffix) != len(said):
         said += " "
     return said + prompt_suffix
@@ -186,17 +189,17 @@ def prompt_for(
         by_name = dict(zip(names, written, strict=True))
         parts = sentence_parts(sentence or "")
         said = "".join(text + (by_name[name] if name is not None else "") for text, name in parts)
-        return _ended(CONTROL.sub(" ", said), prompt_suffix)
+        return _ended(said, separators)
     names = [safe_text(str(n), separators, structure) for n in names]
     question = safe_text(QUESTIONS[template][task].format(target=target), separators, {})
     if template == "paper":
         pairs = ", ".join(f"x{i + 1}={v}" for i, v in enumerate(written))
-        return _ended(f"When we have {pairs}, {question}", prompt_suffix)
+        return _ended(f"When we have {pairs}, {question}", separators)
     if template == "sentences":
         said = " ".join(f"The {n} is {v}." for n, v in zip(names, written, strict=True))
-        return _ended(f"{said} {question}", prompt_suffix)
+        return _ended(f"{said} {question}", separators)
     pairs = ", ".join(f"{n} is {v}" for n, v in zip(names, written, strict=True))
-    return _ended(f"Given that {pairs}, {question}", prompt_suffix)
+    return _ended(f"Given that {pairs}, {question}", separators)
 
 
 def completion_for(
