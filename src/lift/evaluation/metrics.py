@@ -197,7 +197,7 @@ def score_predictions(
                 "n_train": int(sizes.loc[repeat, "train"]),
                 "n_validation": int(sizes.loc[repeat, "validation"]),
                 "n_test": int(sizes.loc[repeat, "test"]),
-                "answers": _answered_by(group),
+                "answers": _first(group, "answers"),
                 "lift_status": _first(group, "lift_status"),
                 **_scores(task, group),
                 **(
@@ -210,13 +210,9 @@ def score_predictions(
     return pd.DataFrame(rows)
 
 
-def _answered_by(predictions: pd.DataFrame) -> str:
-    """How a model's answers were produced ("" for a model that always answers: a baseline)."""
-    return _first(predictions, "answers")
-
-
 def _first(predictions: pd.DataFrame, column: str) -> str:
-    """The first value of a text column of a model's predictions ("" where it has none)."""
+    """The first value of a text column of a model's predictions ("" where it has none: a
+    baseline has no ``answers``, how LIFT's were produced, nor ``lift_status``)."""
     values = predictions.get(column)
     return "" if values is None or pd.isna(values.iloc[0]) else str(values.iloc[0])
 

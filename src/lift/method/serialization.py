@@ -191,7 +191,7 @@ def prompt_for(
         said = "".join(text + (by_name[name] if name is not None else "") for text, name in parts)
         return _ended(said, separators)
     names = [safe_text(str(n), separators, structure) for n in names]
-    question = safe_text(QUESTIONS[template][task].format(target=target), separators, {})
+    question = QUESTIONS[template][task].format(target=target)  # made safe with the rest
     if template == "paper":
         pairs = ", ".join(f"x{i + 1}={v}" for i, v in enumerate(written))
         return _ended(f"When we have {pairs}, {question}", separators)
