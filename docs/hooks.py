@@ -51,7 +51,7 @@ def readme() -> str:
 def field_type(field: Any) -> str:
     """A field's type with the bounds pydantic keeps beside it (``Annotated`` at the top), safe
     in a table cell."""
-    if getattr(field.annotation, "__name__", "") == "Source" or "Source" in str(field.annotation):
+    if "Source" in str(field.annotation):
         return "a source (below)"
     annotation = field.annotation
     if field.metadata:

@@ -14,10 +14,8 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 # PEFT calls a transformers API that transformers deprecated; likewise not actionable here
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 # kedro-mlflow's model class (not used here) defines `predict` without the hints MLflow asks for;
-# MLflow warns of it inside its own warnings filter, so Kedro's log of warnings drops it here
-warnings.filterwarnings(
-    "ignore", message="(?s).*Add type hints to the `predict`", category=UserWarning
-)
+# MLflow warns of it inside a warnings filter of its own, which no filter here overrides, so
+# Kedro's log of warnings drops it
 
 
 class _NotActionable(logging.Filter):

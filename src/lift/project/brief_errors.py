@@ -13,15 +13,12 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from lift.config.errors import DatasetInputError, MissingExtra
-from lift.project.lineage import RunMixError
 
-BRIEF = (DatasetInputError, MissingExtra, RunMixError)
+BRIEF = (DatasetInputError, MissingExtra)  # DatasetInputError includes lineage's RunMixError
 SHOW = "LIFT_TRACEBACK"  # set (to anything but 0) to see the traceback of a brief error too
 
 
-def brief(
-    previous: Any,
-) -> Any:
+def brief(previous: Any) -> Any:
     """An excepthook that prints a ``BRIEF`` error as its message, and hands every other one
     to ``previous``."""
 
