@@ -1,7 +1,12 @@
 """The pipelines on a Dask cluster (``lift.project.runner.DaskRunner``): a local cluster of two
 worker processes runs the classification pipeline as the sequential runner does."""
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -70,3 +75,50 @@ def test_an_unreachable_scheduler_is_said(project):
     assert result.returncode != 0
     said = " ".join((result.stdout + result.stderr).split())
     assert "No Dask scheduler answered at tcp://127.0.0.1:9" in said
+
+
+def test_a_worker_killed_in_the_middle_of_a_fine_tuning_costs_the_node_not_the_run(
+    project, monkeypatch
+):
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setenv("LIFT_TORCH_THREADS", "1")
+    monkeypatch.chdir(project)  # the workers' working directory, as the runner's own cluster
+    before = versions(project)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        client = Client(cluster)
+        run = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kedro",
+                *RUN,
+                DASK,
+                f"--runner-params=address={cluster.scheduler_address}",
+            ],
+            cwd=project,
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None and run.poll() is None and time.monotonic() < deadline:
+            for worker, keys in client.processing().items():
+                if any(str(key).startswith("classification.moons.fine_tune-") for key in keys):
+                    (pid,) = client.run(os.getpid, workers=[worker]).values()
+                    os.kill(pid, signal.SIGKILL)
+                    killed = worker
+            time.sleep(0.05)
+        output = run.communicate(timeout=600)[0]
+        client.close()
+    assert killed, "the fine-tuning node was never seen running"
+    assert run.returncode == 0, output[-3000:]
+    after = versions(project)
+    for artifact, saved in after.items():  # each artifact written once, none half
+        assert len(saved) == len(before.get(artifact, [])) + 1, artifact
+    adapters = next(k for k in after if k.endswith("moons/adapters"))
+    newest = project / adapters / after[adapters][-1]
+    assert not list(newest.rglob("*.partial*"))
+    assert len(metrics(project)) > 0

@@ -20,7 +20,7 @@ from lift.data.acquisition import acquire
 from lift.data.preprocessing import prepare_table
 from lift.data.splits import split_rows
 from lift.method import learner
-from lift.method.language_model import MARKER, load_model, prepare_base_model
+from lift.method.language_model import MARKER, BaseModel, load_model, prepare_base_model
 from lift.method.serialization import serialize
 from lift.method.tasks import Classification
 
@@ -121,11 +121,23 @@ def test_lift_learns_a_linear_function_better_than_its_mean(embedded):
     assert scores["rae"] < REGRESSION_RAE, (scores, predictions["output"].head(10).tolist())
 
 
-def test_a_model_that_cannot_be_had_offline_gets_a_clear_error(monkeypatch):
+def test_a_model_that_cannot_be_had_offline_is_refused_when_resolved(monkeypatch, tmp_path):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as on a machine without network
-    base = prepare_base_model(ModelSettings(name="some-org/not-downloaded-model"))
+    with pytest.raises(DatasetInputError, match="'some-org/not-downloaded-model', which is not in"):
+        prepare_base_model(ModelSettings(name="some-org/not-downloaded-model"))
+    with pytest.raises(DatasetInputError, match="no folder .*nope exists"):
+        prepare_base_model(ModelSettings(name=str(tmp_path / "nope")))
+    with pytest.raises(DatasetInputError, match="a folder without a model's config.json"):
+        prepare_base_model(ModelSettings(name=str(tmp_path)))
+
+
+def test_a_model_that_cannot_be_had_offline_gets_a_clear_error_when_loaded(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    base = BaseModel("some-org/not-downloaded-model", "some-org/not-downloaded-model")
     with pytest.raises(DatasetInputError, match="'some-org/not-downloaded-model' cannot be loaded"):
         load_model(base, torch.device("cpu"), torch.float32)
 

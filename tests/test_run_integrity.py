@@ -4,8 +4,10 @@ user makes them with `kedro run` in a subprocess. The dataset `probe` is iris wr
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,6 +175,34 @@ def test_a_file_dataset_without_its_catalog_entry_is_named_before_any_node_runs(
     assert tracked_runs(project) == tracked  # refused before an MLflow run was started
 
 
+def test_a_misspelt_catalog_path_is_named_with_the_path_before_any_node_runs(project):
+    env = project / "conf/typo"
+    shutil.copytree(project / "conf/probe", env)
+    (env / "catalog.yml").write_text(
+        f"{PROBE}.raw_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/prob.csv\n"
+    )
+    adapters = versions(project, "adapters")
+    result = kedro(project, "run", "--pipelines=classification", "--env=typo")
+    assert result.returncode != 0
+    message = said(result)
+    assert f"`{PROBE}.raw_table` reads {project}/data/01_raw/prob.csv, which does not" in message
+    assert "correct the `filepath`" in message and "declare it" not in message
+    assert versions(project, "adapters") == adapters
+
+
+def test_a_base_model_that_cannot_be_read_is_refused_before_any_node_runs(project):
+    base_models = sorted((project / "data/06_models/base_model.json").iterdir())
+    baselines = versions(project, "baseline_models.pkl")
+    result = kedro(project, *RUN, "--params=lift.model.name=./models/SmolLM2-typo")
+    assert result.returncode != 0
+    message = said(result)
+    assert "Parameter `lift.model.name` is './models/SmolLM2-typo', and no folder" in message
+    assert "Traceback" not in message
+    # nothing was fitted or saved, least of all a base_model naming the bad model
+    assert sorted((project / "data/06_models/base_model.json").iterdir()) == base_models
+    assert versions(project, "baseline_models.pkl") == baselines
+
+
 def test_a_wrong_load_version_lists_the_versions_that_exist(project):
     adapters = versions(project, "adapters")
     result = kedro(
@@ -185,3 +215,122 @@ def test_a_wrong_load_version_lists_the_versions_that_exist(project):
     message = said(result)
     assert f"asks for version 2020-01-01T00.00.00.000Z of `{PROBE}.adapters`" in message
     assert adapters[0] in message
+
+
+HALF_SAVE = '''
+from kedro_datasets.pandas import CSVDataset
+
+
+class HalfSavedCSV(CSVDataset):
+    """Writes half the table's bytes, then fails, as a disk or a network going away does."""
+
+    def _save(self, data):
+        text = data.to_csv(index=False)
+        with self._fs.open(self._get_save_path(), "w") as stream:
+            stream.write(text[: len(text) // 2])
+        raise OSError("the disk went away while saving")
+'''
+
+
+def test_a_version_whose_save_failed_half_way_is_never_read(project):
+    (project / "src/half_saved.py").write_text(HALF_SAVE)
+    env = project / "conf/half"
+    shutil.copytree(project / "conf/probe", env)
+    scores = project / "data/08_reporting/classification/probe/scores.csv"
+    with (env / "catalog.yml").open("a") as catalog:
+        catalog.write(
+            f"{PROBE}.scores:\n  type: half_saved.HalfSavedCSV\n  filepath: {scores}\n"
+            "  versioned: true\n"
+        )
+    evaluate = f"--from-nodes={PROBE}.evaluate"
+    # the run saves the LIFT predictions to the end, then half of the scores
+    predict = f"--from-nodes={PROBE}.predict_lift"
+    failed = kedro(project, "run", "--pipelines=classification", "--env=half", predict)
+    assert failed.returncode != 0 and "the disk went away" in said(failed), said(failed)[-3000:]
+    half = versions(project, "scores.csv")[-1]
+    assert (scores / half / "scores.csv").is_file()  # a half table is on disk, newest of all
+    report = kedro(project, *RUN, "--from-nodes=classification.report")
+    assert report.returncode != 0
+    message = said(report)
+    assert f"Version {half} of `{PROBE}.scores` was not saved to the end" in message
+    assert f"--from-nodes={PROBE}.evaluate" in message
+    kedro_ok(project, *RUN, evaluate)  # made again, it is read
+
+
+def test_two_runs_started_at_once_keep_to_their_own_versions(project):
+    lineage_root = project / "data/lineage"
+    before = {p.name for p in lineage_root.iterdir()}
+    command = [sys.executable, "-m", "kedro", *RUN]
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    runs = [
+        subprocess.Popen(
+            command + extra,
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for extra in ([], ["--params=classification.lift.training.seed=1"])
+    ]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [
+        " ".join(o.split())[-1500:] for o in outputs
+    ]
+    made = sorted({p.name for p in lineage_root.iterdir()} - before)
+    assert len(made) == 2  # two runs, two versions
+    for run in made:
+        own = {
+            record.stem: json.loads(record.read_text())["digest"]
+            for record in (lineage_root / run).glob("*.json")
+            if record.stem != "parameters"
+        }
+        for name in own:
+            made_from = json.loads((lineage_root / run / f"{name}.json").read_text())["made_from"]
+            # every artifact it read that it also saved is its own version of it
+            assert {a: d for a, d in made_from.items() if a in own} == {
+                a: own[a] for a in made_from if a in own
+            }, (run, name)
+
+
+KILLED_MID_WRITE = """
+import os, signal, sqlite3, sys
+store = sqlite3.connect(sys.argv[1])
+store.execute("PRAGMA cache_size = 1")  # pages spill into the file before the commit
+store.execute("BEGIN IMMEDIATE")
+store.execute("UPDATE metrics SET value = -1")
+store.execute("DELETE FROM params")
+os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of the transaction
+"""
+
+
+def test_a_tracking_store_killed_mid_write_does_not_stop_the_next_run(project):
+    store = project / "data/mlflow/mlflow.db"
+    tracked = tracked_runs(project)
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(store)])
+    assert killed.returncode == -signal.SIGKILL
+    assert store.with_name("mlflow.db-journal").is_file()  # a hot journal left behind
+    result = kedro(project, *RUN)
+    assert result.returncode == 0, said(result)[-2000:]
+    assert "MLflow tracking failed" not in said(result)
+    assert tracked_runs(project) == tracked + 1  # the store rolled back and took the run
+
+
+def test_a_tracking_store_that_fails_during_a_run_costs_the_tracking_not_the_run(caplog):
+    from lift.project.hooks import RunSummary, RunTracking
+
+    class FailingStore:
+        def log_batch(self, *args, **kwargs):
+            raise OSError("database is locked")
+
+        log_dict = log_metric = log_artifact = log_batch
+
+    tracking = RunTracking(RunSummary())
+    tracking.run_id, tracking.catalog, tracking.saved = "run", None, {}
+    tracking._client = FailingStore
+    table = pd.DataFrame({"dataset": ["iris"], "model": ["lift"], "accuracy": [0.9]})
+    tracking.after_dataset_saved("classification.metrics", table)  # no exception
+    assert tracking.run_id is None  # nothing more is tried on a failing store
+    assert "MLflow tracking failed while logging `classification.metrics`" in caplog.text
+    assert "OSError: database is locked" in caplog.text
+    tracking.after_pipeline_run()  # untracked from here: nothing raised

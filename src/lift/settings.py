@@ -7,7 +7,7 @@ from kedro.config import OmegaConfigLoader
 
 from lift.project.brief_errors import BriefErrors
 from lift.project.context import ProjectContext
-from lift.project.hooks import RunInputs, RunLineage, RunSummary, RunTracking
+from lift.project.hooks import RunInputs, RunLineage, RunSummary, RunTracking, RunVersions
 
 # Kedro's own use of an omegaconf API that omegaconf deprecated; nothing a user can act on
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
@@ -29,7 +29,7 @@ SUMMARY = RunSummary()
 # lineage: what every artifact was made from (lift.project.lineage), kept beside the data layers;
 # tracking: what a run made, logged into the MLflow run kedro-mlflow starts
 # BriefErrors: the project's own refusals print as their message alone
-HOOKS = (BriefErrors(), RunInputs(), SUMMARY, RunLineage(), RunTracking(SUMMARY))
+HOOKS = (BriefErrors(), RunInputs(), SUMMARY, RunVersions(), RunLineage(), RunTracking(SUMMARY))
 
 # keeps the session's configuration for the pipeline registry (lift.project.context)
 CONTEXT_CLASS = ProjectContext

@@ -630,9 +630,11 @@ def _train(
                 if run.position < len(run.batches):
                     continue
                 _end_epoch(model, pad_id, routing, slot, run, weights)
+                last = run.history[-1]
                 progress.set_postfix(
                     adapters=f"{len(results)}/{len(runs)}",
-                    loss=f"{run.history[-1]['train_loss']:.4f}",
+                    loss=f"{last['train_loss']:.4f}",
+                    validation=f"{last[f'validation_{run.job.select_on}']:.4g}",
                 )
                 if not run.done():
                     run.next_epoch()

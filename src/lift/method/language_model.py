@@ -193,11 +193,68 @@ def convert_embedded(folder: Path) -> Path:
     return folder
 
 
+def check_base_model(settings: ModelSettings) -> None:
+    """Raise ``DatasetInputError`` naming ``lift.model.name`` unless its model can be read: the
+    embedded package installed, a folder with a model's ``config.json``, or a Hugging Face id
+    in this machine's cache or on the hub (asked only when the cache lacks it and the hub is
+    not switched off by ``HF_HUB_OFFLINE``). Cheap: nothing is loaded or converted."""
+    name = settings.name
+    said = f"Parameter `lift.model.name` is {name!r}"
+    if name == EMBEDDED:
+        embedded_gguf()
+        return
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise DatasetInputError(
+                f"{said}, a folder without a model's config.json: give the folder that "
+                "`save_pretrained` wrote, a Hugging Face model id, or `embedded`."
+            )
+        return
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
+        raise DatasetInputError(
+            f"{said}, and no folder {folder.resolve()} exists: give a model folder that "
+            "exists, a Hugging Face model id, or `embedded`."
+        )
+    from huggingface_hub import constants, model_info, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    remedy = (
+        "check the id, or give a local model folder or `embedded` (the model this project ships)."
+    )
+    download = f"download it where there is network (`hf download {name}`) and copy the cache"
+    if constants.HF_HUB_OFFLINE:
+        raise DatasetInputError(
+            f"{said}, which is not in this machine's Hugging Face cache, and the hub is "
+            f"switched off (HF_HUB_OFFLINE): {download}, or {remedy}"
+        )
+    try:
+        model_info(name, timeout=10)
+    except GatedRepoError:
+        raise DatasetInputError(
+            f"{said}, a gated model on the Hugging Face hub: accept its terms on the hub and "
+            "log in (`hf auth login`), or give another model."
+        ) from None
+    except RepositoryNotFoundError:
+        raise DatasetInputError(
+            f"{said}, and the Hugging Face hub has no model of that id: {remedy}"
+        ) from None
+    except Exception as error:  # no network: the hub cannot say
+        raise DatasetInputError(
+            f"{said}, which is not in this machine's Hugging Face cache, and the hub cannot be "
+            f"reached ({type(error).__name__}): {download}, or {remedy}"
+        ) from None
+
+
 def prepare_base_model(settings: ModelSettings | None = None) -> BaseModel:
     """Resolve the base model of ``settings`` (``lift.model``): the embedded model (converted
     once under ``models_dir``), a local model folder, or a Hugging Face model id (loaded from
-    its cache when offline)."""
+    its cache when offline). A model that cannot be read raises ``DatasetInputError`` here
+    (``check_base_model``), before anything names it."""
     settings = settings or ModelSettings()
+    check_base_model(settings)
     name, trust_remote_code = settings.name, settings.trust_remote_code
     if name == EMBEDDED:
         folder = convert_embedded(Path(settings.models_dir) / EMBEDDED_FOLDER)

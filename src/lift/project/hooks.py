@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
-from kedro.io.core import AbstractVersionedDataset
+from kedro.io.core import AbstractDataset, AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
 from lift.config.errors import DatasetInputError
@@ -18,6 +21,9 @@ from lift.method.phases import PHASES, spent
 from lift.project import lineage
 from lift.project.lineage import Input, LineageStore, Record, RunMixError
 
+logger = logging.getLogger(__name__)
+
+MODEL_PARAMS = "params:lift.model"  # the base model every LIFT node reads
 RUN_TIMINGS = "run_timings"  # the catalog entry the timings of every run are saved to
 
 
@@ -112,8 +118,27 @@ class RunTracking:
         active = mlflow.active_run()  # kedro-mlflow's hook runs first and starts it
         self.run_id = active.info.run_id if active else None
         self.catalog, self.saved = catalog, {}
-        if self.run_id:
+        if self.run_id is None:
+            return
+        with self._tracking("the run's save version"):
             self._client().set_tag(self.run_id, "kedro.save_version", run_params["run_id"])
+
+    @contextmanager
+    def _tracking(self, what: str) -> Iterator[None]:
+        """Log to MLflow inside: a failing store (locked, full, gone) costs the tracking of the
+        rest of the run, with a warning, never the run or what it made."""
+        try:
+            yield
+        except Exception as error:  # any failure of the store or its client
+            logger.warning(
+                "MLflow tracking failed while logging %s (%s: %s); the run goes on untracked "
+                "from here, its artifacts are saved as always (MLflow run %s).",
+                what,
+                type(error).__name__,
+                str(error).splitlines()[0][:200] if str(error) else "",
+                self.run_id,
+            )
+            self.run_id = None
 
     @staticmethod
     def _client() -> Any:
@@ -125,6 +150,10 @@ class RunTracking:
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
         if self.run_id is None:
             return
+        with self._tracking(f"`{dataset_name}`"):
+            self._log_saved(dataset_name, data)
+
+    def _log_saved(self, dataset_name: str, data: Any) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -161,11 +190,12 @@ class RunTracking:
     def after_pipeline_run(self) -> None:
         if self.run_id is None:
             return
-        client = self._client()
-        client.log_dict(self.run_id, self.saved, "kedro_datasets.json")
-        timings = self.summary.timings()
-        for phase, seconds in {"total": timings["total_seconds"], **timings["phases"]}.items():
-            client.log_metric(self.run_id, f"seconds.{phase}", float(seconds))
+        with self._tracking("the run's timings"):
+            client = self._client()
+            client.log_dict(self.run_id, self.saved, "kedro_datasets.json")
+            timings = self.summary.timings()
+            for phase, seconds in {"total": timings["total_seconds"], **timings["phases"]}.items():
+                client.log_metric(self.run_id, f"seconds.{phase}", float(seconds))
 
 
 class RunInputs:
@@ -186,10 +216,18 @@ class RunInputs:
                     f"`--load-versions` asks for version {version} of `{name}`, which has "
                     + (f"these: {', '.join(saved[-10:])}" if saved else "none saved yet")
                 )
+        if MODEL_PARAMS in pipeline.inputs():
+            problems += _base_model_problems(catalog.load(MODEL_PARAMS))
         for name in sorted(pipeline.inputs()):
             if name.startswith(lineage.PARAMS) or name == "parameters" or catalog.exists(name):
                 continue
-            if name.endswith(".raw_table"):
+            if name.endswith(".raw_table") and name in catalog.config_resolver.config:
+                # declared by the user (not the pattern of the tables the project acquires)
+                problems.append(
+                    f"`{name}` reads {_filepath(catalog.get(name))}, which does not exist: "
+                    "correct the `filepath` of its catalog entry, or put the file there"
+                )
+            elif name.endswith(".raw_table"):
                 problems.append(
                     f"`{name}` has no file: a dataset with `source: {{kind: file}}` reads its "
                     "table from that catalog entry; declare it (docs/tutorials/your-table.md):\n"
@@ -208,6 +246,35 @@ class RunInputs:
             raise DatasetInputError(
                 "This run cannot start:\n" + "".join(f"  - {p}\n" for p in problems)
             )
+
+
+class RunVersions:
+    """A run reads the versions it saved: once a node saved a versioned artifact, the catalog
+    reads that version of it. Kedro reads the newest on disk, which it looks up right after
+    the save: a run started beside this one in the same project, saving newer versions of the
+    same artifacts in step with it, would be read by it (a test saw it happen)."""
+
+    @hook_impl
+    def before_pipeline_run(self, catalog: Any) -> None:
+        self.catalog = catalog
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        dataset = self.catalog.get(dataset_name)
+        if not _versioned(dataset):
+            return
+        version = dataset.resolve_save_version()
+        config = self.catalog.config_resolver.resolve_pattern(dataset_name)
+        if not config:  # added in code, not from the catalog's configuration
+            return
+        pinned = AbstractDataset.from_config(dataset_name, config, version, version)
+        catalog_log = logging.getLogger("kedro.io.data_catalog")
+        level = catalog_log.level
+        catalog_log.setLevel(logging.ERROR)  # its "Replacing dataset" is this hook's doing
+        try:
+            self.catalog[dataset_name] = pinned
+        finally:
+            catalog_log.setLevel(level)
 
 
 class RunLineage:
@@ -277,12 +344,35 @@ class RunLineage:
             version = dataset.resolve_load_version()
             assert self.store is not None
             record = self.store.read(name, version)
-            if record is None:  # written before records were kept
+            if record is None:
                 path = _local_path(dataset, version)
+                if path is not None and self.store.recorded(version):  # its save never ended
+                    raise RunMixError(self._incomplete(name, version))
+                # written before records were kept
                 record = Record(None, lineage.digest_of_path(path) if path else "")
             return Input(name, version, record)
         path = _local_path(dataset, None)
         return Input(name, None, Record(None, lineage.digest_of_path(path) if path else ""))
+
+    def _incomplete(self, name: str, version: str) -> str:
+        """The message for a version whose save never completed (no record was kept)."""
+        from kedro.framework.project import pipelines
+
+        whole = Pipeline([pipelines[p] for p in self.pipeline_names])
+        makers = sorted(n.name for n in whole.nodes if name in n.outputs)
+        pipeline = ",".join(self.pipeline_names) + (
+            f" --env={self.env}" if self.env not in (None, "local") else ""
+        )
+        return (
+            f"Version {version} of `{name}` was not saved to the end (the run that wrote it "
+            "failed or was killed while saving it), so it is not read. Make it again:\n"
+            + (
+                f"  kedro run --pipelines={pipeline} --from-nodes={','.join(makers)}\n"
+                if makers
+                else ""
+            )
+            + f"or read an earlier version: --load-versions={name}:<version>."
+        )
 
     def _refusal(
         self, node: Any, found: list[tuple[str, str]], together: dict[str, str] | None = None
@@ -326,6 +416,19 @@ class RunLineage:
             + rerun
             + "or load versions that were made together: --load-versions=<artifact>:<version>."
         )
+
+
+def _base_model_problems(params: dict[str, Any] | None) -> list[str]:
+    """Why the run's base model (``lift.model``) cannot be read, if it cannot: checked before
+    the first node so that no baseline is fitted for a run that cannot fine-tune."""
+    from lift.config.lift import ModelSettings
+    from lift.method.language_model import check_base_model
+
+    try:
+        check_base_model(ModelSettings.from_params(params))
+    except DatasetInputError as error:
+        return [str(error)]
+    return []
 
 
 def _made_by(name: str, run_params: dict[str, Any]) -> str:

@@ -96,6 +96,12 @@ class LineageStore:
         runs = sorted(p.name for p in self.root.iterdir() if p.is_dir())
         return [run for run in runs if (record := self.read(name, run)) and record.digest == digest]
 
+    def recorded(self, run: str) -> bool:
+        """Whether run ``run`` kept records (it saved an artifact to the end with them): then a
+        version of it without a record is a save that never completed. A run on workers that
+        keep none (the Dask runner's) has no records at all."""
+        return (self.root / run).is_dir()
+
     def write_parameters(self, run: str, parameters: Mapping[str, Any]) -> None:
         self._write_json(self._file(run, "parameters"), parameters)
 

@@ -10,7 +10,11 @@ therefore never pass through the scheduler, and every one must be a file on stor
 workers see (``data_root`` in conf/base/globals.yml; docs/how-to/cluster.md). Nodes
 that run the language model (tags ``training`` and ``prediction``) go to workers started with a
 ``GPU`` resource where the cluster has any. The scheduler's address: ``address``, else
-``LIFT_DASK_SCHEDULER``, else a local cluster of worker processes on this machine.
+``LIFT_DASK_SCHEDULER``, else a local cluster of worker processes on this machine. Each task
+is named after its node (the Dask dashboard shows which node runs where). A worker lost in the
+middle of a node (killed, its machine gone) costs that node's work only: the scheduler runs
+the task again on another worker, up to its ``allowed_failures`` (3 by default), which first
+removes any version of the node's outputs the lost attempt had saved, whole or half.
 
 Node and dataset hooks run in the driver only around the whole run (as with Kedro's
 ``ParallelRunner``): each node's seconds come back from the workers to the run's timings
@@ -22,11 +26,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
 from kedro.io import MemoryDataset
+from kedro.io.core import AbstractVersionedDataset
 from kedro.runner import AbstractRunner
 from kedro.runner.task import Task
 
@@ -46,9 +52,31 @@ def run_on_worker(task: Task) -> tuple[Any, float]:
     from kedro.framework.hooks.manager import _create_hook_manager
 
     task.hook_manager = _create_hook_manager()  # the worker's own: no plugin's hooks
+    _clear_lost_attempt(task)
     started = time.perf_counter()
     node = task.execute()
     return node, time.perf_counter() - started
+
+
+def _clear_lost_attempt(task: Task) -> None:
+    """Remove what an earlier attempt of ``task`` saved before its worker was lost: in a run,
+    only this node writes its outputs' versions, so a version already there is that attempt's
+    (whole or half), and Kedro would refuse to save over it."""
+    for name in task.node.outputs:
+        dataset = task.catalog.get(name)
+        fs = getattr(dataset, "_fs", None)
+        if not isinstance(dataset, AbstractVersionedDataset) or not dataset._version or fs is None:
+            continue
+        path = str(dataset._get_versioned_path(dataset.resolve_save_version()))
+        if fs.exists(path):
+            logger.warning(
+                "%s: removing %s, saved by an earlier attempt of node %s on a worker that was "
+                "lost; the node runs again",
+                name,
+                path,
+                task.node.name,
+            )
+            fs.rm(path, recursive=True)
 
 
 class DaskExecutor(Executor):
@@ -86,14 +114,19 @@ class DaskExecutor(Executor):
             len(workers),
             ", the language model's nodes on those with a GPU" if gpus else "",
         )
-        self._any = self._client.get_executor(pure=False)
-        self._gpu = self._client.get_executor(pure=False, resources={"GPU": 1}) if gpus else None
+        self._gpus = gpus
         self._done = done  # told of each node that ended, and its seconds
 
     def submit(self, task: Task, /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
         task.hook_manager = None  # a plugin manager cannot travel; the worker makes its own
-        gpu = self._gpu is not None and bool(GPU_TAGS & set(task.node.tags))
-        remote = (self._gpu if gpu else self._any).submit(run_on_worker, task)
+        gpu = self._gpus and bool(GPU_TAGS & set(task.node.tags))
+        remote = self._client.submit(
+            run_on_worker,
+            task,
+            key=f"{task.node.name}-{uuid.uuid4().hex}",  # the node's name on the dashboard
+            pure=False,
+            resources={"GPU": 1} if gpu else None,
+        )
         done: Future = Future()
 
         def finished(future: Future) -> None:
