@@ -354,15 +354,18 @@ class RunLineage:
         path = _local_path(dataset, None)
         return Input(name, None, Record(None, lineage.digest_of_path(path) if path else ""))
 
+    def _pipelines_option(self) -> str:
+        """This run's pipelines and environment as `kedro run` takes them again."""
+        env = f" --env={self.env}" if self.env not in (None, "local") else ""
+        return ",".join(self.pipeline_names) + env
+
     def _incomplete(self, name: str, version: str) -> str:
         """The message for a version whose save never completed (no record was kept)."""
         from kedro.framework.project import pipelines
 
         whole = Pipeline([pipelines[p] for p in self.pipeline_names])
         makers = sorted(n.name for n in whole.nodes if name in n.outputs)
-        pipeline = ",".join(self.pipeline_names) + (
-            f" --env={self.env}" if self.env not in (None, "local") else ""
-        )
+        pipeline = self._pipelines_option()
         return (
             f"Version {version} of `{name}` was not saved to the end (the run that wrote it "
             "failed or was killed while saving it), so it is not read. Make it again:\n"
@@ -398,9 +401,7 @@ class RunLineage:
             for m in makers
             if not any(m in {n.name for n in whole.from_nodes(k).nodes} for k in makers - {m})
         )
-        pipeline = ",".join(self.pipeline_names)
-        if self.env not in (None, "local"):
-            pipeline += f" --env={self.env}"
+        pipeline = self._pipelines_option()
         rerun = (
             f"  kedro run --pipelines={pipeline} --from-nodes={','.join(first)}\n" if first else ""
         )
