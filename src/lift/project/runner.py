@@ -32,13 +32,12 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from kedro.io import MemoryDataset
-from kedro.io.core import AbstractVersionedDataset
 from kedro.runner import AbstractRunner
 from kedro.runner.task import Task
 
 from lift.config.errors import DatasetInputError, optional
 from lift.method.language_model import THREADS, cores_each
-from lift.project.hooks import RunSummary
+from lift.project.hooks import RunSummary, _versioned
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ def _clear_lost_attempt(task: Task) -> None:
     for name in task.node.outputs:
         dataset = task.catalog.get(name)
         fs = getattr(dataset, "_fs", None)
-        if not isinstance(dataset, AbstractVersionedDataset) or not dataset._version or fs is None:
+        if not _versioned(dataset) or fs is None:
             continue
         path = str(dataset._get_versioned_path(dataset.resolve_save_version()))
         if fs.exists(path):
