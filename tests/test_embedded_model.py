@@ -146,7 +146,7 @@ def test_a_model_that_cannot_be_had_offline_gets_a_clear_error_when_loaded(monke
     not Path("/proc/self/clear_refs").exists(), reason="needs Linux's peak-memory reset"
 )
 @pytest.mark.parametrize(("rows", "tokens"), [(8, 60), (8, 200)])
-def test_the_memory_estimate_of_a_step_is_within_a_fifth_of_the_measured_peak(
+def test_the_memory_estimate_of_a_step_is_near_the_measured_peak_and_rather_above(
     embedded, rows, tokens
 ):
     # a fresh process: the peak resident memory of its first training step, from just before
@@ -163,4 +163,7 @@ def test_the_memory_estimate_of_a_step_is_within_a_fifth_of_the_measured_peak(
         env={**os.environ, "PYTHONPATH": str(root / "src")},
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert figures["ratio"] == pytest.approx(1, abs=0.2), figures
+    # the peak differs between machines of one kind (the matrix library's workspaces: 8 x 200
+    # measured 6838 MB on a session's machine and 4857 MB on the CI's, 2026-12-02), so the
+    # estimate may err on the safe side by more than it may fall short
+    assert 0.8 <= figures["ratio"] <= 1.4, figures
