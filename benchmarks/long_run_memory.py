@@ -50,12 +50,12 @@ def main() -> None:
         target = info["target"]
         if args.rows and len(table) > args.rows:
             table = table.sample(args.rows, random_state=0)
-        tables[name] = (table.drop(columns=[target]), table[target].astype(str))
+        tables[name] = (table.drop(columns=[target]), table[target].astype(str), entry.get("lift"))
     measured = []
     start = time.perf_counter()
     for round_ in range(args.rounds):
-        for name, (features, target) in tables.items():
-            model = LIFTClassifier(epochs=args.epochs).fit(features, target)
+        for name, (features, target, lift) in tables.items():
+            model = LIFTClassifier(lift=lift, epochs=args.epochs).fit(features, target)
             model.predict(features.head(50))
             del model
             gc.collect()

@@ -2,6 +2,7 @@
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -441,3 +442,34 @@ def test_the_prior_is_the_best_constant_answer():
     targets = np.array([1.0, 2.0, 3.0, 6.0])
     rmse_of_mean = np.sqrt(np.mean((targets - targets.mean()) ** 2))
     assert Regression().prior_score(targets) == pytest.approx(rmse_of_mean)
+
+
+def _resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise KeyError("VmRSS")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads Linux's VmRSS")
+def test_release_memory_gives_the_freed_heap_back():
+    # tensors of a step's sizes, freed: glibc keeps them in its heap (the high-water mark a
+    # run over many tables held to its end) until release_memory trims it
+    linear = torch.nn.Linear(576, 1536)
+    kept = []
+    for i in range(60):
+        x = torch.randn(8, 200, 576, requires_grad=True)
+        linear(x).relu().sum().backward()
+        kept.append(torch.randn(100_000 + 1_000 * i))
+    before = _resident_mb()
+    del kept, x
+    language_model.release_memory()
+    assert _resident_mb() < before - 100
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for a GPU this machine lacks")
+def test_a_device_this_machine_lacks_is_refused_with_the_remedy():
+    with pytest.raises(DatasetInputError, match="Device 'cuda:1' was asked for, and this machine"):
+        language_model.select_device("cuda:1")
+    assert language_model.unavailable_device("cpu") is None
+    assert "use `auto`" in language_model.unavailable_device("cuda")

@@ -131,5 +131,8 @@ def test_other_errors_keep_their_traceback():
     seen = []
     hook = brief(lambda *args: seen.append(args[0]))
     hook(KeyError, KeyError("x"), None)
+    hook(ValueError, ValueError("an unexpected value"), None)
     hook(DatasetInputError, DatasetInputError("said"), None)
-    assert seen == [KeyError]
+    # Kedro's refusal of a misspelt --pipelines name says all there is to say
+    hook(ValueError, ValueError("Failed to find the pipeline named 'clasification'."), None)
+    assert seen == [KeyError, ValueError]

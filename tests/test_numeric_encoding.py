@@ -75,8 +75,9 @@ def test_a_bad_study_stops_the_build_naming_its_parameter(tasks, study, said):
 def test_a_table_an_environment_switches_off_is_left_out(tasks, caplog):
     assert tasks["classification"]["datasets"]["wine"] is None
     pipeline = create_pipeline({**STUDY, "datasets": {"classification": ["wine"]}}, tasks)
-    assert not pipeline.nodes
-    assert "leaves out table 'wine'" in caplog.text
+    assert [n.name for n in pipeline.nodes] == ["numeric_encoding.nothing_to_study"]
+    with pytest.raises(DatasetInputError, match="switched off here"):
+        pipeline.nodes[0].run({})
 
 
 def test_the_study_runs_and_reports_every_encoding(tasks, tiny_model_dir):

@@ -43,7 +43,7 @@ def test_rows_without_a_target_are_dropped(mixed_table, caplog):
     with caplog.at_level(logging.WARNING):
         table, schema = prepare_table("mixed", mixed_table, "kind", "classification")
     assert len(table) == 118 and schema["n_dropped_rows"] == 2
-    assert "dropped 2 rows without a target value" in caplog.text
+    assert "dropped 2 of 120 rows without a value in target column 'kind'" in caplog.text
 
 
 def test_missing_target_column_names_the_dataset_column_and_the_parameter(mixed_table):

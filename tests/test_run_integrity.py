@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import load_iris
 
 from conftest import copy_project, kedro, kedro_ok
@@ -200,6 +201,19 @@ def test_a_base_model_that_cannot_be_read_is_refused_before_any_node_runs(projec
     assert "Traceback" not in message
     # nothing was fitted or saved, least of all a base_model naming the bad model
     assert sorted((project / "data/06_models/base_model.json").iterdir()) == base_models
+    assert versions(project, "baseline_models.pkl") == baselines
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for a GPU this machine lacks")
+def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_before_any_node_runs(project):
+    baselines = versions(project, "baseline_models.pkl")
+    result = kedro(project, *RUN, "--params=classification.lift.device=cuda")
+    assert result.returncode != 0
+    message = said(result)
+    assert "Parameter `classification.lift.device` is 'cuda': this machine has no CUDA GPU" in (
+        message
+    )
+    assert "use `auto`" in message and "Traceback" not in message
     assert versions(project, "baseline_models.pkl") == baselines
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from lift.config.errors import DatasetInputError
@@ -77,3 +78,33 @@ def test_a_given_split_fixes_the_test_rows_and_the_first_repeat():
         assert len(rows_of(splits, repeat, "train")) == 20
     np.testing.assert_array_equal(rows_of(splits, 0, "validation"), np.arange(20, 25))
     assert not np.array_equal(rows_of(splits, 1, "validation"), np.arange(20, 25))
+
+
+@pytest.mark.parametrize(
+    ("split", "said"),
+    [
+        ({"test_size": 1.5}, "`classification.split.test_size` is 1.5"),
+        ({"validation_size": "a fifth"}, "`classification.split.validation_size` is 'a fifth'"),
+        ({"repeats": 0}, "`classification.split.repeats` is 0"),
+        ({"repeats": 2.5}, "`classification.split.repeats` is 2.5"),
+        ({"test_seed": -1}, "`classification.split.test_seed` is -1"),
+        ({"repeat": 3}, r"`classification.split` has unknown keys \['repeat'\]"),
+    ],
+)
+def test_the_pipeline_refuses_bad_split_parameters_when_it_is_built(split, said):
+    from lift.pipelines.classification import create_pipeline
+
+    iris = {"source": {"kind": "sklearn", "name": "iris"}}
+    with pytest.raises(DatasetInputError, match=said):
+        create_pipeline(datasets={"iris": iris}, split=split)
+
+
+def test_numbers_read_as_classes_are_named_with_their_column_and_the_regression_remedy():
+    lengths = np.round(np.linspace(4.0, 8.0, 150), 1)
+    classes = sorted(set(lengths))  # the table's target encoded as its class's index
+    codes = pd.Series(np.searchsorted(classes, lengths), name="sepal_length")
+    with pytest.raises(DatasetInputError) as caught:
+        split_rows("flowers", codes, class_names=classes)
+    said = str(caught.value)
+    assert "41 classes of target column 'sepal_length'" in said
+    assert "declare the dataset under `regression.datasets`" in said

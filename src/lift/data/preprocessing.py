@@ -98,7 +98,12 @@ def prepare_table(
     table = raw_table.loc[~missing_target].drop(columns=list(drop_columns)).reset_index(drop=True)
     if missing_target.any():
         logger.warning(
-            "Dataset '%s': dropped %d rows without a target value", dataset, missing_target.sum()
+            "Dataset '%s': dropped %d of %d rows without a value in target column '%s' (they "
+            "can be neither trained on nor scored)",
+            dataset,
+            missing_target.sum(),
+            len(raw_table),
+            target,
         )
     if table.empty:
         raise DatasetInputError(

@@ -9,22 +9,49 @@ split of the same sizes with seed r."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from lift.config.errors import DatasetInputError
+from lift.config.errors import DatasetInputError, reject_unknown
 
 SPLITS = ("train", "validation", "test")
 
 
-def _check_fraction(name: str, value: float) -> float:
-    if not 0 < float(value) < 1:
-        raise DatasetInputError(f"Parameter `split.{name}` is {value}; use a number in (0, 1).")
-    return float(value)
+PARAMETERS = ("test_size", "validation_size", "test_seed", "repeats")
+
+
+def check_split(split: Mapping[str, Any], path: str = "split") -> None:
+    """The split parameters (``split_rows``' keywords) at ``path`` can be used: known keys,
+    fractions in (0, 1), a whole seed and whole repeats >= 1; ``DatasetInputError`` naming the
+    parameter otherwise. The pipelines call it when they are built, before any node runs."""
+    reject_unknown(split, PARAMETERS, f"Parameter `{path}` has unknown keys")
+    for name in ("test_size", "validation_size"):
+        if name in split:
+            _check_fraction(name, split[name], path)
+    for name, least in (("test_seed", 0), ("repeats", 1)):
+        value = split.get(name, least)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise DatasetInputError(
+                f"Parameter `{path}.{name}` is {value!r}; use a whole number >= {least}."
+            )
+        if value < least:
+            raise DatasetInputError(
+                f"Parameter `{path}.{name}` is {value}; use a whole number >= {least}."
+            )
+
+
+def _check_fraction(name: str, value: Any, path: str = "split") -> float:
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fraction = float("nan")
+    if isinstance(value, bool) or not 0 < fraction < 1:
+        raise DatasetInputError(f"Parameter `{path}.{name}` is {value!r}; use a number in (0, 1).")
+    return fraction
 
 
 def _split(
@@ -35,9 +62,11 @@ def _split(
     seed: int,
     what: str,
     class_names: Sequence[Any] | None = None,
+    column: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` split in two, the second part of ``size`` (a fraction or a count), stratified
-    by ``labels`` (named in messages by ``class_names``) unless they are None."""
+    by ``labels`` (named in messages by ``class_names``, and their ``column``) unless they are
+    None."""
     try:
         return train_test_split(rows, test_size=size, stratify=labels, random_state=seed)
     except ValueError as error:
@@ -50,12 +79,29 @@ def _split(
         if class_names is not None:
             counts.index = [class_names[int(label)] for label in counts.index]
         rare = ", ".join(f"{name!r} ({n} rows)" for name, n in counts.head(5).items())
+        numbers = all(_is_number(name) for name in counts.index)
         raise DatasetInputError(
             f"Dataset '{dataset}': cannot make the stratified {what} split of {len(rows)} rows "
-            f"in {len(counts)} classes ({error}). Its smallest classes: {rare}; every class "
-            "needs at least 5 rows for the paper's splits. Add rows, drop the rare classes, "
-            "or check that the dataset's `target` is the column meant."
+            f"in {len(counts)} classes"
+            + (f" of target column '{column}'" if column else "")
+            + f". Its smallest classes: {rare}; every class needs at least 5 rows for the "
+            "paper's splits. Add rows, drop the rare classes, or check that the dataset's "
+            "`target` is the column meant"
+            + (
+                " (its classes are numbers: to predict a number, declare the dataset under "
+                "`regression.datasets`)."
+                if numbers
+                else "."
+            )
         ) from error
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def split_rows(
@@ -78,15 +124,18 @@ def split_rows(
     ``row`` (position in the cleaned table), ``repeat`` (0..R-1) and ``split``. The test rows
     are the same in every repeat; repeat ``r`` splits the rest with seed ``r``.
     """
-    test_size = _check_fraction("test_size", test_size)
-    validation_size = _check_fraction("validation_size", validation_size)
-    if int(repeats) != repeats or repeats < 1:
-        raise DatasetInputError(f"Parameter `split.repeats` is {repeats}; use a whole number >= 1.")
+    check_split(
+        {"test_size": test_size, "validation_size": validation_size, "repeats": repeats}
+    )
+    test_size, validation_size = float(test_size), float(validation_size)
+    column = getattr(targets, "name", None)  # a table's column, named in messages
     targets = np.asarray(targets)
     labels = targets if stratify else None
     rows = np.arange(len(targets))
     if given is None:
-        rest, test = _split(dataset, rows, labels, test_size, int(test_seed), "test", class_names)
+        rest, test = _split(
+            dataset, rows, labels, test_size, int(test_seed), "test", class_names, column
+        )
     else:
         given = np.asarray(given)
         rest, test = rows[given != "test"], rows[given == "test"]
@@ -105,6 +154,7 @@ def split_rows(
                 repeat,
                 "train/validation",
                 class_names,
+                column,
             )
         for split, members in (("train", train), ("validation", validation), ("test", test)):
             parts.append(pd.DataFrame({"row": np.sort(members), "repeat": repeat, "split": split}))

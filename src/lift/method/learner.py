@@ -33,6 +33,7 @@ from lift.method.language_model import (
     configure_threads,
     load_model,
     precision_used,
+    release_memory,
     select_device,
     share_cores,
     training_devices,
@@ -392,6 +393,7 @@ def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> 
     model); lower-precision ones keep it beside them, as in training: merged, it would lose
     every update smaller than their rounding."""
     model, tokenizer = load_base(base, settings)
+    attached = None
     try:
         with precision(settings):
             attached = adapter.attach(model)
@@ -399,9 +401,8 @@ def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> 
                 attached = attached.merge_and_unload()
             yield attached, tokenizer
     finally:
-        del model
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        del model, attached
+        release_memory()
 
 
 def answer_prompts(

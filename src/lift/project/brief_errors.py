@@ -15,7 +15,17 @@ from kedro.framework.hooks import hook_impl
 from lift.config.errors import DatasetInputError, MissingExtra
 
 BRIEF = (DatasetInputError, MissingExtra)  # DatasetInputError includes lineage's RunMixError
+# Kedro's own refusals of a command's input that say all there is to say (a misspelt
+# `--pipelines` name, with the names it may have meant)
+KEDRO_REFUSALS = ("Failed to find the pipeline named",)
 SHOW = "LIFT_TRACEBACK"  # set (to anything but 0) to see the traceback of a brief error too
+
+
+def is_brief(kind: type[BaseException], error: BaseException) -> bool:
+    """Whether ``error`` is a refusal whose message is all a user needs."""
+    if issubclass(kind, BRIEF):
+        return True
+    return issubclass(kind, ValueError) and str(error).startswith(KEDRO_REFUSALS)
 
 
 def brief(previous: Any) -> Any:
@@ -23,7 +33,7 @@ def brief(previous: Any) -> Any:
     to ``previous``."""
 
     def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
-        if issubclass(kind, BRIEF) and os.environ.get(SHOW, "0") in ("", "0"):
+        if is_brief(kind, error) and os.environ.get(SHOW, "0") in ("", "0"):
             print(f"\n{kind.__name__}: {error}", file=sys.stderr)
             print(f"({SHOW}=1 shows where it was raised.)", file=sys.stderr)
             return

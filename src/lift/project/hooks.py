@@ -218,6 +218,8 @@ class RunInputs:
                 )
         if MODEL_PARAMS in pipeline.inputs():
             problems += _base_model_problems(catalog.load(MODEL_PARAMS))
+        for name in sorted(i for i in pipeline.inputs() if i.startswith(lineage.PARAMS)):
+            problems += _device_problems(catalog.load(name), name.removeprefix(lineage.PARAMS))
         for name in sorted(pipeline.inputs()):
             if name.startswith(lineage.PARAMS) or name == "parameters" or catalog.exists(name):
                 continue
@@ -430,6 +432,31 @@ def _base_model_problems(params: dict[str, Any] | None) -> list[str]:
     except DatasetInputError as error:
         return [str(error)]
     return []
+
+
+def _device_problems(value: Any, path: str) -> list[str]:
+    """Why a device the parameters at ``path`` name (a ``device``, an entry of ``devices``,
+    at any depth) is not on this machine: found before the first node, not in the fine-tuning
+    node after the baselines."""
+    from lift.method.language_model import unavailable_device
+
+    if not isinstance(value, dict):
+        return []
+    problems = []
+    for key, inner in value.items():
+        where = f"{path}.{key}"
+        if key == "device" and isinstance(inner, str):
+            named = [(where, inner)]
+        elif key == "devices" and isinstance(inner, list):
+            named = [(f"{where}[{i}]", device) for i, device in enumerate(inner)]
+        else:
+            problems += _device_problems(inner, where)
+            continue
+        for at, device in named:
+            problem = None if device == "auto" else unavailable_device(str(device))
+            if problem:
+                problems.append(f"Parameter `{at}` is '{device}': {problem}")
+    return problems
 
 
 def _made_by(name: str, run_params: dict[str, Any]) -> str:

@@ -216,7 +216,7 @@ class StudySettings(Settings):
                 elif theirs.get(name) is not None:
                     studied.append((task, name, theirs[name], f"{task}.datasets.{name}"))
                 elif name in own or name in theirs:
-                    logger.warning(
+                    logger.debug(
                         "The %s study leaves out table '%s': this environment switches it off "
                         "(null).",
                         study,

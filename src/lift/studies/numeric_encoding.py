@@ -65,7 +65,7 @@ class EncodingStudySettings(Settings):
             if theirs.get(name) is not None:
                 tables.append((task, name))
             elif name in theirs:
-                logger.warning(
+                logger.debug(
                     "The %s study leaves out table '%s': this environment switches it off (null).",
                     STUDY,
                     name,

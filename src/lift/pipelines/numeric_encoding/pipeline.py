@@ -30,6 +30,7 @@ from lift.pipelines.tabular.pipeline import (
     data_nodes,
     lift_nodes,
     namespaced,
+    nothing_to_study,
 )
 from lift.studies.numeric_encoding import STUDY, EncodingStudySettings
 
@@ -85,7 +86,7 @@ def create_pipeline(study: Mapping[str, Any] | None, tasks: Mapping[str, Any]) -
     declared = {task: (section or {}).get("datasets") for task, section in tasks.items()}
     tables = settings.tables(declared)
     if not tables:
-        return Pipeline([])
+        return nothing_to_study(STUDY, settings.datasets)
     pipelines, scores, score_tasks = [], [], []
     for task, name in tables:
         section = tasks[task]

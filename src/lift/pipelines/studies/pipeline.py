@@ -44,6 +44,7 @@ from lift.pipelines.tabular.pipeline import (
     data_nodes,
     lift_nodes,
     namespaced,
+    nothing_to_study,
 )
 from lift.studies.designs import (
     STUDIES,
@@ -319,9 +320,8 @@ def create_pipeline(
             parts.append(namespaced(steps, entry, namespace, declared_at, **read(steps, shared)))
             scores.append(f"{namespace}.scores")
             answers += [f"{namespace}.{n.outputs[0]}" for n in steps if n.name in FIGURED]
-    if not scores:  # every table switched off or out of reach: nothing to study here
-        logger.warning("The %s study has no table to run in this environment.", study)
-        return Pipeline([])
+    if not scores:  # every table switched off: nothing to study here
+        return nothing_to_study(study, settings.datasets)
     report = node(
         bind(
             nodes.report,

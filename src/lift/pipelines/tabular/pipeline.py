@@ -21,6 +21,7 @@ from kedro.pipeline import Node, Pipeline, node
 from lift.config.errors import DatasetInputError, reject_unknown
 from lift.config.lift import GroupingSettings, LiftSettings
 from lift.data.entry import DatasetEntry, log_precedence
+from lift.data.splits import check_split
 from lift.evaluation import baselines
 from lift.pipelines.tabular import nodes
 
@@ -223,6 +224,7 @@ def create_pipeline(
             f"Parameter `{task}.datasets` is empty: declare at least one dataset in "
             f"conf/base/parameters_{task}.yml."
         )
+    check_split(parameters.get("split") or {}, f"{task}.split")
     task_lift = parameters.get("lift") or {}
     LiftSettings.from_params(task_lift, path=f"{task}.lift", task=task)  # named without a dataset
     together = GroupingSettings.from_params(parameters.get("fine_tuning"), task).group == "together"
@@ -272,6 +274,26 @@ def together_node(task: str, entries: list[DatasetEntry]) -> Node:
         tags="training",
         namespace=task,
     )
+
+
+def nothing_to_study(study: str, named: Mapping[str, list[str]]) -> Pipeline:
+    """The pipeline of ``study`` where every table it names (``named``: task -> names) is
+    switched off: one node that refuses when the study is run, saying why. (A warning when
+    the pipelines are built was printed by every command of the project, whichever ran.)"""
+    listed = "; ".join(f"{task}: {', '.join(names)}" for task, names in named.items() if names)
+    reason = (
+        f"The {study} study has no table to run in this environment: the tables it names "
+        f"({listed}) are switched off here (`null` under `<task>.datasets`). Switch one on, "
+        f"or name others in `{study}.datasets`."
+    )
+    return Pipeline(
+        # its output the study's results, which it cannot make (Kedro wants one)
+        [node(partial(_refuse, reason), None, "results", name="nothing_to_study", namespace=study)]
+    )
+
+
+def _refuse(reason: str) -> None:
+    raise DatasetInputError(reason)
 
 
 def base_model_node() -> Node:
