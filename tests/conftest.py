@@ -170,7 +170,10 @@ def publish(monkeypatch):
 
     def set_rows(*rows: tuple) -> None:
         table = pd.DataFrame(
-            [dict(zip(published.COLUMNS, (*row, float("nan"), "", "a test"))) for row in rows]
+            [
+                dict(zip(published.COLUMNS, (*row, float("nan"), "", "a test"), strict=True))
+                for row in rows
+            ]
         )
         monkeypatch.setattr(published, "_read", lambda: table)
 
