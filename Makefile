@@ -17,7 +17,7 @@ KEEP ?= 3
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup setup-dev run run-regression test bench lint viz docs clean lock clean-venv
+.PHONY: setup setup-dev run run-regression paper-report test bench lint viz docs clean lock clean-venv
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ run: setup
 
 run-regression: setup
 	$(BIN)/kedro run --pipelines=regression
+
+# every number the paper published beside ours, from whatever has run (data/08_reporting/paper)
+paper-report: setup
+	$(BIN)/kedro run --pipelines=paper_report
 
 test: setup-dev
 	$(BIN)/python -m pytest

@@ -160,3 +160,21 @@ def kedro_ok(project: Path, *args: str) -> subprocess.CompletedProcess:
     result = kedro(project, *args)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+@pytest.fixture
+def publish(monkeypatch):
+    """``publish(rows)`` makes ``rows`` (pipeline, dataset, variant, model, metric, mean) what
+    the paper published (``lift.evaluation.published``), for a test's own tables."""
+    from lift.evaluation import published
+
+    def set_rows(*rows: tuple) -> None:
+        table = pd.DataFrame(
+            [
+                dict(zip(published.COLUMNS, (*row, float("nan"), "", "a test"), strict=True))
+                for row in rows
+            ]
+        )
+        monkeypatch.setattr(published, "_read", lambda: table)
+
+    return set_rows

@@ -11,7 +11,7 @@ from lift.pipelines.classification import create_pipeline
 from lift.pipelines.classification.nodes import CALIBRATED
 
 DATASETS = {
-    "iris": {"source": {"kind": "sklearn", "name": "iris"}, "paper": {"xgboost": 1.0}},
+    "iris": {"source": {"kind": "sklearn", "name": "iris"}},  # the paper's xgboost: 1.0
     "moons": {"source": {"kind": "synthetic", "name": "moons", "n_samples": 200, "seed": 123}},
     "mine": {"source": {"kind": "file"}, "target": "kind", "drop_columns": ["noise"]},
 }

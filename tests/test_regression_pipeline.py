@@ -14,7 +14,6 @@ SMALL = {"n_train": 40, "n_validation": 10, "n_test": 20}
 DATASETS = {
     "linear_p1": {
         "source": {"kind": "synthetic", "name": "linear", "p": 1, **SMALL},
-        "paper": {"lift": 0.08},
     },
     "cosine_p2": {"source": {"kind": "synthetic", "name": "cosine", "p": 2, **SMALL}},
     "mine": {"source": {"kind": "file"}, "target": "signal", "drop_columns": ["kind"]},

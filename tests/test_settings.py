@@ -71,7 +71,6 @@ BAD_VALUES = [
     ("lift.dtype", "fp8", "'fp8'"),
     ("datasets.iris.max_categories", 0, "greater than 0"),
     ("datasets.iris.drop_columns", "petal", "valid list"),
-    ("datasets.iris.paper.lift", "high", "valid number"),
     (
         "datasets.iris.source.kind",
         "web",
@@ -94,6 +93,8 @@ UNKNOWN_KEYS = [
         "the known ones are ['template', 'sentence', 'names', 'names_seed', 'image', 'encoding'",
     ),
     ("datasets.iris.targt", "the known ones are ['source', 'target', 'split_column'"),
+    # the paper's figures are read from lift/evaluation/published.csv, not set per dataset
+    ("datasets.iris.paper", "the known ones are ['source', 'target', 'split_column'"),
     ("datasets.iris.source.nam", "the known ones are ['kind', 'name']"),
     ("datasets.moons.source.n_sample", "the generator 'moons' takes ['n_samples', 'seed'"),
     ("datasets.moons.lift.training.epoch", "the known ones are ['learning_rate', 'epochs'"),

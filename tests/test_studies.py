@@ -207,7 +207,6 @@ STUDIES = {
         "kinds": ["systematic"],
         "datasets": {"classification": ["moons"]},
         "tables": {"classification": {"moons": MOONS, "unused": None}},
-        "paper": {"moons": {"clean": {"lift": 0.97}}},
     },
     "class_imbalance": {"ratios": [0.25], "datasets": {"classification": ["iris"]}},
     "decision_boundaries": {
@@ -246,7 +245,10 @@ STUDIES = {
 
 
 @pytest.mark.parametrize("study", list(STUDIES))
-def test_each_study_runs_end_to_end_and_reports_every_variant(study, tasks, tiny_model_dir):
+def test_each_study_runs_end_to_end_and_reports_every_variant(
+    study, tasks, tiny_model_dir, publish
+):
+    publish(("label_noise", "moons", "clean", "lift", "accuracy", 0.97))
     params = STUDIES[study]
     pipeline = create_pipeline(study, params, tasks)
     assert pipeline.outputs() == {f"{study}.results", f"{study}.figure"}
@@ -470,14 +472,14 @@ def test_demonstrations_are_training_rows_as_many_as_fit_the_context(tiny_model_
         demonstrations("t", train, queries, tokenizer, 30, 4)
 
 
-def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_model_dir):
+def test_in_context_answers_with_the_rows_lift_is_fine_tuned_on(tasks, tiny_model_dir, publish):
     params = {
         "demonstrations": 6,
         "subset_epochs": 1,
         "datasets": {"classification": ["moons"]},
         "tables": {"classification": {"moons": MOONS}},
-        "paper": {"moons": {"in_context": {"in_context_generated": 0.5}}},
     }
+    publish(("in_context", "moons", "in_context", "in_context_generated", "accuracy", 0.5))
     pipeline = create_pipeline("in_context", params, tasks)
     names = {n.name for n in pipeline.nodes}
     assert "in_context.classification.moons.in_context.predict_in_context" in names
@@ -522,7 +524,7 @@ def test_pretext_tasks_have_the_targets_features_and_classes():
         assert kept[name].min() <= planes[name].min() and planes[name].max() <= kept[name].max()
 
 
-def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_model_dir):
+def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_model_dir, publish):
     plane = {"kind": "synthetic", "name": "plane", "coefficients": [0.2, 0.4]}
     plane.update(n_train=20, n_validation=6, n_test=6)
     tasks["regression"] = regression_section(tasks)
@@ -532,8 +534,8 @@ def test_two_stage_fine_tunes_the_same_rows_from_the_first_stage(tasks, tiny_mod
         "pretext": {"rows": 20, "rounds": 1, "epochs": 1},
         "datasets": {"classification": ["moons"], "regression": ["plane"]},
         "tables": {"classification": {"moons": MOONS}, "regression": {"plane": {"source": plane}}},
-        "paper": {"plane": {"two_stage_3": {"lift": 1.78}}},
     }
+    publish(("two_stage", "plane", "two_stage_3", "lift", "rmse", 1.78))
     pipeline = create_pipeline("two_stage", params, tasks)
     second = next(n for n in pipeline.nodes if n.name.endswith("two_stage_6.fine_tune"))
     assert "two_stage.classification.moons.pretext.pretext_adapter" in second.inputs

@@ -12,7 +12,14 @@ from kedro.pipeline import Pipeline
 from lift.config.errors import reject_unknown
 from lift.config.lift import ModelSettings
 from lift.data.entry import with_catalog_datasets
-from lift.pipelines import classification, numeric_encoding, predict, regression, studies
+from lift.pipelines import (
+    classification,
+    numeric_encoding,
+    paper_report,
+    predict,
+    regression,
+    studies,
+)
 from lift.project.context import ProjectContext
 
 
@@ -31,7 +38,8 @@ def _configuration() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: ``classification``, ``regression`` and both together
-    as the default, ``predict`` (new rows answered by trained adapters), and the studies:
+    as the default, ``predict`` (new rows answered by trained adapters), ``paper_report``
+    (the paper's numbers beside ours, from whatever has run), and the studies:
     ``numeric_encoding`` and those of ``lift.studies.designs``."""
     parameters, catalog = _configuration()
     # the model shared by both tasks (parameters_lift.yml), checked before any work
@@ -49,5 +57,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "__default__": sum(pipelines.values(), Pipeline([])),
         "numeric_encoding": study,
         "predict": predict.create_pipeline(catalog),
+        "paper_report": paper_report.create_pipeline(),
         **studies.create_pipelines(parameters, tasks),
     }

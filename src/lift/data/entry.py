@@ -84,9 +84,6 @@ class DatasetEntry(Settings):
     images to 5,000); null: every row."""
     sample_seed: Annotated[int, Field(ge=0)] = 0
     """The seed of that sample."""
-    paper: dict[str, float] = {}
-    """What the LIFT paper published for this dataset by model name (accuracy as a fraction,
-    or RAE), shown beside ours in the metrics."""
     lift: LiftSettings = LiftSettings()
     """The dataset's own LIFT settings, over the task's."""
 

@@ -124,9 +124,7 @@ def split_rows(
     ``row`` (position in the cleaned table), ``repeat`` (0..R-1) and ``split``. The test rows
     are the same in every repeat; repeat ``r`` splits the rest with seed ``r``.
     """
-    check_split(
-        {"test_size": test_size, "validation_size": validation_size, "repeats": repeats}
-    )
+    check_split({"test_size": test_size, "validation_size": validation_size, "repeats": repeats})
     test_size, validation_size = float(test_size), float(validation_size)
     column = getattr(targets, "name", None)  # a table's column, named in messages
     targets = np.asarray(targets)

@@ -48,6 +48,7 @@ from lift.data.preprocessing import TaskName, task_of
 from lift.data.variants import NoiseKind
 from lift.evaluation.baselines import CLASSIFIERS, classifier
 from lift.evaluation.metrics import METRICS
+from lift.evaluation.published import StudyFigures
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +158,6 @@ def perturbed_test_images(
     return changed_table
 
 
-Published = dict[str, dict[str, dict[str, float]]]  # dataset -> variant -> model -> figure
-
-
 class StudySettings(Settings):
     """What every study's parameters (``<study>``) hold: the tables, by task, and what the
     paper published for them.
@@ -169,7 +167,7 @@ class StudySettings(Settings):
     to the study's own dataset entries (name -> the same keys as in ``<task>.datasets``; null
     switches one off). ``lift`` holds LIFT settings the study runs with, over the task's and
     the table's own (the keys of ``<task>.lift``, e.g. ``{training: {epochs: 10}}``).
-    ``paper`` maps dataset -> variant -> model -> the paper's figure (a fraction for
+    The paper's figures for a study are in ``lift.evaluation.published`` (a fraction for
     accuracy, RAE for regression, unless ``published_metric`` says otherwise)."""
 
     tasks: ClassVar[tuple[TaskName, ...]] = ("classification", "regression")
@@ -179,10 +177,9 @@ class StudySettings(Settings):
     datasets: dict[TaskName, list[str]] = {}
     tables: dict[TaskName, dict[str, dict[str, Any] | None]] = {}
     lift: dict[str, Any] = {}
-    paper: Published = {}
 
     def metrics(self) -> dict[str, str]:
-        """Per task, the metric its tables are compared on (with ``paper``'s figures)."""
+        """Per task, the metric its tables are compared on (with the paper's figures)."""
         return {task: self.published_metric.get(task, METRICS[task][0]) for task in self.tasks}
 
     def variants(self) -> list[Variant]:
@@ -693,7 +690,7 @@ def with_sample_means(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def study_results(
-    scores: Sequence[pd.DataFrame], published: Published, compared: Mapping[str, str]
+    scores: Sequence[pd.DataFrame], published: StudyFigures, compared: Mapping[str, str]
 ) -> pd.DataFrame:
     """The study's tidy results: one row per (task, dataset, variant, model, repeat) with the
     metrics, and the paper's figure (``paper_<metric>``, the task's metric in ``compared``)

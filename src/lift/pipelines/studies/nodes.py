@@ -14,6 +14,7 @@ from lift.data import images, synthetic, variants
 from lift.data.entry import DatasetEntry
 from lift.data.splits import rows_of
 from lift.evaluation import baselines, metrics
+from lift.evaluation.published import StudyFigures
 from lift.method import in_context, learner, two_stage
 from lift.method.encoding import Encodings
 from lift.method.fine_tuning import TrainedAdapter
@@ -21,7 +22,6 @@ from lift.method.language_model import BaseModel
 from lift.method.tasks import task_for
 from lift.studies import figures
 from lift.studies.designs import (
-    Published,
     Variant,
     changed,
     study_results,
@@ -202,7 +202,7 @@ def predict_in_context(
 def report(
     *parts: pd.DataFrame,
     study: str,
-    published: Published,
+    published: StudyFigures,
     compared: dict[str, str],
     tables: int,
 ) -> tuple[pd.DataFrame, Figure]:

@@ -33,6 +33,7 @@ from kedro.pipeline import Node, Pipeline, node
 from lift.config.lift import with_overrides
 from lift.data.acquisition import OpenMLSource, openml_available
 from lift.data.entry import DatasetEntry
+from lift.evaluation import published
 from lift.pipelines.studies import nodes
 from lift.pipelines.tabular import nodes as tabular_nodes
 from lift.pipelines.tabular.pipeline import (
@@ -326,7 +327,7 @@ def create_pipeline(
         bind(
             nodes.report,
             study=study,
-            published=settings.paper,
+            published=published.of_study(study),
             compared=settings.metrics(),
             tables=len(scores),
         ),

@@ -22,7 +22,7 @@ from lift.config.errors import DatasetInputError, reject_unknown
 from lift.config.lift import GroupingSettings, LiftSettings
 from lift.data.entry import DatasetEntry, log_precedence
 from lift.data.splits import check_split
-from lift.evaluation import baselines
+from lift.evaluation import baselines, published
 from lift.pipelines.tabular import nodes
 
 # parameters every dataset of a task shares; they keep their names inside each namespace
@@ -236,9 +236,10 @@ def create_pipeline(
         log_precedence(own, task_lift, f"{task}.lift", f"{task}.datasets.{name}.lift")
     # the paper's figures are bound here, not read from each dataset's settings artifact: an
     # artifact read outside its namespace would make kedro-viz see the layers in a cycle
-    published = {entry.name: dict(entry.paper) for entry in entries}
+    figures = published.of_task(task)
+    figures = {entry.name: figures.get(entry.name, {}) for entry in entries}
     report = node(
-        bind(nodes.report, task=task, published=published),
+        bind(nodes.report, task=task, published=figures),
         [f"{task}.{entry.name}.scores" for entry in entries],
         [f"{task}.metrics", f"{task}.metrics_plot"],
         name="report",
