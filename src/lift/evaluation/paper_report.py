@@ -1,6 +1,6 @@
 """How close this implementation comes to the LIFT paper: each number the paper published
-(``lift.evaluation.published``) beside ours from the newest results of the pipeline that
-reproduces it, with the difference and a verdict, as a table, a Markdown report and a
+(``lift.evaluation.published``) beside ours from the newest run of the pipeline that
+reproduces it on that table, with the difference and a verdict, as a table, a Markdown report and a
 self-contained HTML page with its figure."""
 
 from __future__ import annotations
@@ -25,18 +25,21 @@ PERCENT = {"accuracy"}  # shown in %
 
 def compare(results: Mapping[str, pd.DataFrame], numbers: pd.DataFrame) -> pd.DataFrame:
     """One row per published number (``numbers``, ``published.numbers()``'s columns) with
-    ours: ``ours`` (the mean over repeats), ``ours_sd``, ``repeats``, ``difference`` (ours
-    minus the paper's), the ``verdict`` and, where not run, ``why``.
+    ours: ``ours`` (the mean over repeats), ``ours_sd``, ``repeats``, the ``run`` (the
+    version its results were saved as), ``difference`` (ours minus the paper's), the
+    ``verdict`` and, where not run, ``why``.
 
-    ``results`` maps a pipeline to its newest results: ``classification`` and ``regression``
-    their ``metrics`` (one row per dataset and model, means and ``<metric>_std``), a study
-    its ``results`` (one row per table, variant, model and repeat). A number is
+    ``results`` maps a pipeline to its results: ``classification`` and ``regression`` their
+    ``metrics`` (one row per dataset and model, means and ``<metric>_std``), a study its
+    ``results`` (one row per table, variant, model and repeat); a ``version`` column says
+    which run each row comes from. A number is
     *reproduced* when ours is within the larger of the paper's ±, our standard deviation and
     half the unit of the paper's last digit; else *better* or *worse*."""
     rows = []
     for number in numbers.to_dict("records"):
-        ours, sd, repeats, why = _ours(results, number)
-        row = {**number, "ours": ours, "ours_sd": sd, "repeats": repeats, "why": why}
+        ours, sd, repeats, version, why = _ours(results, number)
+        row = {**number, "ours": ours, "ours_sd": sd, "repeats": repeats, "run": version}
+        row["why"] = why
         if np.isnan(ours):
             row.update(difference=np.nan, verdict="not run")
         else:
@@ -65,33 +68,32 @@ ERROR_ROUNDING = 0.005
 
 def _ours(
     results: Mapping[str, pd.DataFrame], number: Mapping[str, object]
-) -> tuple[float, float, int, str]:
+) -> tuple[float, float, int, str, str]:
     pipeline, dataset, model = number["pipeline"], number["dataset"], number["model"]
     metric = str(number["metric"])
     if pipeline not in results:
-        return np.nan, np.nan, 0, f"`kedro run --pipelines={pipeline}` has not run here"
+        return np.nan, np.nan, 0, "", f"`kedro run --pipelines={pipeline}` has not run here"
     table = results[pipeline]
     mine = table[(table["dataset"] == dataset) & (table["model"] == model)]
     if "variant" in table and number["variant"]:
         mine = mine[mine["variant"] == number["variant"]]
     if mine.empty or metric not in mine or mine[metric].isna().all():
         if not (table["dataset"] == dataset).any():
-            return (
-                np.nan,
-                np.nan,
-                0,
-                (
-                    f"the newest {pipeline} results have no table '{dataset}' (the paper's tables: "
-                    "`--env paper`; OpenML's need the network or a filled cache)"
-                ),
+            why = (
+                f"no {pipeline} run here had table '{dataset}' (the paper's tables: "
+                "`--env paper`; OpenML's need the network or a filled cache)"
             )
-        return np.nan, np.nan, 0, f"the newest {pipeline} results have no {model} {metric} here"
+        else:
+            why = f"the {pipeline} results have no {model} {metric} here"
+        return np.nan, np.nan, 0, "", why
+    version = str(mine["version"].iloc[0]) if "version" in mine else ""
     if "repeat" in mine:  # a study's rows: one per repeat
         values = mine[metric].astype(float)
-        return float(values.mean()), float(values.std(ddof=0)), int(values.size), ""
+        return float(values.mean()), float(values.std(ddof=0)), int(values.size), version, ""
     row = mine.iloc[0]
     sd = float(row.get(f"{metric}_std", np.nan))
-    return float(row[metric]), sd, int(row.get("repeats", 1)), ""
+    repeats = row.get("repeats", np.nan)
+    return float(row[metric]), sd, 1 if pd.isna(repeats) else int(repeats), version, ""
 
 
 def counts(comparison: pd.DataFrame) -> dict[str, int]:
@@ -112,6 +114,11 @@ def figure(comparison: pd.DataFrame) -> plt.Figure:
         for verdict, colour in colours.items():
             points = mine[mine["verdict"] == verdict]
             axis.scatter(points["mean"], points["ours"], s=18, color=colour, label=verdict)
+        if len(mine) <= 40:  # few enough to name
+            for row in mine.itertuples():
+                name = f"{row.dataset} {row.model}" + (f" {row.variant}" if row.variant else "")
+                axis.annotate(name, (row.mean, row.ours), fontsize=6, alpha=0.7,
+                              xytext=(3, -3), textcoords="offset points")  # fmt: skip
         top = float(np.nanmax([*mine["mean"], *mine["ours"], 1e-9])) * 1.05
         axis.plot([0, top], [0, top], color="grey", linewidth=0.8)
         axis.set(xlabel=f"the paper's {metric}", ylabel=f"ours ({metric})", xlim=(0, top))
@@ -149,6 +156,7 @@ def _table_rows(comparison: pd.DataFrame) -> list[list[str]]:
                 paper,
                 ours,
                 str(row["repeats"] or ""),
+                row["run"],
                 row["verdict"] + (f": {row['why']}" if row["why"] else ""),
                 row["source"],
             ]
@@ -165,6 +173,7 @@ HEADER = [
     "paper",
     "ours",
     "repeats",
+    "run",
     "verdict",
     "source",
 ]

@@ -1,5 +1,5 @@
 """The ``paper_report`` pipeline: every number the LIFT paper published beside ours, from the
-newest results of whatever has run (``make paper-report``)::
+newest run of each table, of whatever has run (``make paper-report``)::
 
     paper_report.results, params:lift.model -> report
         -> report.md, report.html, comparison.csv, figure.png (data/08_reporting/paper/)"""

@@ -1,6 +1,7 @@
-"""``NewestResults``: the newest saved version of every pipeline's results under a reporting
-folder (the tasks' ``metrics.csv``, the studies' ``results.csv``), of those that have run; what
-a report over whatever has run reads. Loading only: each artifact is its pipeline's to write."""
+"""``NewestResults``: every pipeline's results under a reporting folder (the tasks'
+``metrics.csv``, the studies' ``results.csv``), each table's rows from the newest saved version
+that has it (a run of another environment since does not hide it); what a report over
+whatever has run reads. Loading only: each artifact is its pipeline's to write."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from kedro.io import AbstractDataset, DatasetError
 
 class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
     """Under ``folder``, each ``<pipeline>/<file>/<version>/<file>`` for ``file`` in
-    ``files`` (Kedro's layout of a versioned artifact), the newest version, by pipeline.
+    ``files`` (Kedro's layout of a versioned artifact), by pipeline.
 
     Example catalog entry::
 
@@ -30,29 +31,36 @@ class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
         self._files = list(files)
         self.metadata = metadata
 
-    def newest(self) -> dict[str, str]:
-        """Each pipeline's newest results file, by pipeline (the folder's name)."""
+    def saved(self) -> dict[str, list[str]]:
+        """Each pipeline's saved results files (the folder's name), newest first."""
         fs, root = fsspec.core.url_to_fs(self._folder)
-        found = {}
+        found: dict[str, list[str]] = {}
         if not fs.isdir(root):
             return found
         for folder in sorted(fs.ls(root, detail=False)):
             for name in self._files:
                 artifact = f"{folder.rstrip('/')}/{name}"
                 versions = sorted(fs.ls(artifact, detail=False)) if fs.isdir(artifact) else []
-                saved = [f"{v.rstrip('/')}/{name}" for v in versions]
-                saved = [path for path in saved if fs.isfile(path)]
-                if saved:
-                    found[folder.rstrip("/").rsplit("/", 1)[-1]] = fs.unstrip_protocol(saved[-1])
+                paths = [f"{v.rstrip('/')}/{name}" for v in reversed(versions)]
+                paths = [fs.unstrip_protocol(path) for path in paths if fs.isfile(path)]
+                if paths:
+                    found[folder.rstrip("/").rsplit("/", 1)[-1]] = paths
         return found
 
     def load(self) -> dict[str, pd.DataFrame]:
+        """By pipeline, the rows of each of its tables (``dataset``) from the newest version
+        that has the table, with that ``version``."""
         results = {}
-        for pipeline, path in self.newest().items():
-            table = pd.read_csv(path)
-            if "variant" in table:  # a study's table as it is (an empty variant reads as NaN)
-                table["variant"] = table["variant"].fillna("").astype(str)
-            results[pipeline] = table
+        for pipeline, paths in self.saved().items():
+            parts, seen = [], set()
+            for path in paths:
+                table = pd.read_csv(path)
+                if "variant" in table:  # a study's table as it is (an empty one reads as NaN)
+                    table["variant"] = table["variant"].fillna("").astype(str)
+                new = table[~table["dataset"].isin(seen)]
+                parts.append(new.assign(version=path.rstrip("/").split("/")[-2]))
+                seen |= set(table["dataset"])
+            results[pipeline] = pd.concat(parts, ignore_index=True)
         return results
 
     def save(self, data: None) -> None:
