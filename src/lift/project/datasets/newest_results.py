@@ -13,21 +13,21 @@ from kedro.io import AbstractDataset, DatasetError
 
 
 class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
-    """Under ``folder``, each ``<pipeline>/<file>/<version>/<file>`` for ``file`` in
-    ``files`` (Kedro's layout of a versioned artifact), by pipeline.
+    """Under the reporting folder ``filepath``, each ``<pipeline>/<file>/<version>/<file>``
+    for ``file`` in ``files`` (Kedro's layout of a versioned artifact), by pipeline.
 
     Example catalog entry::
 
         paper_report.results:
           type: lift.project.datasets.NewestResults
-          folder: data/08_reporting
+          filepath: data/08_reporting
           files: [metrics.csv, results.csv]
     """
 
     def __init__(
-        self, *, folder: str, files: list[str], metadata: dict[str, Any] | None = None
+        self, *, filepath: str, files: list[str], metadata: dict[str, Any] | None = None
     ) -> None:
-        self._folder = folder
+        self._folder = filepath
         self._files = list(files)
         self.metadata = metadata
 
@@ -57,6 +57,9 @@ class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
                 table = pd.read_csv(path)
                 if "variant" in table:  # a study's table as it is (an empty one reads as NaN)
                     table["variant"] = table["variant"].fillna("").astype(str)
+                if "dataset" not in table:  # no tables to tell apart: the newest as it is
+                    parts.append(table.assign(version=path.rstrip("/").split("/")[-2]))
+                    break
                 new = table[~table["dataset"].isin(seen)]
                 parts.append(new.assign(version=path.rstrip("/").split("/")[-2]))
                 seen |= set(table["dataset"])
@@ -70,4 +73,4 @@ class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
         return True  # an empty mapping where nothing has run yet
 
     def _describe(self) -> dict[str, Any]:
-        return {"folder": self._folder, "files": self._files}
+        return {"filepath": self._folder, "files": self._files}
