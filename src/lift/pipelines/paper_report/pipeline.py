@@ -20,10 +20,12 @@ def report(results: dict[str, pd.DataFrame], model: dict[str, Any]) -> tuple[Any
     """The comparison, its Markdown and HTML reports and its figure."""
     name = ModelSettings.from_params(model).name
     ours = f"{name} ({EMBEDDED_FOLDER})" if name == EMBEDDED else name
-    comparison = paper_report.compare(results, published.numbers())
+    numbers = published.numbers()
+    comparison = paper_report.compare(results, numbers)
+    own = paper_report.own_tables(results, numbers)
     plot = paper_report.figure(comparison)
-    page = paper_report.page(comparison, ours, plot)
-    return paper_report.markdown(comparison, ours), page, comparison, plot
+    page = paper_report.page(comparison, ours, plot, own)
+    return paper_report.markdown(comparison, ours, own), page, comparison, plot
 
 
 def create_pipeline() -> Pipeline:
