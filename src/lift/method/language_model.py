@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import ctypes
 import ctypes.util
+import functools
 import gc
 import importlib.util
 import json
@@ -167,8 +168,9 @@ def release_memory() -> None:
         trim(0)
 
 
+@functools.cache
 def _libc() -> Any:
-    name = ctypes.util.find_library("c")
+    name = ctypes.util.find_library("c")  # once: it asks ldconfig
     try:
         return ctypes.CDLL(name) if name else None
     except OSError:
