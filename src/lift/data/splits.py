@@ -34,24 +34,20 @@ def check_split(split: Mapping[str, Any], path: str = "split") -> None:
             _check_fraction(name, split[name], path)
     for name, least in (("test_seed", 0), ("repeats", 1)):
         value = split.get(name, least)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not float(value).is_integer() or value < least:
             raise DatasetInputError(
                 f"Parameter `{path}.{name}` is {value!r}; use a whole number >= {least}."
             )
-        if value < least:
-            raise DatasetInputError(
-                f"Parameter `{path}.{name}` is {value}; use a whole number >= {least}."
-            )
 
 
-def _check_fraction(name: str, value: Any, path: str = "split") -> float:
+def _check_fraction(name: str, value: Any, path: str) -> None:
     try:
         fraction = float(value)
     except (TypeError, ValueError):
         fraction = float("nan")
     if isinstance(value, bool) or not 0 < fraction < 1:
         raise DatasetInputError(f"Parameter `{path}.{name}` is {value!r}; use a number in (0, 1).")
-    return fraction
 
 
 def _split(
