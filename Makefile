@@ -13,11 +13,15 @@ TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s' '$(TORCH_SPEC)' | cksum | cut 
 LOCK := -c requirements.lock
 # `make clean`: the newest versions of every artifact kept
 KEEP ?= 3
+# `make paper`: the environment it runs (paper_smoke: the same path in minutes on a CPU), and
+# torch's build: PyPI's Linux wheel (the CUDA build) where nvidia-smi lists a GPU
+PAPER_ENV ?= paper
+PAPER_TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo torch || echo '$(TORCH_SPEC)')
 
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup setup-dev run run-regression paper-report test bench lint viz docs clean lock clean-venv
+.PHONY: setup setup-dev run run-regression paper paper-plan paper-data paper-report test bench lint viz docs clean lock clean-venv
 
 setup: $(STAMP)
 
@@ -44,6 +48,19 @@ run: setup
 
 run-regression: setup
 	$(BIN)/kedro run --pipelines=regression
+
+# the paper at its scale: the plan (what runs, what cannot, how long), every pipeline of
+# `paper.pipelines`, then the report; on a CPU refused with the estimate unless ALLOW_CPU=1
+paper:
+	$(MAKE) setup TORCH_SPEC='$(PAPER_TORCH)'
+	$(BIN)/python -m lift.project.paper run --env $(PAPER_ENV) $(if $(ALLOW_CPU),--allow-cpu)
+
+paper-plan: setup
+	$(BIN)/python -m lift.project.paper plan --env $(PAPER_ENV)
+
+# the plan's OpenML tables into the OpenML cache, on a machine with the network
+paper-data: setup
+	$(BIN)/python -m lift.project.paper data --env $(PAPER_ENV)
 
 # every number the paper published beside ours, from whatever has run (data/08_reporting/paper)
 paper-report: setup

@@ -142,17 +142,22 @@ def copy_project(root: Path) -> Path:
     return root
 
 
-def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """``kedro *args`` run in ``project`` as a user runs it, in a subprocess."""
+def python_module(project: Path, module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m module *args`` run in ``project`` as a user runs it, in a subprocess."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-m", "kedro", *args],
+        [sys.executable, "-m", module, *args],
         cwd=project,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
+
+
+def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro *args`` run in ``project`` as a user runs it, in a subprocess."""
+    return python_module(project, "kedro", *args)
 
 
 def kedro_ok(project: Path, *args: str) -> subprocess.CompletedProcess:

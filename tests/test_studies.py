@@ -289,6 +289,11 @@ def test_an_openml_table_neither_cached_nor_online_is_left_out_and_the_rest_runs
     assert "class_imbalance.classification.iris.as_is.fine_tune" in names
     assert not any("pizza_cutter" in name for name in names)
     assert "leaves out dataset 'pizza_cutter'" in caplog.text
+    # none left: the study says so when it is run, naming the table and the remedy
+    alone = {**params, "datasets": {"classification": ["pizza_cutter"]}}
+    (refusal,) = create_pipeline("class_imbalance", alone, tasks).nodes
+    with pytest.raises(DatasetInputError, match="pizza_cutter cannot be acquired here.*paper-data"):
+        refusal.run({})
 
 
 def test_a_studys_lift_settings_reach_every_variant_over_the_tasks(tasks):

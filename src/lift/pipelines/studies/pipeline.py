@@ -280,13 +280,14 @@ def create_pipeline(
     boundaries = isinstance(settings, DecisionBoundaries)
     attacked = isinstance(settings, ImageRobustness)
     per_class = study == "class_imbalance"
-    parts, scores, answers = [base_model_node()], [], []
+    parts, scores, answers, offline = [base_model_node()], [], [], []
     for task, name, entry_params, declared_at in settings.studied(study, declared):
         section = tasks.get(task) or {}
         entry = DatasetEntry.from_params(
             task, name, entry_params, section.get("lift"), settings.lift
         )
         if not reachable(study, entry, section.get("openml_cache", "data/01_raw/openml")):
+            offline.append(name)
             continue
         table = f"{study}.{task}.{name}"
         on_table, on_variant = boundary_steps(settings) if boundaries else ([], [])
@@ -322,7 +323,7 @@ def create_pipeline(
             scores.append(f"{namespace}.scores")
             answers += [f"{namespace}.{n.outputs[0]}" for n in steps if n.name in FIGURED]
     if not scores:  # every table switched off: nothing to study here
-        return nothing_to_study(study, settings.datasets)
+        return nothing_to_study(study, settings.datasets, offline)
     report = node(
         bind(
             nodes.report,

@@ -12,7 +12,7 @@ are validated when the pipeline is built, so a bad parameter stops a run before 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial, update_wrapper
 from typing import Any
 
@@ -277,15 +277,23 @@ def together_node(task: str, entries: list[DatasetEntry]) -> Node:
     )
 
 
-def nothing_to_study(study: str, named: Mapping[str, list[str]]) -> Pipeline:
+def nothing_to_study(
+    study: str, named: Mapping[str, list[str]], offline: Sequence[str] = ()
+) -> Pipeline:
     """The pipeline of ``study`` where every table it names (``named``: task -> names) is
-    switched off: one node that refuses when the study is run, saying why. (A warning when
-    the pipelines are built was printed by every command of the project, whichever ran.)"""
+    switched off or ``offline`` (OpenML tables neither cached nor reachable): one node that
+    refuses when the study is run, saying why. (A warning when the pipelines are built was
+    printed by every command of the project, whichever ran.)"""
     listed = "; ".join(f"{task}: {', '.join(names)}" for task, names in named.items() if names)
+    why = (
+        f"{', '.join(offline)} cannot be acquired here (OpenML tables neither in the OpenML "
+        "cache nor reachable: fill the cache where the network is, `make paper-data`)"
+        if offline
+        else "are switched off here (`null` under `<task>.datasets`)"
+    )
     reason = (
-        f"The {study} study has no table to run in this environment: the tables it names "
-        f"({listed}) are switched off here (`null` under `<task>.datasets`). Switch one on, "
-        f"or name others in `{study}.datasets`."
+        f"The {study} study has no table to run in this environment: of the tables it names "
+        f"({listed}), {why}. Switch one on, or name others in `{study}.datasets`."
     )
     return Pipeline(
         # its output the study's results, which it cannot make (Kedro wants one)
