@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 import yaml
 
 from conftest import METRICS_COLUMNS, PROJECT, copy_project, kedro, kedro_ok, make_mixed_table
@@ -291,6 +292,90 @@ def test_new_rows_are_answered_as_the_runs_test_rows_were(project):
     numbers, own, seen = answers("regression")
     assert abs(numbers["predicted_signal"] - own["y_pred"].to_numpy())[seen].max() < 1e-9
     assert "probability_high" not in numbers.columns
+
+
+def test_a_trained_dataset_is_served_with_the_predict_pipelines_answers(project):
+    import mlflow
+
+    # the classification run above registered each dataset it trained as an MLflow model
+    client, _ = mlflow_runs(project)
+    registered = {m.name for m in client.search_registered_models()}
+    assert {"classification.iris", "classification.moons", "classification.mine"} <= registered
+    (version,) = client.search_model_versions("name='classification.mine'")
+    # the base model is referenced, not copied: a model is its adapter and small tables
+    files = mlflow.artifacts.download_artifacts(version.source, dst_path=str(project / "m"))
+    size = sum(f.stat().st_size for f in Path(files).rglob("*") if f.is_file())
+    assert size < 5_000_000
+    # the same rows through the predict pipeline, in Python and over HTTP
+    rows = held_out_rows(project, "classification")
+    new = as_new_rows(project, rows, "served_new.csv")
+    new_rows_environment(project, "served", {"classification.mine": "served_new.csv"})
+    kedro_ok(project, "run", "--pipelines=predict", "--env=served")
+    expected = pd.read_csv(
+        latest(project, "07_model_output/classification/mine/new_predictions.csv")
+    )
+    columns = ["predicted_kind", "answer_valid", "probability_high", "probability_low", "repeat"]
+    tracking = f"sqlite:///{project / 'data/mlflow/mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    model = mlflow.pyfunc.load_model("models:/classification.mine/latest")
+    answered = model.predict(new)
+    pd.testing.assert_frame_equal(answered[columns], expected[columns], check_dtype=False)
+    assert answered["unseen_values"].fillna("").tolist()[0] == "colour=purple"
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "PYTHONWARNINGS": "ignore"}
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        "models:/classification.mine/latest",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    server = subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None, server.stderr.read()[-3000:]
+            assert time.time() < deadline, "the model server did not answer /ping"
+            time.sleep(0.5)
+
+        def invoke(rows: pd.DataFrame) -> requests.Response:
+            body = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+            return requests.post(f"{url}/invocations", json=body, timeout=120)
+
+        response = invoke(new)
+        assert response.status_code == 200, response.text
+        served = pd.DataFrame(response.json()["predictions"])
+        pd.testing.assert_frame_equal(served[columns], expected[columns], check_dtype=False)
+        # bad requests: a 4xx naming the column, never a 500 with a traceback
+        for bad, named in [
+            (new.drop(columns=["signal"]), "signal"),
+            (new.assign(signal="high"), "signal"),
+            (new.head(0), "no rows"),
+        ]:
+            refused = invoke(bad)
+            assert 400 <= refused.status_code < 500, (refused.status_code, refused.text)
+            assert named in refused.json()["message"]
+            assert "Traceback" not in refused.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_new_rows_without_a_feature_are_refused_naming_it(project):

@@ -15,12 +15,14 @@ Writes docs/performance.md and docs/performance.json from one run:
    against LIFT-original-style generation (batches of 10, sampling, 10 new tokens, no stop),
    with accuracy, invalid rate, log-loss and ECE of each;
 6. regression: the median of k sampled answers against one greedy answer (RAE and time), with
-   the adapter of a `quadratic_p1` run.
+   the adapter of a `quadratic_p1` run;
+7. serving: the default run's iris model as MLflow serves it (rows/s, one-row latency), in
+   Python and over HTTP.
 
-Each section is a module of this folder (machine, default_run, training, engine, prediction;
-report renders the page) and can be measured alone: `--only training engine` keeps the other
-sections' figures from docs/performance.json, each with the date it was measured. Every section
-is saved as soon as it is measured.
+Each section is a module of this folder (machine, default_run, training, engine, prediction,
+serving; report renders the page) and can be measured alone: `--only training engine` keeps
+the other sections' figures from docs/performance.json, each with the date it was measured.
+Every section is saved as soon as it is measured.
 
 Run from the project root: `make bench` (or `.venv/bin/python -m benchmarks.performance`).
 A GPU, when there is one, is used as the project uses it; the figures say which device.
@@ -44,6 +46,7 @@ from .engine import engine_benchmark
 from .machine import DOCS, ROOT, log, machine, project_catalog
 from .prediction import prediction_benchmark, regression_benchmark
 from .report import ENGINE_JOBS, render
+from .serving import serving_benchmark
 from .training import training_benchmark
 
 FIGURES = DOCS / "performance.json"
@@ -58,6 +61,7 @@ def sections(engine_examples: int | None) -> dict[str, Callable[[dict[str, Any]]
         "engine": lambda peaks: engine_benchmark(project_catalog(), peaks, engine_examples),
         "prediction": lambda _: prediction_benchmark(project_catalog()),
         "regression": lambda _: regression_benchmark(),
+        "serving": lambda _: serving_benchmark(),
     }
 
 

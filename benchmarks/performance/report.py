@@ -141,6 +141,7 @@ def render(results: dict[str, Any]) -> str:
             ),
             "",
         ]
+    lines += serving_section(results)
     lines += [
         "## GPU",
         "",
@@ -167,6 +168,29 @@ def bf16_run(run: dict[str, Any]) -> list[str]:
         f"held in bfloat16): {run['bf16_wall_seconds']:.0f} s ({run['bf16_run_speedup']:.2f} "
         f"times the default's speed). LIFT's test accuracy: {accuracies(run['metrics'])} "
         f"(default); {accuracies(run['bf16_metrics'])} (bfloat16).",
+    ]
+
+
+def serving_section(results: dict[str, Any]) -> list[str]:
+    """The served iris model: one-row latency and rows per second, in Python and over HTTP."""
+    if "serving" not in results:
+        return []
+    serving = results["serving"]
+    python, http = serving["python"], serving["http"]
+    return [
+        "## Serving",
+        "",
+        "The default run's iris model as MLflow serves it (`models:/classification.iris/latest`,"
+        " [Serve a trained table](how-to/serve.md)), after it is loaded: the median of 20 "
+        f"one-row requests, and one request of all {serving['rows']} iris rows.",
+        "",
+        "| | one row (ms) | rows/s | ready after (s) |",
+        "|---|---|---|---|",
+        f"| Python (`mlflow.pyfunc.load_model`) | {python['one_row_ms']:.0f} | "
+        f"{python['rows_per_second']:.1f} | {python['load_seconds']:.1f} (load) |",
+        f"| HTTP (`mlflow models serve`) | {http['one_row_ms']:.0f} | "
+        f"{http['rows_per_second']:.1f} | {http['ready_seconds']:.1f} (until /ping) |",
+        "",
     ]
 
 

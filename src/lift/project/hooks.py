@@ -16,6 +16,7 @@ from kedro.io.core import AbstractDataset, AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
 from lift.config.errors import DatasetInputError
+from lift.data.preprocessing import TASKS
 from lift.evaluation.reporting import at_prior_notes, metric_table, primary_metric
 from lift.method.phases import PHASES, spent
 from lift.project import lineage
@@ -196,6 +197,34 @@ class RunTracking:
             timings = self.summary.timings()
             for phase, seconds in {"total": timings["total_seconds"], **timings["phases"]}.items():
                 client.log_metric(self.run_id, f"seconds.{phase}", float(seconds))
+        with self._tracking("the served models"):
+            self._log_served_models()
+
+    def _log_served_models(self) -> None:
+        """Each dataset of a task whose adapters this run trained, as an MLflow model that
+        answers new rows (``lift.project.served_model``), registered under
+        ``predict.registered_name`` (null: logged only)."""
+        from lift.project.served_model import ARTIFACTS, log_served_model
+
+        predict = self.catalog.load("params:predict") if "params:predict" in self.catalog else {}
+        template = (predict or {}).get("registered_name", "{task}.{dataset}")
+        base_model = self.catalog.load("params:lift.model")
+        for name in self.saved:
+            namespace = name.removesuffix(".adapters")
+            task, _, dataset = namespace.partition(".")
+            if name == namespace or task not in TASKS or "." in dataset:
+                continue  # not a task's dataset (a study's variant, a first stage)
+            artifacts = {a: self.catalog.load(f"{namespace}.{a}") for a in ARTIFACTS}
+            registered = template.format(task=task, dataset=dataset) if template else None
+            info = log_served_model(
+                task, artifacts, base_model, int(predict.get("repeat", 0)), registered, self.run_id
+            )
+            logger.info(
+                "Dataset '%s' logged as an MLflow model (%s)%s",
+                dataset,
+                info.model_uri,
+                f", registered as '{registered}'" if registered else "",
+            )
 
 
 class RunInputs:
