@@ -50,7 +50,7 @@ run-regression: setup
 	$(BIN)/kedro run --pipelines=regression
 
 # the paper at its scale: the plan (what runs, what cannot, how long), every pipeline of
-# `paper.pipelines`, then the report; on a CPU refused with the estimate unless ALLOW_CPU=1
+# `paper_run.pipelines`, then the report; on a CPU refused with the estimate unless ALLOW_CPU=1
 paper:
 	$(MAKE) setup TORCH_SPEC='$(PAPER_TORCH)'
 	$(BIN)/python -m lift.project.paper run --env $(PAPER_ENV) $(if $(ALLOW_CPU),--allow-cpu)

@@ -170,6 +170,11 @@ ENTRY = re.compile(r"^(?P<task>[A-Za-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)\.(?P<art
 METADATA_KEY = "lift"
 
 
+def active(datasets: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Mapping[str, Any]]:
+    """The declared datasets, less those an environment switched off with ``name: null``."""
+    return {name: params for name, params in datasets.items() if params is not None}
+
+
 def new_rows_entries(catalog: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(task, dataset)`` of every ``catalog`` entry ``<task>.<name>.new_rows``, sorted.
     Raises ``DatasetInputError`` for a task that does not exist."""

@@ -1,5 +1,5 @@
 """The paper at its scale in one command (``make paper``): every pipeline an environment's
-``paper.pipelines`` lists, one after another, then ``paper_report``.
+``paper_run.pipelines`` lists, one after another, then ``paper_report``.
 
     python -m lift.project.paper plan --env paper   # what will run, what cannot, how long
     python -m lift.project.paper data --env paper   # the OpenML tables into the cache (network)
@@ -36,7 +36,7 @@ from kedro.runner import SequentialRunner
 
 from lift.config.errors import DatasetInputError
 from lift.data.acquisition import OpenMLSource, acquire, openml_available
-from lift.data.entry import DatasetEntry
+from lift.data.entry import DatasetEntry, active
 
 TASKS = ("classification", "regression")
 # a forward pass (the validation loss) costs about a third of a training step per token
@@ -199,22 +199,21 @@ def parameter(parameters: Mapping[str, Any], path: str) -> Any:
 
 
 def steps_of(parameters: Mapping[str, Any], registered: Sequence[str]) -> list[str]:
-    """The pipelines of ``paper.pipelines``, checked against the ``registered`` ones."""
-    steps = list((parameters.get("paper") or {}).get("pipelines") or [])
+    """The pipelines of ``paper_run.pipelines``, checked against the ``registered`` ones."""
+    steps = list((parameters.get("paper_run") or {}).get("pipelines") or [])
     runnable = [p for p in registered if p not in ("__default__", "predict", REPORT)]
     unknown = [s for s in steps if s not in runnable]
     if not steps or unknown:
         raise DatasetInputError(
-            f"Parameter `paper.pipelines` is {steps}: "
+            f"Parameter `paper_run.pipelines` is {steps}: "
             + (f"{unknown} are not pipelines of this project; " if unknown else "")
-            + f"list some of {runnable} (conf/base/parameters_paper.yml)."
+            + f"list some of {runnable} (conf/base/parameters_paper_run.yml)."
         )
     return steps
 
 
 def declared_tables(step: str, parameters: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     """``(task, name, entry parameters)`` of every table ``step`` names."""
-    from lift.pipelines.tabular.pipeline import active
     from lift.studies.designs import study_settings
     from lift.studies.numeric_encoding import STUDY, EncodingStudySettings
 
@@ -258,16 +257,14 @@ def offline_tables(steps: Sequence[str], parameters: Mapping[str, Any]) -> list[
 
 
 def training_namespaces(pipeline: Any) -> list[str]:
-    """The namespace of every table or variant the pipeline fine-tunes an adapter for."""
-    from lift.pipelines.tabular.pipeline import TOGETHER
-
+    """The namespace of every table or variant the pipeline fine-tunes an adapter for: the
+    ``<namespace>.adapters`` its training nodes make (one each, or every table's at once
+    where they are trained together)."""
     namespaces = []
     for node in pipeline.nodes:
-        if node.name.endswith(".fine_tune"):
-            namespaces.append(node.namespace)
-        elif node.name.endswith(f".{TOGETHER}"):
-            prompts = [i for i in node.inputs if i.endswith(".prompts")]
-            namespaces += [i.removesuffix(".prompts") for i in prompts]
+        if "training" in node.tags:
+            adapters = [o for o in node.outputs if o.endswith(".adapters")]
+            namespaces += [o.removesuffix(".adapters") for o in adapters]
     return sorted(set(namespaces))
 
 
@@ -413,10 +410,10 @@ class Project:
 
     @classmethod
     def load(cls, path: Path, env: str) -> Project:
+        from kedro.framework.project import pipelines
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
 
-        from lift.pipeline_registry import register_pipelines
         from lift.project.context import ProjectContext
 
         bootstrap_project(path)
@@ -424,7 +421,8 @@ class Project:
         context = session.load_context()
         parameters = ProjectContext.parameters or {}
         root = str(context.config_loader["globals"].get("data_root", "data"))
-        return cls(path, env, parameters, register_pipelines(), context.catalog, root)
+        # the project's pipelines (pipeline_registry), built for this session's parameters
+        return cls(path, env, parameters, dict(pipelines), context.catalog, root)
 
     @property
     def progress(self) -> Progress:
@@ -486,13 +484,17 @@ def describe(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def run(project: Project, allow_cpu: bool = False, restart: bool = False) -> int:
+def run(
+    project: Project, allow_cpu: bool = False, restart: bool = False, summary: Path | None = None
+) -> int:
     """Every pipeline of the plan not done yet, in order, each as ``kedro run --pipelines=..
     --env=..``; then ``paper_report``. Returns the exit status."""
     if restart:
         project.progress.path.unlink(missing_ok=True)
     chosen = plan(project)
     print(describe(chosen), flush=True)
+    if summary:
+        summary.write_text(json.dumps(chosen.summary(), indent=2) + "\n")
     if chosen.blocking():
         print(
             "Refused: the main pipelines above need tables this machine cannot acquire; fill "
@@ -566,14 +568,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="paper", help="the Kedro environment (conf/<env>)")
     parser.add_argument("--allow-cpu", action="store_true", help="run on a CPU all the same")
     parser.add_argument("--restart", action="store_true", help="forget the finished pipelines")
-    parser.add_argument("--json", type=Path, help="plan: write its summary here too")
+    parser.add_argument("--json", type=Path, help="write the plan's summary here too")
     args = parser.parse_args(argv)
     try:
         project = Project.load(Path.cwd(), args.env)
         if args.command == "data":
             return fetch(project)
         if args.command == "run":
-            return run(project, args.allow_cpu, args.restart)
+            return run(project, args.allow_cpu, args.restart, args.json)
         chosen = plan(project)
         print(describe(chosen))
         if args.json:

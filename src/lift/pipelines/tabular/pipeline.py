@@ -20,7 +20,7 @@ from kedro.pipeline import Node, Pipeline, node
 
 from lift.config.errors import DatasetInputError, reject_unknown
 from lift.config.lift import GroupingSettings, LiftSettings
-from lift.data.entry import DatasetEntry, log_precedence
+from lift.data.entry import DatasetEntry, active, log_precedence
 from lift.data.splits import check_split
 from lift.evaluation import baselines, published
 from lift.pipelines.tabular import nodes
@@ -200,11 +200,6 @@ def dataset_pipeline(
         *(extra(entry) if extra else []),
     ]
     return namespaced(steps, entry, f"{task}.{name}")
-
-
-def active(datasets: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Mapping[str, Any]]:
-    """The declared datasets, less those an environment switched off with ``name: null``."""
-    return {name: params for name, params in datasets.items() if params is not None}
 
 
 def create_pipeline(
