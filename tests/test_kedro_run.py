@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -294,9 +295,12 @@ def test_new_rows_are_answered_as_the_runs_test_rows_were(project):
     assert "probability_high" not in numbers.columns
 
 
-def test_a_trained_dataset_is_served_with_the_predict_pipelines_answers(project):
+def test_a_trained_dataset_is_served_with_the_predict_pipelines_answers(project, request):
     import mlflow
 
+    tracking = f"sqlite:///{project / 'data/mlflow/mlflow.db'}"
+    request.addfinalizer(partial(mlflow.set_tracking_uri, mlflow.get_tracking_uri()))
+    mlflow.set_tracking_uri(tracking)
     # the classification run above registered each dataset it trained as an MLflow model
     client, _ = mlflow_runs(project)
     registered = {m.name for m in client.search_registered_models()}
@@ -315,8 +319,6 @@ def test_a_trained_dataset_is_served_with_the_predict_pipelines_answers(project)
         latest(project, "07_model_output/classification/mine/new_predictions.csv")
     )
     columns = ["predicted_kind", "answer_valid", "probability_high", "probability_low", "repeat"]
-    tracking = f"sqlite:///{project / 'data/mlflow/mlflow.db'}"
-    mlflow.set_tracking_uri(tracking)
     model = mlflow.pyfunc.load_model("models:/classification.mine/latest")
     answered = model.predict(new)
     pd.testing.assert_frame_equal(answered[columns], expected[columns], check_dtype=False)
@@ -324,6 +326,9 @@ def test_a_trained_dataset_is_served_with_the_predict_pipelines_answers(project)
 
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "PYTHONWARNINGS": "ignore"}
+    env["PYTHONPATH"] = str(project / "src")  # the project's package, as installed there
+    # the server runs `uvicorn` from the environment's bin folder, as an activated one has it
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     command = [
         sys.executable,
         "-m",
@@ -365,9 +370,10 @@ def test_a_trained_dataset_is_served_with_the_predict_pipelines_answers(project)
         pd.testing.assert_frame_equal(served[columns], expected[columns], check_dtype=False)
         # bad requests: a 4xx naming the column, never a 500 with a traceback
         for bad, named in [
-            (new.drop(columns=["signal"]), "signal"),
-            (new.assign(signal="high"), "signal"),
-            (new.head(0), "no rows"),
+            (new.drop(columns=["signal"]), "Model is missing inputs ['signal']"),
+            (new.assign(signal="high"), "column signal"),
+            (new.assign(colour=None), f"feature column 'colour' has {len(new)} missing"),
+            (new.head(0), "the table has no rows"),
         ]:
             refused = invoke(bad)
             assert 400 <= refused.status_code < 500, (refused.status_code, refused.text)

@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -48,6 +49,7 @@ def over_http(rows: pd.DataFrame) -> dict[str, float]:
 
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": TRACKING}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # uvicorn's
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", MODEL]
     command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
     server = subprocess.Popen(

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from typing import Any
@@ -413,10 +413,14 @@ def answer_prompts(
     task: Task,
     settings: LiftSettings,
     description: str | None = None,
+    loaded: tuple[Any, Any] | None = None,
 ) -> Answers:
     """``answer`` with the base model and ``adapter`` merged into its weights; ``train`` is
-    the adapter's training prompts (their completions and targets)."""
-    with merged(base, adapter, settings) as (model, tokenizer):
+    the adapter's training prompts (their completions and targets). ``loaded``: that model
+    and its tokenizer, where the caller keeps them (``merged``) for many calls; None: merged
+    for this one."""
+    held = nullcontext(loaded) if loaded else merged(base, adapter, settings)
+    with held as (model, tokenizer), precision(settings):
         return answer(
             model,
             tokenizer,
@@ -441,11 +445,13 @@ def answer_rows(
     settings: LiftSettings,
     encodings: Encodings | None = None,
     description: str = "answer",
+    loaded: tuple[Any, Any] | None = None,
 ) -> Answers:
     """The answers of ``repeat``'s ``adapter`` for table ``rows`` outside the splits (a grid
     of points): written as its prompts were (its encoding, fitted on that repeat's training
     rows) and read back as ``predict`` reads them. ``prompts`` are the run's own, for the
-    adapter's training completions; ``rows`` need the schema's features only."""
+    adapter's training completions; ``rows`` need the schema's features only. ``loaded``:
+    as for ``answer_prompts``."""
     encoding = adapter.chosen.get("encoding")  # the one its prompts were written with
     target = schema["target"]
     if target not in rows:  # the completions of these prompts are never used
@@ -467,6 +473,7 @@ def answer_rows(
         for_repeat(task, encodings, repeat, encoding),
         settings,
         description=f"{dataset}: {description}",
+        loaded=loaded,
     )
 
 

@@ -120,12 +120,15 @@ def predict_new_rows(
     prompts: pd.DataFrame,
     settings: LiftSettings,
     encodings: Encodings | None = None,
+    loaded: tuple[Any, Any] | None = None,
 ) -> pd.DataFrame:
     """``new_rows`` as given with LIFT's answers of repeat ``repeat``'s adapter beside them
     (``answer_columns``): the predicted class (as the table names it) or number, the answer's
     text and whether it parsed, each class's probability. ``prompts`` are the run's (the
     adapter's training completions size the answers; an invalid regression answer is the
-    training mean). Where the rows carry the target, the score on them is logged."""
+    training mean). Where the rows carry the target, the score on them is logged.
+    ``loaded``: the base model with that adapter merged (``learner.merged``) and its
+    tokenizer, where the caller keeps them for many calls (a served model)."""
     if repeat not in adapters:
         raise DatasetInputError(
             f"Dataset '{dataset}': parameter `predict.repeat` is {repeat}, but the run trained "
@@ -145,6 +148,7 @@ def predict_new_rows(
         settings,
         encodings,
         description="predict new rows",
+        loaded=loaded,
     )
     target, classes = schema["target"], schema.get("classes")
     predicted: Any = answers.predictions

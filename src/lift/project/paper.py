@@ -37,8 +37,8 @@ from kedro.runner import SequentialRunner
 from lift.config.errors import DatasetInputError
 from lift.data.acquisition import OpenMLSource, acquire, openml_available
 from lift.data.entry import DatasetEntry, active
+from lift.data.preprocessing import TASKS
 
-TASKS = ("classification", "regression")
 # a forward pass (the validation loss) costs about a third of a training step per token
 FORWARD_SHARE = 1 / 3
 REPORT = "paper_report"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,7 @@ class LiftModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         from lift.config.lift import ModelSettings
         from lift.method.language_model import prepare_base_model
+        from lift.method.learner import merged
 
         config = context.model_config
         read = {a: _dataset(a, Path(context.artifacts[a]).parent).load() for a in ARTIFACTS}
@@ -116,6 +117,10 @@ class LiftModel(mlflow.pyfunc.PythonModel):
                 models_dir=str(models_dir()),
             )
         )
+        # the base model with the adapter merged, loaded once for every request
+        self.held = ExitStack()
+        merging = merged(self.base, self.adapters[self.repeat], self.settings.lift)
+        self.loaded = self.held.enter_context(merging)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         try:
@@ -129,6 +134,7 @@ class LiftModel(mlflow.pyfunc.PythonModel):
                 self.prompts,
                 self.settings.lift,
                 self.encoding,
+                loaded=self.loaded,
             )
         except DatasetInputError as error:  # a request's mistake: 400, the column named
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
@@ -170,7 +176,7 @@ def log_served_model(
             paths[artifact] = str(Path(folder) / ARTIFACTS[artifact][1])
         with tracked or mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
-                name=f"{task}.{settings.name}",
+                name=f"{task}_{settings.name}",  # MLflow takes no dots here
                 python_model=LiftModel(),
                 artifacts=paths,
                 model_config={"repeat": repeat, "base_model": base_reference(base_model)},
