@@ -190,14 +190,6 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def parameter(parameters: Mapping[str, Any], path: str) -> Any:
-    """The value of a dotted parameter ``path`` (``classification.datasets.iris``)."""
-    value: Any = parameters
-    for key in path.split("."):
-        value = value[key]
-    return value
-
-
 def steps_of(parameters: Mapping[str, Any], registered: Sequence[str]) -> list[str]:
     """The pipelines of ``paper_run.pipelines``, checked against the ``registered`` ones."""
     steps = list((parameters.get("paper_run") or {}).get("pipelines") or [])
