@@ -120,7 +120,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def copy_project(root: Path) -> Path:
     """A copy of the project under ``root`` (conf, src) whose LIFT runs a tiny model built
-    here with a short, fast training: the real model has its own end-to-end tests."""
+    here with a short, fast training and whose baselines search their grids with 2 folds in
+    one process: the real model has its own end-to-end tests."""
     for item in ("conf", "src"):
         shutil.copytree(PROJECT / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
     for local in (root / "conf/local").iterdir():  # this machine's own settings stay here
@@ -134,6 +135,8 @@ def copy_project(root: Path) -> Path:
         lift = parameters[task]["lift"]
         lift.setdefault("training", {}).update(learning_rate=0.03, epochs=2)
         lift.setdefault("lora", {}).update(rank=4, alpha=8)
+        if "cv_folds" in parameters[task]["baselines"]:  # the paper's grids, searched quickly
+            parameters[task]["baselines"].update(cv_folds=2, n_jobs=1)
         task_file.write_text(yaml.safe_dump(parameters))
     lift_file = root / "conf/base/parameters_lift.yml"
     lift_parameters = yaml.safe_load(lift_file.read_text())
