@@ -206,8 +206,10 @@ class RunTracking:
         ``predict.registered_name`` (null: logged only)."""
         from lift.project.served_model import ARTIFACTS, log_served_model
 
-        predict = self.catalog.load("params:predict") if "params:predict" in self.catalog else {}
-        template = (predict or {}).get("registered_name", "{task}.{dataset}")
+        predict = (
+            self.catalog.load("params:predict") if "params:predict" in self.catalog else None
+        ) or {}
+        template = predict.get("registered_name", "{task}.{dataset}")
         base_model = self.catalog.load("params:lift.model")
         for name in self.saved:
             namespace = name.removesuffix(".adapters")

@@ -423,9 +423,9 @@ class Project:
         return Progress(self.path / root / "08_reporting" / "paper" / f"progress-{self.env}.json")
 
 
-def plan(project: Project, measure: bool = True) -> Plan:
-    """What ``run`` would do, with the tokens of every fine-tuning and, with ``measure``, the
-    device's throughput (a few training steps)."""
+def plan(project: Project) -> Plan:
+    """What ``run`` would do, with the tokens of every fine-tuning and, where some are still
+    to run, what the device does per second (a few training steps, a few answers)."""
     from lift.config.lift import ModelSettings
     from lift.method.language_model import prepare_base_model, select_device
     from lift.method.learner import load_base
@@ -453,7 +453,7 @@ def plan(project: Project, measure: bool = True) -> Plan:
     result.device = str(next(model.parameters()).device)
     for training in trainings:
         training.count(tokenizer)
-    if measure and any(t.step not in done for t in trainings):
+    if any(t.step not in done for t in trainings):
         print(f"measuring what {result.device} does per second", flush=True)
         result.rates = measure_rates(model, tokenizer, trainings[0])
     return result
