@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,10 @@ import torch
 from sklearn.datasets import load_iris
 
 from lift.config.lift import LiftSettings, ModelSettings
-from lift.method import batched_lora, fine_tuning, learner
+from lift.method import fine_tuning, learner
 from lift.method.fine_tuning import (
     Job,
-    collate,
-    completion_losses,
     encode,
-    initial_adapter,
     train_adapters,
     training_memory,
 )
@@ -55,11 +51,13 @@ def base_model(models: str = MODELS) -> BaseModel:
     return prepare_base_model(ModelSettings.parsed({"models_dir": models}, "lift.model"))
 
 
-def one_epoch(base: BaseModel, dtype: str, rows: int = 96) -> dict[str, float]:
+def one_epoch(
+    base: BaseModel, dtype: str, rows: int = 96, training: dict[str, Any] | None = None
+) -> tuple[dict[str, float], float]:
     """One epoch of the project's trainer (as `make bench` measures it) on ``rows`` iris
-    prompts: the epoch's history entry."""
+    prompts with ``training`` settings: the epoch's history entry and the call's seconds."""
     prompts, completions = iris_pairs()
-    settings = LiftSettings.from_params({"dtype": dtype})
+    settings = LiftSettings.from_params({"dtype": dtype, "training": training or {}})
     train, validation = (prompts[:rows], completions[:rows]), (prompts[96:104], completions[96:104])
     return project_epoch(base, settings, train, validation)
 
@@ -73,7 +71,7 @@ def speed(dtype: str, repeats: int) -> None:
     flops = training_flops(model, encode(tokenizer, prompts[:96], completions[:96]))
     one_epoch(base, dtype)  # warm-up
     for _ in range(repeats):
-        epoch = one_epoch(base, dtype)
+        epoch, _ = one_epoch(base, dtype)
         seconds = epoch["train_seconds"]
         figures = {
             "dtype": dtype,
@@ -88,7 +86,42 @@ def speed(dtype: str, repeats: int) -> None:
         print(json.dumps(figures), flush=True)
 
 
+COPIES = {"aten::copy_", "aten::_to_copy", "aten::to", "aten::clone", "aten::contiguous"}
+OPTIMIZER = {
+    "aten::lerp_",
+    "aten::sqrt",
+    "aten::addcmul_",
+    "aten::div_",
+    "aten::linalg_vector_norm",
+    "aten::where",
+    "aten::stack",
+    "aten::clamp",
+    "aten::sub_",
+    "aten::add_",
+}
+ELEMENT_WISE = ("mul", "add", "silu", "pow", "mean", "rsqrt", "neg", "cat", "softmax", "sum")
+ELEMENT_WISE += ("div", "exp", "log", "sub", "fill", "zero", "bernoulli", "uniform", "sigmoid")
+
+
+def share_of(name: str, shapes: str) -> str:
+    """What an operator of a training step is for, by its name and input shapes."""
+    if name == "aten::mm":
+        return "the frozen model's products (mm)"
+    if name == "aten::bmm":
+        lora = ", 16]" in shapes or "[1, 16," in shapes  # rank 16
+        return "the LoRA adapters' products (bmm)" if lora else "attention's products (bmm)"
+    if name in COPIES:
+        return "copies and casts"
+    if name in OPTIMIZER:
+        return "optimizer, clipping, gradient sums"
+    if name.startswith("aten::") and any(k in name for k in ELEMENT_WISE):
+        return "element-wise work"
+    return "the rest (allocations, views, autograd, Python)"
+
+
 def profile(dtype: str) -> None:
+    """The operators of one epoch of 48 prompts by their own time, and their shares by what
+    they are for (one JSON line)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as profiler
 
@@ -98,38 +131,31 @@ def profile(dtype: str) -> None:
         one_epoch(base, dtype, rows=48)
     averages = measured.key_averages(group_by_input_shape=True)
     print(averages.table(sort_by="self_cpu_time_total", row_limit=20, max_shapes_column_width=60))
+    shares: dict[str, float] = {}
+    for event in averages:
+        what = share_of(event.key, str(event.input_shapes))
+        shares[what] = shares.get(what, 0.0) + event.self_cpu_time_total / 1e6
+    total = sum(shares.values())
+    ordered = sorted(shares.items(), key=lambda item: -item[1])
+    print(json.dumps({"seconds": round(total, 2), **{k: round(v / total, 3) for k, v in ordered}}))
 
 
-def compiled(steps: int) -> None:
-    """Eager against ``torch.compile`` (inductor) on forward and backward passes of batches of
-    8 prompts: the first step (compilation included) and the mean of the next ``steps``."""
+def compiled(repeats: int) -> None:
+    """The project's trainer with its blocks compiled (``training.compile: true``) against
+    eager ones, one epoch of 96 iris prompts each: the first call's seconds (for the compiled
+    trainer, the compilation: clear inductor's cache, ``/tmp/torchinductor_$USER``, to measure
+    it cold) and the tokens per second of the next ``repeats``."""
     base = base_model()
-    settings = LiftSettings()
-    model, tokenizer = learner.load_base(base, settings)
-    _, initial = initial_adapter(model, settings.lora, 0)
-    names = sorted({fine_tuning._module_of(key)[0] for key in initial})
-    _, layers = batched_lora.inject(model, names, 1, settings.lora.rank, settings.lora.alpha, 0.0)
-    model.train()
-    examples = encode(tokenizer, *iris_pairs())
-    batches = [collate(examples[i : i + 8], tokenizer.pad_token_id) for i in range(0, 96, 8)]
-    parameters = [p for layer in layers.values() for p in (layer.lora_A, layer.lora_B)]
-
-    def step(runner: Any, batch: dict[str, Any]) -> None:
-        losses, _ = completion_losses(runner, batch)
-        losses.sum().backward()
-        for parameter in parameters:
-            parameter.grad = None
-
-    figures = {}
-    with learner.precision(settings):
-        for name, runner in (("eager", model), ("compiled", torch.compile(model, dynamic=True))):
-            started = time.perf_counter()
-            step(runner, batches[0])
-            figures[f"{name}_first_step_seconds"] = round(time.perf_counter() - started, 1)
-            started = time.perf_counter()
-            for i in range(steps):
-                step(runner, batches[i % len(batches)])
-            figures[f"{name}_step_seconds"] = round((time.perf_counter() - started) / steps, 3)
+    figures: dict[str, Any] = {}
+    for name, compile_them in (("eager", False), ("compiled", True)):
+        _, figures[f"{name}_first_call_seconds"] = one_epoch(
+            base, "auto", 96, {"compile": compile_them}
+        )
+        rates = []
+        for _ in range(repeats):
+            epoch, _ = one_epoch(base, "auto", 96, {"compile": compile_them})
+            rates.append(round(epoch["train_tokens"] / epoch["train_seconds"]))
+        figures[f"{name}_tokens_per_second"] = rates
     print(json.dumps(figures))
 
 
@@ -165,7 +191,7 @@ def memory(rows: int, tokens: int, models: str) -> None:
     with learner.precision(settings):
         train_adapters(model, tokenizer, [job], settings.lora)
     attention = getattr(model.config, "_attn_implementation", None) or "eager"
-    estimate = training_memory(model.config, tokens, rows, attention)
+    estimate = training_memory(model.config, tokens, rows, attention, model.dtype)
     measured = seen["peak"] - seen["before"]
     print(
         json.dumps(
@@ -186,7 +212,7 @@ def main() -> None:
     sub.add_parser("speed").add_argument("dtype", choices=["auto", "bfloat16", "float32"])
     sub.choices["speed"].add_argument("--repeats", type=int, default=2)
     sub.add_parser("profile").add_argument("dtype", choices=["auto", "bfloat16", "float32"])
-    sub.add_parser("compile").add_argument("--steps", type=int, default=12)
+    sub.add_parser("compile").add_argument("--repeats", type=int, default=2)
     sub.add_parser("memory").add_argument("rows", type=int)
     sub.choices["memory"].add_argument("tokens", type=int)
     sub.choices["memory"].add_argument("--models", default=MODELS, help="where the model is")
@@ -197,7 +223,7 @@ def main() -> None:
     elif args.command == "profile":
         profile(args.dtype)
     elif args.command == "compile":
-        compiled(args.steps)
+        compiled(args.repeats)
     else:
         memory(args.rows, args.tokens, args.models)
 

@@ -164,6 +164,7 @@ def test_the_memory_estimate_of_a_step_is_near_the_measured_peak_and_rather_abov
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     # the peak differs between machines of one kind (the matrix library's workspaces: 8 x 200
-    # measured 6838 MB on a session's machine and 4857 MB on the CI's, 2026-12-02), so the
-    # estimate may err on the safe side by more than it may fall short
-    assert 0.8 <= figures["ratio"] <= 1.4, figures
+    # measured 6838 MB on a session's machine and 4857 MB on the CI's, 2026-12-02) and between
+    # runs on one (the model in bfloat16, 2026-12-03: 5,700 MB alone, 4,197 MB inside the whole
+    # test suite), so the estimate may err on the safe side by more than it may fall short
+    assert 0.8 <= figures["ratio"] <= 1.6, figures

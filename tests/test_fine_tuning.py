@@ -103,10 +103,9 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
-    # where and in what precision: float32 weights, bf16 products where the CPU has them
-    native = language_model.cpu_has_bf16()
-    expected = {"device": "cpu", "weights": "float32", "products": "float32"}
-    assert adapters[0].trained_on == {**expected, **({"products": "bfloat16"} if native else {})}
+    # where and in what precision: the base in bf16 where the CPU multiplies it natively
+    held = "bfloat16" if language_model.cpu_has_bf16() else "float32"
+    assert adapters[0].trained_on == {"device": "cpu", "weights": held, "products": held}
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
     predictions = learner.predict("letters", base, adapters, prompts, Classification(3), settings)
@@ -202,8 +201,9 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
     ("bf16", "dtype", "weights", "products"),
     [
         (False, "auto", "float32", "float32"),
-        (True, "auto", "float32", "bfloat16"),  # float32 weights, bf16 autocast products
-        (True, "bfloat16", "bfloat16", "bfloat16"),  # the frozen base held in bf16
+        (True, "auto", "bfloat16", "bfloat16"),  # the frozen base held in bf16
+        (True, "float32", "float32", "float32"),
+        (False, "bfloat16", "bfloat16", "bfloat16"),  # bf16 without native products
     ],
 )
 def test_training_learns_in_float32_and_in_cpu_bfloat16(
@@ -473,3 +473,46 @@ def test_a_device_this_machine_lacks_is_refused_with_the_remedy():
         language_model.select_device("cuda:1")
     assert language_model.unavailable_device("cpu") is None
     assert "use `auto`" in language_model.unavailable_device("cuda")
+
+
+def test_compiled_blocks_train_the_adapter_eager_blocks_train(tiny_model_dir, monkeypatch):
+    # torch.compile's inductor on the CPU: the same losses and weights up to the rounding of
+    # fused kernels, and the model's blocks put back afterwards
+    monkeypatch.setattr(language_model, "_COMPILED", set())  # the other tests' stay eager
+    base = BaseModel("tiny", tiny_model_dir)
+    adapters = {}
+    for compile_them in (False, True):
+        training = {**FAST["training"], "epochs": 2, "compile": compile_them}
+        settings = LiftSettings.from_params({**FAST, "training": training, "dtype": "float32"})
+        (adapters[compile_them],) = learner.fine_tune(
+            "letters", base, letter_prompts(), Classification(3), settings
+        ).values()
+    eager, compiled = adapters[False], adapters[True]
+    for before, after in zip(eager.history, compiled.history, strict=True):
+        assert after["train_loss"] == pytest.approx(before["train_loss"], rel=1e-3)
+    for key, weight in eager.weights.items():
+        torch.testing.assert_close(compiled.weights[key], weight, rtol=1e-2, atol=1e-3)
+    model, _ = load_model(base, torch.device("cpu"), torch.float32)
+    with language_model.compiled_blocks(model, True):
+        assert all(type(b).__name__ == "OptimizedModule" for b in language_model.blocks(model))
+    assert not any(type(b).__name__ == "OptimizedModule" for b in language_model.blocks(model))
+
+
+def test_auto_compiles_where_the_work_pays_for_it(tiny, monkeypatch):
+    model, _ = tiny
+    model.to(torch.bfloat16)  # auto compiles a model held in bfloat16 (what was measured)
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(language_model, "_COMPILED", set())
+    monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: True)
+    paying = int(language_model.COMPILE_PAYS_AFTER / language_model.linear_weights(model)) + 1
+    assert language_model.compiles("auto", model, cpu, paying)
+    assert not language_model.compiles("auto", model, cpu, paying // 2)
+    assert not language_model.compiles(False, model, cpu, paying)
+    assert language_model.compiles(True, model, cpu, 1)
+    # compiled once in this process: paid for, every later fine-tuning of it compiles
+    language_model._COMPILED.add(language_model._architecture(model))
+    assert language_model.compiles("auto", model, cpu, 1)
+    # in float32, or without native bfloat16 products, auto does not compile
+    assert not language_model.compiles("auto", model.to(torch.float32), cpu, paying)
+    monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: False)
+    assert not language_model.compiles("auto", model.to(torch.bfloat16), cpu, paying)

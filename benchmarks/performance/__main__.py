@@ -86,14 +86,14 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     """The figures the targets are set on, from the sections there are."""
     figures: dict[str, float] = {}
     if "training" in results:
-        for key in ("train_speedup", "train_mfu", "train_mfu_bf16"):
-            figures[key] = results["training"][key]
+        for key in ("train_speedup", "train_mfu", "train_mfu_bf16", "compiled_train_mfu_bf16"):
+            figures[key] = results["training"].get(key, float("nan"))
     if "prediction" in results:
         figures["predict_speedup"] = results["prediction"]["score_speedup"]
     if "default_run" in results:
         figures["default_run_seconds"] = results["default_run"]["wall_seconds"]
-        if "bf16_run_speedup" in results["default_run"]:
-            figures["bf16_run_speedup"] = results["default_run"]["bf16_run_speedup"]
+        if "float32_run_speedup" in results["default_run"]:
+            figures["float32_run_speedup"] = results["default_run"]["float32_run_speedup"]
     if "engine" in results:
         for count in ENGINE_JOBS:
             for key in ("engine_speedup", "engine_mfu"):

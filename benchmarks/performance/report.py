@@ -45,6 +45,9 @@ def render(results: dict[str, Any]) -> str:
         better = "<=" if key == "default_run_seconds" else ">="
         value = f"{headline[key]:.2f}" if key in headline else "not measured"
         lines.append(f"| `{key}` | {value} | {better} {target} |")
+    for key in ("compiled_train_mfu_bf16", "float32_run_speedup"):
+        if key in headline:
+            lines.append(f"| `{key}` | {headline[key]:.2f} | |")
     for count in ENGINE_JOBS:
         for key in ("engine_speedup", "engine_mfu"):
             lines.append(f"| `{key}`, N = {count} | {headline[f'{key}_{count}']:.2f} | |")
@@ -62,7 +65,7 @@ def render(results: dict[str, Any]) -> str:
         "|---|---|",
         *(f"| {phase} | {seconds:.1f} |" for phase, seconds in run["phases"].items()),
         f"| (run, as the hook saw it) | {run['total_seconds']:.1f} |",
-        *bf16_run(run),
+        *float32_run(run),
         "",
         "## Training",
         "",
@@ -72,25 +75,43 @@ def render(results: dict[str, Any]) -> str:
         "whole vocabulary at every position, float32; the same loaded model). *Project*: "
         "`lift.method.fine_tuning.train_adapter` with the run's settings (length-grouped "
         "left-padded batches, logits only at completion positions, eager attention on a CPU; "
-        "float32 weights and bfloat16 products where the CPU multiplies bfloat16 natively). "
-        "*bf16*: the same trainer with `lift.dtype: bfloat16` (the frozen model held in "
-        "bfloat16).",
+        "the frozen base held in bfloat16 where the CPU multiplies bfloat16 natively, the "
+        "adapters and their optimizer state in float32). *Compiled*: the same with "
+        "`training.compile: true` (the blocks compiled by `torch.compile`), measured after its "
+        "compilation. *Previous*: the previous default, float32 weights cast to bfloat16 at "
+        "every product (`torch.autocast`), where the CPU has native bfloat16.",
         "",
-        "| dataset | examples | tokens | naive tok/s | project tok/s | bf16 tok/s |",
-        "|---|---|---|---|---|---|",
+        "| dataset | examples | tokens | naive tok/s | project tok/s | compiled tok/s | "
+        "previous tok/s |",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def rate(d: dict[str, Any], kind: str) -> str:
+        value = d.get(f"{kind}_tokens_per_second")
+        return f"{value:.0f}" if value else "not measured"
+
     for name, d in train["datasets"].items():
-        bf16 = d.get("bf16_tokens_per_second")
         lines.append(
-            f"| {name} | {d['examples']} | {d['tokens']} | {d['naive_tokens_per_second']:.0f} | "
-            f"{d['ours_tokens_per_second']:.0f} | {f'{bf16:.0f}' if bf16 else 'not measured'} |"
+            f"| {name} | {d['examples']} | {d['tokens']} | {rate(d, 'naive')} | "
+            f"{rate(d, 'ours')} | {rate(d, 'compiled')} | {rate(d, 'previous')} |"
         )
     lines += [
         "",
         f"`train_speedup` = {train['train_speedup']:.2f} (time of the naive epochs over the "
         f"project's). Model FLOPs: {train['model_flops_per_second'] / 1e9:.0f} GFLOP/s, "
         f"`train_mfu` = {train['train_mfu']:.2f} of the float32 peak "
-        f"({train['train_mfu_bf16']:.2f} of the bfloat16 peak). FLOPs counted per sequence of "
+        f"({train['train_mfu_bf16']:.2f} of the bfloat16 peak); compiled: "
+        f"{train['compiled_model_flops_per_second'] / 1e9:.0f} GFLOP/s, "
+        f"{train['compiled_train_mfu_bf16']:.2f} of the bfloat16 peak "
+        f"({train['compiled_speedup']:.2f} times the eager trainer's speed, after "
+        f"{train['compile_seconds']:.0f} s of compilation on the first dataset)"
+        + (
+            f"; the previous default: {train['previous_speedup']:.2f} times slower than the "
+            "project's."
+            if "previous_speedup" in train
+            else "."
+        )
+        + " FLOPs counted per sequence of "
         "T tokens with C completion tokens: 2 x (2·P·T + 4·L·T²·d_attn + 2·d·V·C), P the "
         "transformer blocks' linear weights, the factor 2 for the backward pass (input "
         "gradients only: the base weights are frozen); LoRA's own products not counted.",
@@ -151,10 +172,9 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def bf16_run(run: dict[str, Any]) -> list[str]:
-    """The default run with the frozen model in bfloat16 beside it, and both runs' LIFT
-    accuracies."""
-    if "bf16_wall_seconds" not in run:
+def float32_run(run: dict[str, Any]) -> list[str]:
+    """The default run in float32 beside it, and both runs' LIFT accuracies."""
+    if "float32_wall_seconds" not in run:
         return []
 
     def accuracies(rows: list[dict[str, Any]]) -> str:
@@ -164,10 +184,11 @@ def bf16_run(run: dict[str, Any]) -> list[str]:
 
     return [
         "",
-        f"The same run with `--params=classification.lift.dtype=bfloat16` (the frozen model "
-        f"held in bfloat16): {run['bf16_wall_seconds']:.0f} s ({run['bf16_run_speedup']:.2f} "
-        f"times the default's speed). LIFT's test accuracy: {accuracies(run['metrics'])} "
-        f"(default); {accuracies(run['bf16_metrics'])} (bfloat16).",
+        f"The same run with `--params=classification.lift.dtype=float32` (weights and products "
+        f"in float32): {run['float32_wall_seconds']:.0f} s (the default is "
+        f"{run['float32_run_speedup']:.2f} times as fast). LIFT's test accuracy: "
+        f"{accuracies(run['metrics'])} (default); {accuracies(run['float32_metrics'])} "
+        "(float32).",
     ]
 
 

@@ -4,6 +4,8 @@ run's training prompts, and the model-FLOPs utilization of the project's trainer
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -15,17 +17,11 @@ from transformers import get_linear_schedule_with_warmup
 from lift.config.lift import LiftSettings, LoraSettings
 from lift.data.splits import of_split
 from lift.method.fine_tuning import encode, train_adapter
-from lift.method.language_model import BaseModel
+from lift.method.language_model import BaseModel, cpu_has_bf16, linear_weights
 from lift.method.learner import load_base, precision
 
 from .machine import DATASETS, log, sync
 from .report import NAIVE_BATCH
-
-
-def linear_parameters(model: Any) -> int:
-    """Weights of the transformer blocks' linear layers (what every token multiplies by)."""
-    layers = model.get_decoder().layers
-    return sum(m.weight.numel() for m in layers.modules() if isinstance(m, torch.nn.Linear))
 
 
 def training_flops(model: Any, examples: Sequence[Any]) -> float:
@@ -34,7 +30,7 @@ def training_flops(model: Any, examples: Sequence[Any]) -> float:
     being the linear layers on every token, attention over the sequence and the LM head on the
     completion tokens. LoRA's own small products are not counted."""
     config = model.config
-    linear = linear_parameters(model)
+    linear = linear_weights(model)
     attention_width = config.num_attention_heads * (
         getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     )
@@ -104,11 +100,20 @@ def project_epoch(
     settings: Any,
     train: tuple[list[str], list[str]],
     validation: tuple[list[str], list[str]],
-) -> dict[str, float]:
-    """One epoch of the project's trainer with ``settings``: its history entry."""
+    autocast_products: bool = False,
+) -> tuple[dict[str, float], float]:
+    """One epoch of the project's trainer with ``settings``: its history entry and the wall
+    seconds of the call (a compilation included). ``autocast_products``: the products in
+    bfloat16 under ``torch.autocast`` whatever the weights' dtype (the previous default)."""
 
     model, tokenizer = load_base(base, settings)
-    with precision(settings):
+    context = (
+        torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False)
+        if autocast_products
+        else precision(settings)
+    )
+    started = time.perf_counter()
+    with context:
         adapter = train_adapter(
             model,
             tokenizer,
@@ -119,21 +124,30 @@ def project_epoch(
             settings.overridden({"training": {"epochs": 1}}).training,
             description="bench: project trainer",
         )
-    return adapter.history[0]
+    return adapter.history[0], time.perf_counter() - started
 
 
-# the project's trainers measured: the run's settings, and the frozen base model held in
-# bfloat16 (`lift.dtype: bfloat16`; on a CPU with native bfloat16 the default keeps float32
-# weights and computes the products in bfloat16)
-TRAINERS = {"ours": None, "bf16": "bfloat16"}
+# the project's trainers measured: the run's settings, eager (as `compile: auto` trains one
+# epoch, too little work to pay for a compilation, in a process that has not compiled), the
+# same with its blocks compiled, and where the CPU multiplies bfloat16 natively the previous
+# default (float32 weights, bfloat16 products under autocast)
+EAGER = {"training": {"compile": False}}
+TRAINERS: dict[str, tuple[dict[str, Any], bool]] = {
+    "ours": (EAGER, False),
+    "compiled": ({"training": {"compile": True}}, False),
+    "previous": ({"dtype": "float32", **EAGER}, True),
+}
 
 
 def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
     """The project's trainers against the naive loop on the default run's training prompts:
     tokens and examples per second, model FLOPs per second and their share of each peak."""
     base = BaseModel.from_dict(catalog.load("base_model"))
+    # inductor's cache in a fresh folder: the compilation measured as a first run pays it
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-inductor-")
     results: dict[str, Any] = {"datasets": {}}
-    kinds = [*TRAINERS, "naive"]
+    trainers = {k: v for k, v in TRAINERS.items() if k != "previous" or cpu_has_bf16()}
+    kinds = [*trainers, "naive"]
     tokens, seconds = dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0.0)
     flops = 0.0
     for name in DATASETS:
@@ -144,20 +158,30 @@ def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
         validation = of_split(prompts, 0, "validation").head(8)
         validation_pairs = (validation["prompt"].tolist(), validation["completion"].tolist())
         warm_up = 3 * run_settings.training.batch_size
-        measured = {}
-        for trainer, dtype in TRAINERS.items():
-            settings = run_settings.overridden({"dtype": dtype} if dtype else {})
+        measured, first_calls = {}, {}
+        for trainer, (overrides, autocast_products) in trainers.items():
+            settings = run_settings.overridden(overrides)
             log(f"training throughput, {name}: the project's trainer ({trainer})")
-            project_epoch(
-                base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs
+            _, first_calls[trainer] = project_epoch(
+                base,
+                settings,
+                (pairs[0][:warm_up], pairs[1][:warm_up]),
+                validation_pairs,
+                autocast_products,
             )
-            epoch = project_epoch(base, settings, pairs, validation_pairs)
+            epoch, _ = project_epoch(base, settings, pairs, validation_pairs, autocast_products)
             measured[trainer] = (epoch["train_tokens"], epoch["train_seconds"])
         log(f"training throughput, {name}: the naive loop")
-        model, tokenizer = load_base(base, LiftSettings())
+        model, tokenizer = load_base(base, LiftSettings(dtype="float32"))
         measured["naive"] = naive_epoch(model, tokenizer, *pairs, seed=0)
         flops += training_flops(model, encode(tokenizer, *pairs))
-        results["datasets"][name] = {"examples": len(train), "tokens": measured["naive"][0]}
+        results["datasets"][name] = {
+            "examples": len(train),
+            "tokens": measured["naive"][0],
+        }
+        if name == DATASETS[0]:  # the compiled trainer's first call over the eager one's: the
+            # compilation, with an empty cache; the later datasets reuse it
+            results["compile_seconds"] = first_calls["compiled"] - first_calls["ours"]
         for kind, (n, s) in measured.items():
             results["datasets"][name].update(
                 {
@@ -172,12 +196,14 @@ def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
     for kind in kinds:
         results[f"{kind}_tokens_per_second"] = tokens[kind] / seconds[kind]
         results[f"{kind}_examples_per_second"] = examples / seconds[kind]
-    for kind in TRAINERS:
+    for kind in trainers:
         flops_per_second = flops / seconds[kind]
         prefix = "" if kind == "ours" else f"{kind}_"
         results[f"{prefix}model_flops_per_second"] = flops_per_second
         results[f"{prefix}train_mfu"] = flops_per_second / peaks["fp32_peak_flops"]
         results[f"{prefix}train_mfu_bf16"] = flops_per_second / peaks["bf16_peak_flops"]
     results["train_speedup"] = seconds["naive"] / seconds["ours"]
-    results["bf16_base_speedup"] = seconds["ours"] / seconds["bf16"]
+    results["compiled_speedup"] = seconds["ours"] / seconds["compiled"]
+    if "previous" in trainers:
+        results["previous_speedup"] = seconds["previous"] / seconds["ours"]
     return results

@@ -169,6 +169,9 @@ class TrainingSettings(Settings):
     """Gradients are clipped to this norm."""
     seed: Annotated[int, Field(ge=0)] = 0
     """Seeds the adapters' initialisation, the batch order and sampling."""
+    compile: bool | Literal["auto"] = "auto"
+    """Compile the model's blocks for training (torch.compile): auto where it pays, on a CPU with
+    native bfloat16 once a fine-tuning's work covers the compilation (docs/cpu-training.md)."""
 
 
 class GenerationSettings(Settings):
@@ -271,8 +274,8 @@ class LiftSettings(Settings):
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     """Auto: CUDA, then MPS, then CPU."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """Auto: bfloat16 on a GPU; on a CPU float32 weights, bfloat16 products where the CPU has them
-    (language_model.compute_dtype says what bfloat16 weights do on a CPU)."""
+    """Auto: bfloat16 on a GPU and on a CPU that multiplies bfloat16 natively (the adapters stay
+    float32), else float32."""
     weights: Literal["pretrained", "random"] = "pretrained"
     """Pretrained: the base model as published | random: its architecture with weights drawn afresh
     (seed `training.seed`), a control of what pretraining brings (`pretraining` study)."""

