@@ -77,7 +77,7 @@ def prediction_benchmark(catalog: Any) -> dict[str, Any]:
             scores = classification_scores(truth, answers.predictions, answers.probabilities)
             modes[mode][name] = {"seconds": timer.seconds, "rows": len(test), **scores}
         log(f"prediction, {name}: LIFT-original generation")
-        model, tokenizer = load_base(base, LiftSettings())
+        model, tokenizer = load_base(base, LiftSettings(dtype="float32"))  # as LIFT's was
         model = adapter.attach(model)
         with Timer(device) as timer:
             texts = original_generation(model, tokenizer, test["prompt"].tolist(), seed=0)

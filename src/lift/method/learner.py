@@ -392,6 +392,8 @@ def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> 
     afterwards. Float32 weights take the adapter merged into them (as fast as the base
     model); lower-precision ones keep it beside them, as in training: merged, it would lose
     every update smaller than their rounding."""
+    from peft.helpers import disable_input_dtype_casting
+
     model, tokenizer = load_base(base, settings)
     attached = None
     try:
@@ -399,7 +401,11 @@ def merged(base: BaseModel, adapter: TrainedAdapter, settings: LiftSettings) -> 
             attached = adapter.attach(model)
             if next(model.parameters()).dtype == torch.float32:
                 attached = attached.merge_and_unload()
-            yield attached, tokenizer
+            # beside bfloat16 weights under autocast, the adapter's products take the bfloat16
+            # input as it is (PEFT would cast it to the adapter's float32, autocast back)
+            autocast_on = torch.is_autocast_enabled(model.device.type)
+            with disable_input_dtype_casting(attached, active=autocast_on):
+                yield attached, tokenizer
     finally:
         del model, attached
         release_memory()
