@@ -179,7 +179,8 @@ def adapter_memory(model: Any, rank: int) -> int:
     """Bytes one LoRA adapter of ``rank`` on every linear layer of ``model``'s transformer
     blocks keeps while it trains: its weights, their gradients and AdamW's two moments, all
     float32."""
-    linear = [m for m in (blocks(model) or []).modules() if isinstance(m, torch.nn.Linear)]
+    found = blocks(model) or torch.nn.ModuleList()
+    linear = [m for m in found.modules() if isinstance(m, torch.nn.Linear)]
     return 16 * rank * sum(m.in_features + m.out_features for m in linear)
 
 

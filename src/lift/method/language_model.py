@@ -129,12 +129,12 @@ def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
     return {"device": str(device), "weights": weights, "products": weights}
 
 
-# Compiled transformer blocks (``torch.compile``, inductor) train about 1.35 times as fast on a
-# CPU with native bfloat16; compiling costs about 40 s once per process, 6 s where inductor's
-# cache on disk holds it (docs/performance.md#compiled-training). ``auto`` compiles where a
+# Compiled transformer blocks (``torch.compile``, inductor) train about 1.4 times as fast on a
+# CPU with native bfloat16; compiling costs about 40 s once per process, 5 s where inductor's
+# cache on disk holds it (docs/cpu-training.md#torchcompile). ``auto`` compiles where a
 # fine-tuning's planned work, training tokens times the blocks' linear weights, pays for a
-# compilation without the cache (86,000 tokens of the embedded model), or where this process
-# has compiled them already.
+# compilation without the cache (about 85,000 tokens of the embedded model), or where this
+# process has compiled the same model already.
 COMPILE_PAYS_AFTER = 9e12
 _COMPILED: set[str] = set()  # the architectures (configurations) this process has compiled
 
@@ -149,7 +149,7 @@ def blocks(model: Any) -> torch.nn.ModuleList | None:
 
 def linear_weights(model: Any) -> int:
     """Weights of the transformer blocks' linear layers (what every token multiplies by)."""
-    found = blocks(model) or []
+    found = blocks(model) or torch.nn.ModuleList()
     return sum(m.weight.numel() for m in found.modules() if isinstance(m, torch.nn.Linear))
 
 
@@ -190,7 +190,6 @@ def compiled_blocks(model: Any, compile_them: bool) -> Iterator[None]:
         yield
         return
     originals = list(found)
-    started = time.perf_counter()
     for i, block in enumerate(originals):
         found[i] = torch.compile(block, dynamic=True)
     _COMPILED.add(_architecture(model))
@@ -200,7 +199,6 @@ def compiled_blocks(model: Any, compile_them: bool) -> Iterator[None]:
     finally:
         for i, block in enumerate(originals):
             found[i] = block
-        logger.debug("Compiled blocks used for %.1f s", time.perf_counter() - started)
 
 
 @contextlib.contextmanager
