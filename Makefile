@@ -11,6 +11,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s' '$(TORCH_SPEC)' | cksum | cut -d' ' -f1)
 # the versions the reproducibility claims rest on (requirements.lock, made by `make lock`)
 LOCK := -c requirements.lock
+# `make test`: processes the suite runs in, each module whole in one (its tests share fixtures);
+# each keeps to its share of the cores (tests/conftest.py)
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 # `make clean`: the newest versions of every artifact kept
 KEEP ?= 3
 # `make paper`: the environment it runs (paper_smoke: the same path in minutes on a CPU), and
@@ -67,7 +70,7 @@ paper-report: setup
 	$(BIN)/kedro run --pipelines=paper_report
 
 test: setup-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # docs/results/performance.md and .json: throughput, MFU, prediction modes, the default run
 bench: setup

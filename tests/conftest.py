@@ -8,6 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+# `make test` runs the suite in two processes (pytest-xdist, one per core here): each, and the
+# kedro runs it starts, keeps to its share of the cores (two processes spinning on every core
+# slow both many times over). Set before numpy and torch start their thread pools.
+if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    share = str(max(1, (cores or 1) // int(workers)))
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LIFT_TORCH_THREADS"):
+        os.environ[variable] = share
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,6 +102,29 @@ def build_tiny_model(folder) -> str:
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def shared_tiny_model() -> str:
+    """The tiny model at one path for all test processes of this machine and this version of
+    ``build_tiny_model`` (pytest-xdist's workers must collect the same test ids, and some ids
+    name the model's folder). Built aside and renamed: processes building it at once agree."""
+    import hashlib
+    import inspect
+    import tempfile
+
+    import transformers
+
+    made_by = inspect.getsource(build_tiny_model) + transformers.__version__
+    version = hashlib.sha256(made_by.encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"lift_tiny_model_{version}"
+    if not (folder / "config.json").is_file():
+        aside = tempfile.mkdtemp(prefix="lift_tiny_model_building_")
+        build_tiny_model(aside)
+        try:
+            os.rename(aside, folder)
+        except OSError:  # another process put its own there first
+            shutil.rmtree(aside)
     return str(folder)
 
 

@@ -11,10 +11,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import build_tiny_model, make_mixed_table
+from conftest import make_mixed_table, shared_tiny_model
 from lift.estimator import LIFTClassifier, LIFTRegressor
 
-TINY = build_tiny_model(__import__("tempfile").mkdtemp(prefix="lift_estimator_") + "/tiny_model")
+TINY = shared_tiny_model()
 FAST = {"epochs": 1, "learning_rate": 0.03, "lora_rank": 4}
 
 
