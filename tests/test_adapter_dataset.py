@@ -35,7 +35,8 @@ def test_save_load_round_trip_in_peft_layout(tmp_path, tiny_model_dir):
     dataset = AdapterDataset(filepath=str(tmp_path / "adapters"), version=Version(None, "v1"))
     dataset.save(adapters)
     folder = tmp_path / "adapters" / "v1" / "adapters"
-    assert sorted(p.name for p in folder.iterdir()) == ["repeat_0", "repeat_1"]
+    # one folder per repeat, and the record that the save finished (written last)
+    assert sorted(p.name for p in folder.iterdir()) == ["repeat_0", "repeat_1", "saved.json"]
     assert json.loads((folder / "repeat_1" / "training.json").read_text())["best_epoch"] == 1
 
     loaded = AdapterDataset(filepath=str(tmp_path / "adapters"), version=Version(None, None)).load()

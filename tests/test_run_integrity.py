@@ -1,6 +1,8 @@
 """Runs that never mix: a failed, interrupted or re-parametrized run next to a good one, as a
 user makes them with `kedro run` in a subprocess. The dataset `probe` is iris written as a CSV
-(`a,b,c,d,y`) in an environment of its own; the model is a tiny one built by the test."""
+(`a,b,c,d,y`) in an environment of its own; the model is a tiny one built by the test. The
+lineage tests run twice: with the artifacts on the local disk, and in an S3-compatible object
+store reached over HTTP (tests/s3_standin.py)."""
 
 from __future__ import annotations
 
@@ -14,19 +16,24 @@ import sys
 import time
 from pathlib import Path
 
+import fsspec
 import pandas as pd
 import pytest
 import torch
 from sklearn.datasets import load_iris
 
 from conftest import copy_project, kedro, kedro_ok
+from s3_standin import S3Standin, point_at_store
 
 PROBE = "classification.probe"
 RUN = ("run", "--pipelines=classification", "--env=probe")
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+STORES: dict[Path, tuple] = {}  # project -> (filesystem, data root on it) of its artifacts
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def project(request, tmp_path_factory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("integrity"))
     iris = load_iris()
     table = pd.DataFrame(iris.data, columns=list("abcd"))
@@ -46,19 +53,46 @@ def project(tmp_path_factory) -> Path:
     (env / "catalog.yml").write_text(
         f"{PROBE}.raw_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/probe.csv\n"
     )
+    STORES[root] = (fsspec.filesystem("file"), str(root / "data"))
+    if request.param == "s3":
+        pytest.importorskip("moto.server", reason="the S3 stand-in is moto's server")
+        store = S3Standin()
+        store.start()
+        request.addfinalizer(store.stop)
+        data_root = point_at_store(root, store, store.new_bucket(), env="probe")
+        STORES[root] = (store.filesystem(), data_root.removeprefix("s3://"))
     kedro_ok(root, "run", "--pipelines=classification", "--env=probe")
     return root
 
 
+def on_s3(project: Path) -> bool:
+    return "s3" in STORES[project][0].protocol
+
+
+def local_only(project: Path) -> None:
+    """Skip a test of the local disk (a user's file, MLflow's database) for the S3 store."""
+    if on_s3(project):
+        pytest.skip("about the local disk: once, with the local store")
+
+
+def store_path(project: Path, relative: str) -> str:
+    """``relative`` (below the data root) where the project's artifacts are: a local path, or
+    an s3:// URL as a catalog entry names it."""
+    fs, root = STORES[project]
+    return f"s3://{root}/{relative}" if on_s3(project) else f"{root}/{relative}"
+
+
 def versions(project: Path, artifact: str) -> list[str]:
     """The saved versions of a probe artifact, oldest first."""
-    folder = next((project / "data").glob(f"*/classification/probe/{artifact}"))
-    return sorted(path.name for path in folder.iterdir())
+    fs, root = STORES[project]
+    (folder,) = fs.glob(f"{root}/*/classification/probe/{artifact}")
+    return sorted(path.rstrip("/").rsplit("/", 1)[-1] for path in fs.ls(folder, detail=False))
 
 
 def read_scores(project: Path, version: str) -> pd.DataFrame:
-    folder = project / "data/08_reporting/classification/probe/scores.csv" / version
-    return pd.read_csv(folder / "scores.csv")
+    fs, root = STORES[project]
+    with fs.open(f"{root}/08_reporting/classification/probe/scores.csv/{version}/scores.csv") as f:
+        return pd.read_csv(f)
 
 
 def said(result: subprocess.CompletedProcess) -> str:
@@ -157,6 +191,7 @@ def tracked_runs(project: Path) -> int:
 
 
 def test_a_file_dataset_without_its_catalog_entry_is_named_before_any_node_runs(project):
+    local_only(project)
     env = project / "conf/ghost"
     env.mkdir()
     (env / "parameters_classification.yml").write_text(
@@ -177,6 +212,7 @@ def test_a_file_dataset_without_its_catalog_entry_is_named_before_any_node_runs(
 
 
 def test_a_misspelt_catalog_path_is_named_with_the_path_before_any_node_runs(project):
+    local_only(project)
     env = project / "conf/typo"
     shutil.copytree(project / "conf/probe", env)
     (env / "catalog.yml").write_text(
@@ -192,6 +228,7 @@ def test_a_misspelt_catalog_path_is_named_with_the_path_before_any_node_runs(pro
 
 
 def test_a_base_model_that_cannot_be_read_is_refused_before_any_node_runs(project):
+    local_only(project)
     base_models = sorted((project / "data/06_models/base_model.json").iterdir())
     baselines = versions(project, "baseline_models.pkl")
     result = kedro(project, *RUN, "--params=lift.model.name=./models/SmolLM2-typo")
@@ -206,6 +243,7 @@ def test_a_base_model_that_cannot_be_read_is_refused_before_any_node_runs(projec
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="asks for a GPU this machine lacks")
 def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_before_any_node_runs(project):
+    local_only(project)
     baselines = versions(project, "baseline_models.pkl")
     result = kedro(project, *RUN, "--params=classification.lift.device=cuda")
     assert result.returncode != 0
@@ -250,11 +288,11 @@ def test_a_version_whose_save_failed_half_way_is_never_read(project):
     (project / "src/half_saved.py").write_text(HALF_SAVE)
     env = project / "conf/half"
     shutil.copytree(project / "conf/probe", env)
-    scores = project / "data/08_reporting/classification/probe/scores.csv"
+    scores = store_path(project, "08_reporting/classification/probe/scores.csv")
     with (env / "catalog.yml").open("a") as catalog:
         catalog.write(
             f"{PROBE}.scores:\n  type: half_saved.HalfSavedCSV\n  filepath: {scores}\n"
-            "  versioned: true\n"
+            "  credentials: data_store\n  versioned: true\n"
         )
     evaluate = f"--from-nodes={PROBE}.evaluate"
     # the run saves the LIFT predictions to the end, then half of the scores
@@ -262,7 +300,8 @@ def test_a_version_whose_save_failed_half_way_is_never_read(project):
     failed = kedro(project, "run", "--pipelines=classification", "--env=half", predict)
     assert failed.returncode != 0 and "the disk went away" in said(failed), said(failed)[-3000:]
     half = versions(project, "scores.csv")[-1]
-    assert (scores / half / "scores.csv").is_file()  # a half table is on disk, newest of all
+    fs, _ = STORES[project]
+    assert fs.isfile(f"{scores}/{half}/scores.csv")  # a half table is saved, newest of all
     report = kedro(project, *RUN, "--from-nodes=classification.report")
     assert report.returncode != 0
     message = said(report)
@@ -272,6 +311,7 @@ def test_a_version_whose_save_failed_half_way_is_never_read(project):
 
 
 def test_two_runs_started_at_once_keep_to_their_own_versions(project):
+    local_only(project)
     lineage_root = project / "data/lineage"
     before = {p.name for p in lineage_root.iterdir()}
     command = [sys.executable, "-m", "kedro", *RUN]
@@ -319,6 +359,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of the transaction
 
 
 def test_a_tracking_store_killed_mid_write_does_not_stop_the_next_run(project):
+    local_only(project)
     store = project / "data/mlflow/mlflow.db"
     tracked = tracked_runs(project)
     killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(store)])

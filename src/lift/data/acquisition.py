@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn import datasets as sklearn_datasets
 
 from lift.config.errors import DatasetInputError, optional
-from lift.config.lift import Settings
+from lift.config.lift import LOCAL_ROOT, Settings
 from lift.data import synthetic
 
 logger = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def _plain(table: pd.DataFrame) -> pd.DataFrame:
 
 
 OPENML_SERVER = "https://www.openml.org/api/v1/xml"
+OPENML_CACHE = f"{LOCAL_ROOT}/01_raw/openml"  # this machine's downloads (openml_cache)
 
 
 @contextmanager
@@ -230,7 +231,7 @@ def acquire(
     source: Source | Mapping[str, Any],
     task: str,
     target: str | None = None,
-    openml_cache: str | Path = "data/01_raw/openml",
+    openml_cache: str | Path = OPENML_CACHE,
     split_column: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The raw table of ``dataset`` (for ``task``) described by ``source``, and its

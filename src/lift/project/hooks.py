@@ -12,14 +12,14 @@ from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
-from kedro.io.core import AbstractDataset, AbstractVersionedDataset
+from kedro.io.core import AbstractDataset
 from kedro.pipeline import Pipeline
 
 from lift.config.errors import DatasetInputError
 from lift.data.preprocessing import TASKS
 from lift.evaluation.reporting import at_prior_notes, metric_table, primary_metric
 from lift.method.phases import PHASES, spent
-from lift.project import lineage
+from lift.project import lineage, storage
 from lift.project.lineage import Input, LineageStore, Record, RunMixError
 
 logger = logging.getLogger(__name__)
@@ -180,12 +180,15 @@ class RunTracking:
         client = self._client()
         for start in range(0, len(metrics), 1000):  # MLflow takes 1000 per batch
             client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
-        dataset = self.catalog.get(dataset_name)
-        _, path = _saved_at(dataset)
-        self.saved[dataset_name] = str(path) if path else str(getattr(dataset, "_filepath", ""))
-        if path is not None and path.is_file() and self.REPORTING in path.parts:
-            folder = Path(*path.parts[path.parts.index(self.REPORTING) : -2])
-            client.log_artifact(self.run_id, str(path), str(folder))
+        found = storage.artifact(self.catalog, dataset_name)
+        if found is None:
+            return
+        path = found.at(_save_version(self.catalog, dataset_name))
+        self.saved[dataset_name] = found.url(path)
+        parts = Path(path).parts
+        if "file" in found.fs.protocol and found.fs.isfile(path) and self.REPORTING in parts:
+            folder = Path(*parts[parts.index(self.REPORTING) : -2])
+            client.log_artifact(self.run_id, path, str(folder))
 
     @hook_impl
     def after_pipeline_run(self) -> None:
@@ -230,19 +233,27 @@ class RunTracking:
 
 
 class RunInputs:
-    """Checks, before any node runs, that every artifact the run reads and no node of it makes
-    exists, and every version ``--load-versions`` names; the message says what to do. It runs
+    """Checks, before any node runs, that the data store answers, that every artifact the run
+    reads and no node of it makes exists, and every version ``--load-versions`` names; the
+    message says what to do. It runs
     before every other hook (plugins' too), so that a run refused here leaves nothing behind,
     not even an MLflow run."""
 
+    store: storage.Store | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self.store = _data_store(context)
+
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if self.store is not None:
+            self.store.check_reachable()
         problems = []
         for name, version in (run_params.get("load_versions") or {}).items():
-            dataset = catalog.get(name)
-            if _versioned(dataset) and _local_path(dataset, version) is None:
-                folder = Path(str(dataset._filepath))
-                saved = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+            found = storage.artifact(catalog, name)
+            if found is not None and found.versioned and found.saved(version) is None:
+                saved = found.versions()
                 problems.append(
                     f"`--load-versions` asks for version {version} of `{name}`, which has "
                     + (f"these: {', '.join(saved[-10:])}" if saved else "none saved yet")
@@ -257,7 +268,7 @@ class RunInputs:
             if name.endswith(".raw_table") and name in catalog.config_resolver.config:
                 # declared by the user (not the pattern of the tables the project acquires)
                 problems.append(
-                    f"`{name}` reads {_filepath(catalog.get(name))}, which does not exist: "
+                    f"`{name}` reads {_filepath(catalog, name)}, which does not exist: "
                     "correct the `filepath` of its catalog entry, or put the file there"
                 )
             elif name.endswith(".raw_table"):
@@ -270,7 +281,7 @@ class RunInputs:
                 )
             elif name.endswith(".new_rows"):
                 problems.append(
-                    f"`{name}` has no file ({_filepath(catalog.get(name))}): write the rows "
+                    f"`{name}` has no file ({_filepath(catalog, name)}): write the rows "
                     "to predict there, or point its catalog entry at them"
                 )
             else:
@@ -293,13 +304,10 @@ class RunVersions:
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
-        dataset = self.catalog.get(dataset_name)
-        if not _versioned(dataset):
+        version = _save_version(self.catalog, dataset_name)
+        if version is None:  # not versioned, or added in code rather than configured
             return
-        version = dataset.resolve_save_version()
         config = self.catalog.config_resolver.resolve_pattern(dataset_name)
-        if not config:  # added in code, not from the catalog's configuration
-            return
         pinned = AbstractDataset.from_config(dataset_name, config, version, version)
         catalog_log = logging.getLogger("kedro.io.data_catalog")
         level = catalog_log.level
@@ -317,18 +325,12 @@ class RunLineage:
     resume with ``--params``). The message names each disagreement and the nodes to rerun."""
 
     def __init__(self, folder: str = "lineage") -> None:
-        self.folder = folder  # under the project's data_root (conf/base/globals.yml)
+        self.folder = folder  # in the data store (data_root, conf/base/globals.yml)
         self.store: LineageStore | None = None
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        try:
-            root = str(context.config_loader["globals"].get("data_root", "data"))
-        except (KeyError, ValueError):
-            root = "data"
-        if "://" in root:  # artifacts elsewhere are not fingerprinted: records stay here
-            root = "data"
-        self.store = LineageStore(Path(context.project_path) / root / self.folder)
+        self.store = LineageStore(_data_store(context).child(self.folder))
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
@@ -357,35 +359,37 @@ class RunLineage:
         if self.store is None:
             return
         made_from = self.made_from.get(node.name, {})
-        version, path = _saved_at(self.catalog.get(dataset_name))
+        found = storage.artifact(self.catalog, dataset_name)
+        version = _save_version(self.catalog, dataset_name)
+        digest = found.digest(version) if found is not None and version else ""
         # in memory, or not versioned: its lineage holds for this run only
-        if version is None or path is None:
+        if version is None or not digest:
             self.in_memory[dataset_name] = Record(None, "", made_from)
             return
         if not self.parameters_kept:
             self.store.write_parameters(version, self.parameters)
             self.parameters_kept = True
-        self.store.write(dataset_name, Record(version, lineage.digest_of_path(path), made_from))
+        self.store.write(dataset_name, Record(version, digest, made_from))
 
     def _loaded(self, name: str, catalog: Any, value: Any) -> Input:
         if name.startswith(lineage.PARAMS) or name == "parameters":
             return Input(name, None, Record(self.run, lineage.digest_of_value(value)))
         if name in self.in_memory:
             return Input(name, None, self.in_memory[name])
-        dataset = catalog.get(name)
-        if _versioned(dataset):
-            version = dataset.resolve_load_version()
+        found = storage.artifact(catalog, name)
+        if found is None:
+            return Input(name, None, Record(None, ""))
+        if found.versioned:
+            version = catalog.get(name).resolve_load_version()
             assert self.store is not None
             record = self.store.read(name, version)
             if record is None:
-                path = _local_path(dataset, version)
-                if path is not None and self.store.recorded(version):  # its save never ended
+                digest = found.digest(version)
+                if digest and self.store.recorded(version):  # its save never ended
                     raise RunMixError(self._incomplete(name, version))
-                # written before records were kept
-                record = Record(None, lineage.digest_of_path(path) if path else "")
+                record = Record(None, digest)  # written before records were kept
             return Input(name, version, record)
-        path = _local_path(dataset, None)
-        return Input(name, None, Record(None, lineage.digest_of_path(path) if path else ""))
+        return Input(name, None, Record(None, found.digest(None)))
 
     def _pipelines_option(self) -> str:
         """This run's pipelines and environment as `kedro run` takes them again."""
@@ -517,26 +521,25 @@ def _made_by(name: str, run_params: dict[str, Any]) -> str:
     )
 
 
-def _filepath(dataset: Any) -> str:
-    return str(getattr(dataset, "_filepath", "no path"))
+def _data_store(context: Any) -> storage.Store:
+    """The project's data store, from its globals and credentials."""
+    try:
+        globals_ = context.config_loader["globals"]
+    except (KeyError, ValueError):
+        globals_ = {}
+    try:
+        credentials = context.config_loader["credentials"]
+    except (KeyError, ValueError):
+        credentials = {}
+    return storage.project_store(context.project_path, globals_, credentials)
 
 
-def _saved_at(dataset: Any) -> tuple[str | None, Path | None]:
-    """The version ``dataset`` was just saved as (None if not versioned) and its local file
-    or folder (None if it has none)."""
-    version = dataset.resolve_save_version() if _versioned(dataset) else None
-    return version, _local_path(dataset, version)
+def _filepath(catalog: Any, name: str) -> str:
+    found = storage.artifact(catalog, name)
+    return found.url(found.path) if found else "no path"
 
 
-def _versioned(dataset: Any) -> bool:
-    return isinstance(dataset, AbstractVersionedDataset) and bool(dataset._version)
-
-
-def _local_path(dataset: Any, version: str | None) -> Path | None:
-    """The local file or folder of ``dataset`` (at ``version`` if versioned), None if it has
-    none on this machine."""
-    filepath = getattr(dataset, "_filepath", None)
-    if filepath is None or getattr(dataset, "_protocol", "file") not in ("file", None):
-        return None
-    path = Path(str(dataset._get_versioned_path(version) if version else filepath))
-    return path if path.exists() else None
+def _save_version(catalog: Any, name: str) -> str | None:
+    """The version ``name`` was just saved as (None if it is not versioned)."""
+    found = storage.artifact(catalog, name)
+    return catalog.get(name).resolve_save_version() if found and found.versioned else None

@@ -9,7 +9,7 @@ every ancestor must agree, and the parameters must be this run's; otherwise the 
 with the disagreement named (``RunMixError``). Digests of content, not version names: a
 deterministic rerun writes byte-identical artifacts, which may be combined freely.
 
-The records live under ``<root>/<run>/<artifact>.json`` (a run is its save version, the
+The records live under ``<data_root>/lineage/<run>/<artifact>.json`` (a run is its save version, the
 timestamp in every artifact path it wrote) and each run's parameters under
 ``<root>/<run>/parameters.json``."""
 
@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lift.config.errors import DatasetInputError
+from lift.project.storage import DIGEST_CHARS, Store
 
 PARAMS = "params:"
-DIGEST_CHARS = 16
 # the tag of a node that reads artifacts of earlier runs as they were made (the predict
 # pipeline): they must agree with each other, not with this run's parameters
 FROM_EARLIER_RUNS = "from_earlier_runs"
@@ -42,18 +40,6 @@ def digest_of_value(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
 
 
-def digest_of_path(path: Path) -> str:
-    """Digest of a file's bytes, or of a folder's files (their relative paths and bytes)."""
-    sha = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with file.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                sha.update(block)
-    return sha.hexdigest()[:DIGEST_CHARS]
-
-
 @dataclass(frozen=True)
 class Record:
     """One artifact version: the run that wrote it (None if it has no record: written before
@@ -65,17 +51,26 @@ class Record:
 
 
 class LineageStore:
-    """Records of artifact versions and parameters of runs, as small JSON files under ``root``."""
+    """Records of artifact versions and parameters of runs, as small JSON files in a folder of
+    the data store (``<data_root>/lineage``, local or an object store: read through fsspec
+    like every artifact)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.fs, self.root = store.fs, store.path
 
-    def _file(self, run: str, name: str) -> Path:
-        return self.root / run / f"{name}.json"
+    def _file(self, run: str, name: str) -> str:
+        return f"{self.root}/{run}/{name}.json"
+
+    def _content(self, file: str) -> Any:
+        try:
+            return json.loads(self.fs.cat_file(file))
+        except FileNotFoundError:
+            return None
 
     def write(self, name: str, record: Record) -> None:
-        """Keep ``record`` of artifact ``name`` (written atomically: a killed run leaves no
-        half record)."""
+        """Keep ``record`` of artifact ``name`` (written whole or not at all: a killed run
+        leaves no half record)."""
         assert record.run is not None
         self._write_json(
             self._file(record.run, name), {"digest": record.digest, "made_from": record.made_from}
@@ -83,41 +78,45 @@ class LineageStore:
 
     def read(self, name: str, run: str) -> Record | None:
         """The record of ``name`` as run ``run`` wrote it, or None."""
-        file = self._file(run, name)
-        if not file.is_file():
-            return None
-        content = json.loads(file.read_text())
-        return Record(run, content["digest"], content["made_from"])
+        content = self._content(self._file(run, name))
+        return None if content is None else Record(run, content["digest"], content["made_from"])
 
     def runs_with(self, name: str, digest: str) -> list[str]:
         """The runs (oldest first) whose version of artifact ``name`` has ``digest``."""
-        if not self.root.is_dir():
+        if not self.fs.isdir(self.root):
             return []
-        runs = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        runs = sorted(
+            entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            for entry in self.fs.ls(self.root, detail=True)
+            if entry["type"] == "directory"
+        )
         return [run for run in runs if (record := self.read(name, run)) and record.digest == digest]
 
     def recorded(self, run: str) -> bool:
         """Whether run ``run`` kept records (it saved an artifact to the end with them): then a
         version of it without a record is a save that never completed. A run on workers that
         keep none (the Dask runner's) has no records at all."""
-        return (self.root / run).is_dir()
+        return self.fs.isdir(f"{self.root}/{run}")
 
     def write_parameters(self, run: str, parameters: Mapping[str, Any]) -> None:
         self._write_json(self._file(run, "parameters"), parameters)
 
     def parameter(self, run: str, key: str) -> tuple[bool, Any]:
         """``(found, value)`` of the dotted parameter ``key`` as run ``run`` had it."""
-        file = self._file(run, "parameters")
-        if not file.is_file():
-            return False, None
-        return lookup(json.loads(file.read_text()), key)
+        content = self._content(self._file(run, "parameters"))
+        return (False, None) if content is None else lookup(content, key)
 
-    @staticmethod
-    def _write_json(file: Path, content: Any) -> None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        partial = file.with_suffix(".partial")
-        partial.write_text(json.dumps(content, indent=1, sort_keys=True, default=str))
-        os.replace(partial, file)
+    def _write_json(self, file: str, content: Any) -> None:
+        """One write of the whole file: an object store's put is whole or nothing; a local
+        file is written aside and renamed."""
+        text = json.dumps(content, indent=1, sort_keys=True, default=str).encode()
+        self.fs.makedirs(file.rsplit("/", 1)[0], exist_ok=True)
+        if "file" not in self.fs.protocol:
+            self.fs.pipe_file(file, text)
+            return
+        partial = file.removesuffix(".json") + ".partial"
+        self.fs.pipe_file(partial, text)
+        self.fs.mv(partial, file)
 
 
 def lookup(parameters: Mapping[str, Any], key: str) -> tuple[bool, Any]:

@@ -35,7 +35,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from lift.config.errors import DatasetInputError
-from lift.data.acquisition import OpenMLSource, acquire, openml_available
+from lift.data.acquisition import OPENML_CACHE, OpenMLSource, acquire, openml_available
 from lift.data.entry import DatasetEntry, active
 from lift.data.preprocessing import TASKS
 
@@ -226,7 +226,7 @@ def openml_tables(
     for task, name, params in declared_tables(step, parameters):
         entry = DatasetEntry.from_params(task, name, params)
         if isinstance(entry.source, OpenMLSource):
-            cache = (parameters.get(task) or {}).get("openml_cache", "data/01_raw/openml")
+            cache = (parameters.get(task) or {}).get("openml_cache", OPENML_CACHE)
             yield f"{task}.{name}", entry, cache
 
 

@@ -37,7 +37,8 @@ from kedro.runner.task import Task
 
 from lift.config.errors import DatasetInputError, optional
 from lift.method.language_model import THREADS, cores_each
-from lift.project.hooks import RunSummary, _versioned
+from lift.project import storage
+from lift.project.hooks import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +63,19 @@ def _clear_lost_attempt(task: Task) -> None:
     only this node writes its outputs' versions, so a version already there is that attempt's
     (whole or half), and Kedro would refuse to save over it."""
     for name in task.node.outputs:
-        dataset = task.catalog.get(name)
-        fs = getattr(dataset, "_fs", None)
-        if not _versioned(dataset) or fs is None:
+        found = storage.artifact(task.catalog, name)
+        if found is None or not found.versioned:
             continue
-        path = str(dataset._get_versioned_path(dataset.resolve_save_version()))
-        if fs.exists(path):
+        path = found.at(task.catalog.get(name).resolve_save_version())
+        if found.fs.exists(path):
             logger.warning(
                 "%s: removing %s, saved by an earlier attempt of node %s on a worker that was "
                 "lost; the node runs again",
                 name,
-                path,
+                found.url(path),
                 task.node.name,
             )
-            fs.rm(path, recursive=True)
+            found.fs.rm(path, recursive=True)
 
 
 class DaskExecutor(Executor):

@@ -31,7 +31,7 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline, node
 
 from lift.config.lift import with_overrides
-from lift.data.acquisition import OpenMLSource, openml_available
+from lift.data.acquisition import OPENML_CACHE, OpenMLSource, openml_available
 from lift.data.entry import DatasetEntry
 from lift.evaluation import published
 from lift.pipelines.studies import nodes
@@ -286,7 +286,7 @@ def create_pipeline(
         entry = DatasetEntry.from_params(
             task, name, entry_params, section.get("lift"), settings.lift
         )
-        if not reachable(study, entry, section.get("openml_cache", "data/01_raw/openml")):
+        if not reachable(study, entry, section.get("openml_cache", OPENML_CACHE)):
             offline.append(name)
             continue
         table = f"{study}.{task}.{name}"

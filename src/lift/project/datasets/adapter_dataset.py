@@ -2,7 +2,10 @@
 (``adapter_config.json`` + ``adapter_model.safetensors``), so ``PeftModel.from_pretrained(base,
 folder)`` reads them too. ``training.json`` beside them holds the epoch history, the settings
 a selection chose and every candidate's validation outcome. The folder may be on any fsspec
-filesystem (a local path, ``s3://``, ``gs://``, ``memory://``), as every other artifact."""
+filesystem (a local path, ``s3://``, ``gs://``, ``memory://``), as every other artifact. A save
+is whole or refused when read: on a filesystem that renames folders it is written aside and
+moved into place; on an object store (no folders to rename) it is written in place with
+``saved.json`` last, and a version without it is refused by name."""
 
 from __future__ import annotations
 
@@ -23,6 +26,9 @@ from lift.method.fine_tuning import TrainedAdapter
 
 CONFIG, WEIGHTS, TRAINING = "adapter_config.json", "adapter_model.safetensors", "training.json"
 FILES = (CONFIG, WEIGHTS, TRAINING)
+SAVED = "saved.json"  # written last: the repeats of a save that finished
+# filesystems that move a folder by renaming it: a save there is written aside and moved
+RENAMES = {"file", "local", "memory"}
 
 
 class AdapterDataset(
@@ -82,7 +88,17 @@ class AdapterDataset(
 
         folder = get_filepath_str(self._get_load_path(), self._protocol)
         adapters = {}
-        for repeat_folder in sorted(self._fs.glob(f"{folder}/repeat_*")):
+        if self._fs.exists(f"{folder}/{SAVED}"):
+            repeats = json.loads(self._read(f"{folder}/{SAVED}"))
+            repeat_folders = [f"{folder}/repeat_{int(r)}" for r in repeats]
+        elif self._renames():  # saved before saved.json was written: moved whole
+            repeat_folders = sorted(self._fs.glob(f"{folder}/repeat_*"))
+        else:
+            raise DatasetError(
+                f"The adapters {folder} lack {SAVED}: their save did not finish. Run their "
+                "fine-tuning again (or load another version)."
+            )
+        for repeat_folder in repeat_folders:
             name = PurePosixPath(repeat_folder).name
             missing = [f for f in FILES if not self._fs.exists(f"{repeat_folder}/{f}")]
             if missing:  # an object store's copy cut short: its files arrive one by one
@@ -110,7 +126,7 @@ class AdapterDataset(
         from safetensors.torch import save
 
         folder = get_filepath_str(self._get_save_path(), self._protocol)
-        partial = folder + ".partial"
+        partial = folder + ".partial" if self._renames() else folder
         if self._fs.exists(partial):
             self._fs.rm(partial, recursive=True)
         for repeat, adapter in data.items():
@@ -129,7 +145,11 @@ class AdapterDataset(
                 "trained_on": adapter.trained_on,
             }
             self._write(f"{target}/{TRAINING}", json.dumps(training, indent=2).encode())
-        # a complete folder or none: an interrupted save leaves only the .partial folder (on
-        # a local or network filesystem a rename; an object store has no folders to rename,
-        # and readers see the version's folder once its files are copied)
-        self._fs.mv(partial, folder, recursive=True)
+        self._write(f"{partial}/{SAVED}", json.dumps(sorted(int(r) for r in data)).encode())
+        if partial != folder:  # a complete folder or none: an interrupted save leaves .partial
+            self._fs.mv(partial, folder, recursive=True)
+
+    def _renames(self) -> bool:
+        """Whether this filesystem moves a folder by renaming it."""
+        protocols = self._fs.protocol
+        return bool(RENAMES & set([protocols] if isinstance(protocols, str) else protocols))

@@ -25,15 +25,21 @@ class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
     """
 
     def __init__(
-        self, *, filepath: str, files: list[str], metadata: dict[str, Any] | None = None
+        self,
+        *,
+        filepath: str,
+        files: list[str],
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self._folder = filepath
         self._files = list(files)
+        self._fs, self._root = fsspec.core.url_to_fs(filepath, **(credentials or {}))
         self.metadata = metadata
 
     def saved(self) -> dict[str, list[str]]:
         """Each pipeline's saved results files (the folder's name), newest first."""
-        fs, root = fsspec.core.url_to_fs(self._folder)
+        fs, root = self._fs, self._root
         found: dict[str, list[str]] = {}
         if not fs.isdir(root):
             return found
@@ -54,7 +60,8 @@ class NewestResults(AbstractDataset[None, dict[str, pd.DataFrame]]):
         for pipeline, paths in self.saved().items():
             parts, seen = [], set()
             for path in paths:
-                table = pd.read_csv(path)
+                with self._fs.open(path) as file:
+                    table = pd.read_csv(file)
                 if "variant" in table:  # a study's table as it is (an empty one reads as NaN)
                     table["variant"] = table["variant"].fillna("").astype(str)
                 if "dataset" not in table:  # no tables to tell apart: the newest as it is
