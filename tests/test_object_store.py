@@ -17,7 +17,7 @@ import fsspec
 import pandas as pd
 import pytest
 
-from conftest import copy_project, kedro, kedro_ok
+from conftest import copy_project, kedro, kedro_in_training, kedro_ok
 from s3_standin import S3Standin, free_port, point_at_store
 
 pytest.importorskip("moto.server", reason="the S3 stand-in is moto's server (make test has it)")
@@ -231,24 +231,9 @@ def test_a_store_lost_in_the_middle_of_a_node_fails_that_node_and_leaves_no_half
 ):
     root = data_root(project)
     before = bucket_versions(store, root)
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
-    env.pop("TQDM_DISABLE", None)  # the progress bar tells when the training loop runs
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kedro", *ON_S3, f"--params={MOONS_EPOCHS}=60"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
+    process = kedro_in_training(project, *ON_S3, f"--params={MOONS_EPOCHS}=60", epochs=60)
     try:
-        for line in process.stdout:
-            if "epoch 1/60" in line:  # training: the store goes away until the run ends
-                store.stop()
-                break
-        else:
-            pytest.fail("the run ended without its training loop's progress bar")
+        store.stop()  # while it trains, until the run ends
         output, _ = process.communicate(timeout=300)
     finally:
         process.kill()

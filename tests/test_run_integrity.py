@@ -22,7 +22,7 @@ import pytest
 import torch
 from sklearn.datasets import load_iris
 
-from conftest import copy_project, kedro, kedro_ok
+from conftest import copy_project, kedro, kedro_in_training, kedro_ok
 from s3_standin import S3Standin, point_at_store
 
 PROBE = "classification.probe"
@@ -135,24 +135,9 @@ def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
     first = read_scores(project, versions(project, "scores.csv")[0])
     adapters = versions(project, "adapters")
     # a run with other settings (a long training), interrupted by Ctrl-C while it trains
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
-    env.pop("TQDM_DISABLE", None)  # the progress bar tells when the training loop runs
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kedro", *RUN, "--params=classification.lift.training.epochs=400"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
+    long = "--params=classification.lift.training.epochs=400"
+    process = kedro_in_training(project, *RUN, long, epochs=400)
     try:
-        training = False
-        for line in process.stdout:  # tqdm's carriage returns read as line ends
-            if "epoch 1/400" in line:  # the training loop has started
-                training = True
-                break
-        assert training, "the run ended without its training loop's progress bar"
         time.sleep(1)
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=120)

@@ -183,10 +183,10 @@ class RunTracking:
         found = storage.artifact(self.catalog, dataset_name)
         if found is None:
             return
-        path = found.at(_save_version(self.catalog, dataset_name))
+        path = found.at(found.saved_version(self.catalog, dataset_name))
         self.saved[dataset_name] = found.url(path)
         parts = Path(path).parts
-        if "file" in found.fs.protocol and found.fs.isfile(path) and self.REPORTING in parts:
+        if found.local and found.fs.isfile(path) and self.REPORTING in parts:
             folder = Path(*parts[parts.index(self.REPORTING) : -2])
             client.log_artifact(self.run_id, path, str(folder))
 
@@ -304,7 +304,8 @@ class RunVersions:
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
-        version = _save_version(self.catalog, dataset_name)
+        found = storage.artifact(self.catalog, dataset_name)
+        version = found.saved_version(self.catalog, dataset_name) if found else None
         if version is None:  # not versioned, or added in code rather than configured
             return
         config = self.catalog.config_resolver.resolve_pattern(dataset_name)
@@ -360,8 +361,8 @@ class RunLineage:
             return
         made_from = self.made_from.get(node.name, {})
         found = storage.artifact(self.catalog, dataset_name)
-        version = _save_version(self.catalog, dataset_name)
-        digest = found.digest(version) if found is not None and version else ""
+        version = found.saved_version(self.catalog, dataset_name) if found else None
+        digest = found.digest(version) if found and version else ""
         # in memory, or not versioned: its lineage holds for this run only
         if version is None or not digest:
             self.in_memory[dataset_name] = Record(None, "", made_from)
@@ -537,9 +538,3 @@ def _data_store(context: Any) -> storage.Store:
 def _filepath(catalog: Any, name: str) -> str:
     found = storage.artifact(catalog, name)
     return found.url(found.path) if found else "no path"
-
-
-def _save_version(catalog: Any, name: str) -> str | None:
-    """The version ``name`` was just saved as (None if it is not versioned)."""
-    found = storage.artifact(catalog, name)
-    return catalog.get(name).resolve_save_version() if found and found.versioned else None

@@ -9,9 +9,9 @@ every ancestor must agree, and the parameters must be this run's; otherwise the 
 with the disagreement named (``RunMixError``). Digests of content, not version names: a
 deterministic rerun writes byte-identical artifacts, which may be combined freely.
 
-The records live under ``<data_root>/lineage/<run>/<artifact>.json`` (a run is its save version, the
-timestamp in every artifact path it wrote) and each run's parameters under
-``<root>/<run>/parameters.json``."""
+The records live in the data store, local or an object store, under
+``<data_root>/lineage/<run>/<artifact>.json`` (a run is its save version, the timestamp in every
+artifact path it wrote), and each run's parameters in ``<run>/parameters.json`` beside them."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lift.config.errors import DatasetInputError
-from lift.project.storage import DIGEST_CHARS, Store
+from lift.project.storage import DIGEST_CHARS, Store, local
 
 PARAMS = "params:"
 # the tag of a node that reads artifacts of earlier runs as they were made (the predict
@@ -56,7 +56,6 @@ class LineageStore:
     like every artifact)."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
         self.fs, self.root = store.fs, store.path
 
     def _file(self, run: str, name: str) -> str:
@@ -111,7 +110,7 @@ class LineageStore:
         file is written aside and renamed."""
         text = json.dumps(content, indent=1, sort_keys=True, default=str).encode()
         self.fs.makedirs(file.rsplit("/", 1)[0], exist_ok=True)
-        if "file" not in self.fs.protocol:
+        if not local(self.fs):
             self.fs.pipe_file(file, text)
             return
         partial = file.removesuffix(".json") + ".partial"

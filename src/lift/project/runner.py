@@ -66,7 +66,7 @@ def _clear_lost_attempt(task: Task) -> None:
         found = storage.artifact(task.catalog, name)
         if found is None or not found.versioned:
             continue
-        path = found.at(task.catalog.get(name).resolve_save_version())
+        path = found.at(found.saved_version(task.catalog, name))
         if found.fs.exists(path):
             logger.warning(
                 "%s: removing %s, saved by an earlier attempt of node %s on a worker that was "

@@ -88,16 +88,29 @@ class Artifact:
             return []
         return sorted(PurePosixPath(p).name for p in self.fs.ls(self.path, detail=False))
 
+    @property
+    def local(self) -> bool:
+        return local(self.fs)
+
     def url(self, path: str) -> str:
         """``path`` as a user finds it: a local path, or the store's URL."""
-        local = "file" in self.fs.protocol
-        return path if local else self.fs.unstrip_protocol(path)
+        return path if self.local else self.fs.unstrip_protocol(path)
+
+    def saved_version(self, catalog: Any, name: str) -> str | None:
+        """The version artifact ``name`` of ``catalog`` was just saved as (None if it is not
+        versioned)."""
+        return catalog.get(name).resolve_save_version() if self.versioned else None
 
     def digest(self, version: str | None) -> str:
         """Digest of the bytes of ``version`` (a folder's: its files' relative paths and
         bytes), or "" where it is not saved."""
         path = self.saved(version)
         return digest_of(self.fs, path) if path else ""
+
+
+def local(fs: AbstractFileSystem) -> bool:
+    """Whether ``fs`` is this machine's own disk."""
+    return "file" in fs.protocol
 
 
 def artifact(catalog: Any, name: str) -> Artifact | None:
