@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -175,6 +176,29 @@ def copy_project(root: Path) -> Path:
     lift_parameters["lift"]["model"]["name"] = build_tiny_model(root / "tiny_model")
     lift_file.write_text(yaml.safe_dump(lift_parameters))
     return root
+
+
+VERSION = re.compile(r"\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z")  # Kedro's version names
+
+
+def artifact_versions(fs, root: str) -> dict[str, list[str]]:
+    """Every versioned artifact under the data root ``root`` on filesystem ``fs`` (its path
+    below the root, Kedro's ``<artifact>/<version>/...``) and its versions, oldest first;
+    lineage records aside."""
+    found: dict[str, set[str]] = {}
+    for path in fs.find(root):
+        parts = path[len(root.rstrip("/")) + 1 :].split("/")
+        at = next((i for i, part in enumerate(parts) if VERSION.fullmatch(part)), None)
+        if parts[0] != "lineage" and at:
+            found.setdefault("/".join(parts[:at]), set()).add(parts[at])
+    return {artifact: sorted(saved) for artifact, saved in found.items()}
+
+
+def newest_metrics(fs, root: str, task: str = "classification") -> pd.DataFrame:
+    """The newest metrics table of ``task`` under the data root ``root`` on ``fs``."""
+    folder = f"{root}/08_reporting/{task}/metrics.csv"
+    with fs.open(f"{sorted(fs.ls(folder, detail=False))[-1]}/metrics.csv") as file:
+        return pd.read_csv(file)
 
 
 def python_module(project: Path, module: str, *args: str) -> subprocess.CompletedProcess:

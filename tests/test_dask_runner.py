@@ -2,21 +2,20 @@
 worker processes runs the classification pipeline as the sequential runner does."""
 
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import fsspec
 import pandas as pd
 import pytest
 
-from conftest import copy_project, kedro, kedro_ok
+from conftest import artifact_versions, copy_project, kedro, kedro_ok, newest_metrics
 
 RUN = ("run", "--pipelines=classification", "--env=small")
 DASK = "--runner=lift.project.runner.DaskRunner"
-VERSION = re.compile(r"^\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z$")  # Kedro's
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +34,12 @@ def project(tmp_path_factory) -> Path:
 
 
 def versions(project: Path) -> dict[str, list[str]]:
-    """Every versioned artifact of the runs (a folder of version folders) and its versions."""
-    found = {}
-    for folder in (project / "data").glob("0*/classification/**/"):
-        saved = sorted(p.name for p in folder.iterdir())
-        if saved and all(VERSION.match(name) for name in saved):
-            found[str(folder.relative_to(project))] = saved
-    return found
+    """Every versioned artifact of the runs and its versions."""
+    return artifact_versions(fsspec.filesystem("file"), str(project / "data"))
 
 
 def metrics(project: Path) -> pd.DataFrame:
-    folder = project / "data/08_reporting/classification/metrics.csv"
-    latest = sorted(folder.iterdir())[-1]
-    return pd.read_csv(latest / "metrics.csv")
+    return newest_metrics(fsspec.filesystem("file"), str(project / "data"))
 
 
 def test_a_dask_run_gives_the_sequential_runs_metrics_writing_every_artifact_once(
@@ -119,6 +111,6 @@ def test_a_worker_killed_in_the_middle_of_a_fine_tuning_costs_the_node_not_the_r
     for artifact, saved in after.items():  # each artifact written once, none half
         assert len(saved) == len(before.get(artifact, [])) + 1, artifact
     adapters = next(k for k in after if k.endswith("moons/adapters"))
-    newest = project / adapters / after[adapters][-1]
+    newest = project / "data" / adapters / after[adapters][-1]
     assert not list(newest.rglob("*.partial*"))
     assert len(metrics(project)) > 0

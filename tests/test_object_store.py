@@ -7,7 +7,6 @@ on the store, and the store failing before and during a run."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -17,7 +16,14 @@ import fsspec
 import pandas as pd
 import pytest
 
-from conftest import copy_project, kedro, kedro_in_training, kedro_ok
+from conftest import (
+    artifact_versions,
+    copy_project,
+    kedro,
+    kedro_in_training,
+    kedro_ok,
+    newest_metrics,
+)
 from s3_standin import S3Standin, free_port, point_at_store
 
 pytest.importorskip("moto.server", reason="the S3 stand-in is moto's server (make test has it)")
@@ -36,7 +42,6 @@ ON_S3 = ("run", "--pipelines=classification", "--env=s3")
 DASK = "--runner=lift.project.runner.DaskRunner"
 MOONS = "classification.moons"
 MOONS_EPOCHS = "classification.datasets.moons.lift.training.epochs"  # its own value wins
-VERSION = re.compile(r"\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z")  # Kedro's
 
 
 @pytest.fixture(scope="module")
@@ -64,31 +69,12 @@ def data_root(project: Path) -> str:
     return project.joinpath("store_root.txt").read_text()
 
 
-def versions_in(fs, root: str) -> dict[str, list[str]]:
-    """Every versioned artifact under ``root`` on ``fs`` (its path below the root, Kedro's
-    ``<artifact>/<version>/...``) and its versions, oldest first; lineage records aside."""
-    found: dict[str, set[str]] = {}
-    for path in fs.find(root):
-        parts = path[len(root.rstrip("/")) + 1 :].split("/")
-        at = next((i for i, part in enumerate(parts) if VERSION.fullmatch(part)), None)
-        if parts[0] != "lineage" and at:
-            found.setdefault("/".join(parts[:at]), set()).add(parts[at])
-    return {artifact: sorted(saved) for artifact, saved in found.items()}
-
-
 def bucket_versions(store: S3Standin, root: str) -> dict[str, list[str]]:
-    return versions_in(store.filesystem(), root.removeprefix("s3://"))
+    return artifact_versions(store.filesystem(), root.removeprefix("s3://"))
 
 
 def local_versions(project: Path) -> dict[str, list[str]]:
-    return versions_in(fsspec.filesystem("file"), str(project / "data"))
-
-
-def newest_metrics(store: S3Standin, root: str) -> pd.DataFrame:
-    folder = f"{root.removeprefix('s3://')}/08_reporting/classification/metrics.csv"
-    fs = store.filesystem()
-    with fs.open(f"{sorted(fs.ls(folder))[-1]}/metrics.csv") as file:
-        return pd.read_csv(file)
+    return artifact_versions(fsspec.filesystem("file"), str(project / "data"))
 
 
 def said(result: subprocess.CompletedProcess) -> str:
@@ -158,11 +144,9 @@ def test_a_cluster_sharing_only_the_object_store_gives_the_local_runs_metrics(
     assert local_versions(project) == local  # nothing of this run on the project's disk
     for folder in workers:  # nor on a worker's
         assert not (folder / "data").exists(), list((folder / "data").rglob("*"))[:5]
-    local_metrics = pd.read_csv(
-        sorted((project / "data/08_reporting/classification/metrics.csv").iterdir())[-1]
-        / "metrics.csv"
-    )
-    pd.testing.assert_frame_equal(newest_metrics(store, root), local_metrics)
+    local_metrics = newest_metrics(fsspec.filesystem("file"), str(project / "data"))
+    in_store = newest_metrics(store.filesystem(), root.removeprefix("s3://"))
+    pd.testing.assert_frame_equal(in_store, local_metrics)
 
 
 def test_lineage_resumes_and_predict_work_on_the_object_store(project, store):
