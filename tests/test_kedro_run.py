@@ -3,10 +3,12 @@ datasets: one bundled, one synthetic and one CSV file declared in the catalog.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -521,6 +523,7 @@ def test_kedro_viz_shows_the_classification_pipeline_in_a_browser(project, tmp_p
         env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its server process too is stopped at the end
     )
     driver = None
     try:
@@ -574,8 +577,10 @@ def test_kedro_viz_shows_the_classification_pipeline_in_a_browser(project, tmp_p
     finally:
         if driver is not None:
             driver.quit()
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):  # a child that outlived its parent
+            os.killpg(server.pid, signal.SIGKILL)
         log.close()
 
 

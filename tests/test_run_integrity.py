@@ -69,10 +69,11 @@ def on_s3(project: Path) -> bool:
     return "s3" in STORES[project][0].protocol
 
 
-def local_only(project: Path) -> None:
-    """Skip a test of the local disk (a user's file, MLflow's database) for the S3 store."""
+def local_only(project: Path, why: str = "about the local disk") -> None:
+    """Skip a test for the S3 store: one about the local disk (a user's file, MLflow's
+    database), or ``why`` it needs no second pass."""
     if on_s3(project):
-        pytest.skip("about the local disk: once, with the local store")
+        pytest.skip(f"{why}: once, with the local store")
 
 
 def store_path(project: Path, relative: str) -> str:
@@ -132,6 +133,7 @@ def test_new_parameters_on_a_resume_are_refused_with_the_difference_named(projec
 
 
 def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
+    local_only(project, "the stop is the trainer's, the resume's check tested on both stores")
     first = read_scores(project, versions(project, "scores.csv")[0])
     adapters = versions(project, "adapters")
     # a run with other settings (a long training), interrupted by Ctrl-C while it trains

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -78,6 +79,19 @@ def _clear_lost_attempt(task: Task) -> None:
             found.fs.rm(path, recursive=True)
 
 
+def refuses(address: str) -> None:
+    """Raise ``OSError`` (refused, no such host) where nothing listens at a ``tcp://host:port``
+    address (or ``host:port``); other addresses and a listener slow to answer are left to Dask's
+    client."""
+    scheme, _, place = address.rpartition("://")
+    host, _, port = place.rpartition(":")
+    if scheme in ("", "tcp") and host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        except TimeoutError:
+            return
+
+
 class DaskExecutor(Executor):
     """The ``concurrent.futures`` face of a Dask client that Kedro's scheduling loop uses:
     ``submit(task)`` runs a node's task on the cluster."""
@@ -89,6 +103,7 @@ class DaskExecutor(Executor):
         self._cluster = None
         if address:
             try:
+                refuses(address)  # at once, where a client would retry for its whole timeout
                 self._client = Client(address, timeout="20s")
             except (OSError, TimeoutError) as error:
                 raise DatasetInputError(

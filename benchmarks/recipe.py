@@ -1,0 +1,160 @@
+"""The training recipe on real tables: each named setting fine-tuned on each table of an
+environment's suite for a task (conf/realdata by default), per repeat of the paper's protocol
+(the test rows: 20 %, seed 0, stratified for classes; repeat r holds out 20 % of the rest with
+seed r to choose the epoch, and trains with seed r), with the embedded model on this machine.
+
+    .venv/bin/python benchmarks/recipe.py --tables wine crabs \\
+        --recipe now='{}' --recipe steps='{"training": {"min_steps": 400, "patience": 4}}' \\
+        --out recipe.jsonl
+
+A recipe is a mapping in the shape of the parameters' ``lift`` section, over the table's own
+``lift`` keys and the library's defaults. Each fine-tuning appends one JSON line (the table,
+recipe, repeat, validation history, the epoch kept, the test score: accuracy or RAE, seconds)
+as soon as it is done, so an interrupted study keeps what it measured; a line already in
+``--out`` is not run again."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from sklearn.model_selection import train_test_split
+
+from lift import LIFTClassifier, LIFTRegressor
+from lift.config.lift import with_overrides
+from lift.data.acquisition import acquire
+from lift.evaluation.metrics import regression_scores
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def suite(env: str, task: str) -> dict[str, dict]:
+    """The tables of ``env`` for ``task``: their entries as conf/<env> declares them."""
+    parameters = yaml.safe_load((CONF / env / f"parameters_{task}.yml").read_text())
+    datasets = parameters[task]["datasets"]
+    return {name: entry for name, entry in datasets.items() if entry}
+
+
+def table_of(name: str, entry: dict, task: str) -> tuple:
+    """The table's features and target, as the pipeline acquires them."""
+    table, info = acquire(name, entry["source"], task, entry.get("target"))
+    target = info["target"]
+    table = table.drop(columns=entry.get("drop_columns", [])).dropna()
+    values = table[target].astype(str if task == "classification" else float).to_numpy()
+    return table.drop(columns=[target]), values
+
+
+def done_runs(out: Path) -> set[tuple]:
+    if not out.exists():
+        return set()
+    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return {(r["table"], r["recipe"], r["repeat"]) for r in lines}
+
+
+def summary(out: Path) -> str:
+    """The study so far as a Markdown table: per table and recipe, the test score of each
+    repeat, their mean, the epochs kept and the seconds of a fine-tuning."""
+    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    runs: dict[tuple, list] = {}
+    for run in lines:
+        runs.setdefault((run["table"], run["recipe"]), []).append(run)
+    rows = ["| table | recipe | test, by repeat | mean | epoch kept / run | seconds a fit |"]
+    rows.append("|---|---|---|---|---|---|")
+    for (table, recipe), found in runs.items():
+        found.sort(key=lambda run: run["repeat"])
+        metric = next(key for key in found[0] if key.startswith("test_") and key != "test_rows")
+        scores = [run[metric] for run in found]
+        kept = ", ".join(f"{run['best_epoch']} / {len(run['history'])}" for run in found)
+        rows.append(
+            f"| {table} | {recipe} | {' '.join(f'{s:.3f}' for s in scores)} | "
+            f"{np.mean(scores):.3f} | {kept} | "
+            f"{np.mean([run['fit_seconds'] for run in found]):.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="realdata")
+    parser.add_argument(
+        "--task", choices=["classification", "regression"], default="classification"
+    )
+    parser.add_argument("--tables", nargs="+", help="default: every table of the suite")
+    parser.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        help='name=JSON of lift settings, e.g. long=\'{"training": {"epochs": 10}}\'',
+    )
+    parser.add_argument("--repeats", type=int, nargs="+", default=[0])
+    parser.add_argument("--out", type=Path, default=Path("recipe.jsonl"))
+    parser.add_argument(
+        "--summary", action="store_true", help="print --out as a table, run nothing"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if args.summary:
+        print(summary(args.out))
+        return
+
+    recipes = dict(r.split("=", 1) for r in args.recipe)
+    tables = suite(args.env, args.task)
+    chosen = args.tables or list(tables)
+    unknown = sorted(set(chosen) - set(tables))
+    if unknown:
+        parser.error(f"tables {unknown} are not in conf/{args.env}: {sorted(tables)}")
+    done = done_runs(args.out)
+    data = {}
+    for name in chosen:
+        X, y = table_of(name, tables[name], args.task)
+        stratify = y if args.task == "classification" else None
+        data[name] = train_test_split(X, y, test_size=0.2, stratify=stratify, random_state=0)
+    for recipe, text in recipes.items():  # every table for a recipe before the next recipe
+        for name in chosen:
+            X_fit, X_test, y_fit, y_test = data[name]
+            lift = with_overrides(tables[name].get("lift", {}), json.loads(text))
+            for repeat in args.repeats:
+                if (name, recipe, repeat) in done:
+                    continue
+                estimator = LIFTClassifier if args.task == "classification" else LIFTRegressor
+                model = estimator(lift=lift, random_state=repeat)
+                start = time.perf_counter()
+                model.fit(X_fit, y_fit)
+                fitted = time.perf_counter()
+                answers = model.predict(X_test)
+                if args.task == "classification":
+                    metric, score = "accuracy", float(np.mean(answers == y_test))
+                else:
+                    metric, score = "rae", regression_scores(y_test, answers)["rae"]
+                result = {
+                    "table": name,
+                    "recipe": recipe,
+                    "lift": lift,
+                    "repeat": repeat,
+                    "history": model.history_,
+                    "best_epoch": model.adapter_.best_epoch,
+                    "status": model.adapter_.status,
+                    f"test_{metric}": score,
+                    "test_rows": len(y_test),
+                    "fit_seconds": round(fitted - start, 1),
+                    "predict_seconds": round(time.perf_counter() - fitted, 1),
+                }
+                with args.out.open("a") as file:
+                    file.write(json.dumps(result, default=str) + "\n")
+                select_on = "accuracy" if args.task == "classification" else "rmse"
+                curve = " ".join(f"{e[f'validation_{select_on}']:.3f}" for e in model.history_)
+                print(
+                    f"{name} {recipe} r{repeat}: test {metric} {score:.4f}, kept epoch "
+                    f"{model.adapter_.best_epoch}, validation {select_on} {curve}, "
+                    f"{fitted - start:.0f} s",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
