@@ -7,8 +7,9 @@ seed r to choose the epoch, and trains with seed r), with the embedded model on 
         --recipe now='{}' --recipe steps='{"training": {"min_steps": 400, "patience": 4}}' \\
         --out recipe.jsonl
 
-A recipe is a mapping in the shape of the parameters' ``lift`` section, over the table's own
-``lift`` keys and the library's defaults. Each fine-tuning appends one JSON line (the table,
+A recipe is a mapping in the shape of the parameters' ``lift`` section, over what the suite
+runs: the environment's ``<task>.lift`` keys, the table's own ``lift`` keys, the library's
+defaults. Each fine-tuning appends one JSON line (the table,
 recipe, repeat, validation history, the epoch kept, the test score: accuracy or RAE, seconds)
 as soon as it is done, so an interrupted study keeps what it measured; a line already in
 ``--out`` is not run again."""
@@ -33,18 +34,21 @@ from lift.evaluation.metrics import regression_scores
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def suite(env: str, task: str) -> dict[str, dict]:
-    """The tables of ``env`` for ``task``: their entries as conf/<env> declares them."""
-    parameters = yaml.safe_load((CONF / env / f"parameters_{task}.yml").read_text())
-    datasets = parameters[task]["datasets"]
-    return {name: entry for name, entry in datasets.items() if entry}
+def suite(env: str, task: str) -> tuple[dict[str, dict], dict]:
+    """The tables of ``env`` for ``task`` (their entries as conf/<env> declares them) and the
+    ``lift`` keys it sets for all of them."""
+    parameters = yaml.safe_load((CONF / env / f"parameters_{task}.yml").read_text())[task]
+    tables = {name: entry for name, entry in parameters["datasets"].items() if entry}
+    return tables, parameters.get("lift") or {}
 
 
 def table_of(name: str, entry: dict, task: str) -> tuple:
-    """The table's features and target, as the pipeline acquires them."""
+    """The table's features and target, as the pipeline prepares them: rows without a target
+    and feature columns with a missing value dropped."""
     table, info = acquire(name, entry["source"], task, entry.get("target"))
     target = info["target"]
-    table = table.drop(columns=entry.get("drop_columns", [])).dropna()
+    table = table.drop(columns=entry.get("drop_columns", [])).dropna(subset=[target])
+    table = table.dropna(axis="columns")
     values = table[target].astype(str if task == "classification" else float).to_numpy()
     return table.drop(columns=[target]), values
 
@@ -103,7 +107,7 @@ def main() -> None:
         return
 
     recipes = dict(r.split("=", 1) for r in args.recipe)
-    tables = suite(args.env, args.task)
+    tables, suite_lift = suite(args.env, args.task)
     chosen = args.tables or list(tables)
     unknown = sorted(set(chosen) - set(tables))
     if unknown:
@@ -117,7 +121,8 @@ def main() -> None:
     for recipe, text in recipes.items():  # every table for a recipe before the next recipe
         for name in chosen:
             X_fit, X_test, y_fit, y_test = data[name]
-            lift = with_overrides(tables[name].get("lift", {}), json.loads(text))
+            runs = with_overrides(suite_lift, tables[name].get("lift", {}))
+            lift = with_overrides(runs, json.loads(text))
             for repeat in args.repeats:
                 if (name, recipe, repeat) in done:
                     continue
