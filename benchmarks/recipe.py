@@ -53,19 +53,18 @@ def table_of(name: str, entry: dict, task: str) -> tuple:
     return table.drop(columns=[target]), values
 
 
-def done_runs(out: Path) -> set[tuple]:
+def results(out: Path) -> list[dict]:
+    """The fine-tunings ``out`` holds, one a line (none where it does not exist yet)."""
     if not out.exists():
-        return set()
-    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-    return {(r["table"], r["recipe"], r["repeat"]) for r in lines}
+        return []
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
 
 
 def summary(out: Path) -> str:
     """The study so far as a Markdown table: per table and recipe, the test score of each
     repeat, their mean, the epochs kept and the seconds of a fine-tuning."""
-    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     runs: dict[tuple, list] = {}
-    for run in lines:
+    for run in results(out):
         runs.setdefault((run["table"], run["recipe"]), []).append(run)
     rows = ["| table | recipe | test, by repeat | mean | epoch kept / run | seconds a fit |"]
     rows.append("|---|---|---|---|---|---|")
@@ -112,7 +111,7 @@ def main() -> None:
     unknown = sorted(set(chosen) - set(tables))
     if unknown:
         parser.error(f"tables {unknown} are not in conf/{args.env}: {sorted(tables)}")
-    done = done_runs(args.out)
+    done = {(run["table"], run["recipe"], run["repeat"]) for run in results(args.out)}
     data = {}
     for name in chosen:
         X, y = table_of(name, tables[name], args.task)
