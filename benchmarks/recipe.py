@@ -29,7 +29,9 @@ from sklearn.model_selection import train_test_split
 from lift import LIFTClassifier, LIFTRegressor
 from lift.config.lift import with_overrides
 from lift.data.acquisition import acquire
+from lift.data.preprocessing import prepare_table
 from lift.evaluation.metrics import regression_scores
+from lift.method.tasks import Classification, Regression
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -43,14 +45,13 @@ def suite(env: str, task: str) -> tuple[dict[str, dict], dict]:
 
 
 def table_of(name: str, entry: dict, task: str) -> tuple:
-    """The table's features and target, as the pipeline prepares them: rows without a target
-    and feature columns with a missing value dropped."""
-    table, info = acquire(name, entry["source"], task, entry.get("target"))
+    """The table's features and target, prepared as the pipeline prepares them
+    (``prepare_table``: its ``drop_columns``, rows without a target and feature columns with a
+    missing value dropped; classes as 0..K-1)."""
+    raw, info = acquire(name, entry["source"], task, entry.get("target"))
     target = info["target"]
-    table = table.drop(columns=entry.get("drop_columns", [])).dropna(subset=[target])
-    table = table.dropna(axis="columns")
-    values = table[target].astype(str if task == "classification" else float).to_numpy()
-    return table.drop(columns=[target]), values
+    table, _ = prepare_table(name, raw, target, task, entry.get("drop_columns", ()))
+    return table.drop(columns=[target]), table[target].to_numpy()
 
 
 def results(out: Path) -> list[dict]:
@@ -150,7 +151,9 @@ def main() -> None:
                 }
                 with args.out.open("a") as file:
                     file.write(json.dumps(result, default=str) + "\n")
-                select_on = "accuracy" if args.task == "classification" else "rmse"
+                select_on = (
+                    Classification if args.task == "classification" else Regression
+                ).select_on
                 curve = " ".join(f"{e[f'validation_{select_on}']:.3f}" for e in model.history_)
                 print(
                     f"{name} {recipe} r{repeat}: test {metric} {score:.4f}, kept epoch "
