@@ -1,8 +1,10 @@
 """Left padding and length batching, shared by training and inference."""
 
+from collections import Counter
+
 import torch
 
-from lift.method.batching import by_length, left_pad, length_grouped
+from lift.method.batching import balanced, by_length, left_pad, length_grouped
 
 
 def test_left_pad_ends_every_sequence_at_the_last_position():
@@ -24,3 +26,14 @@ def test_length_grouped_batches_cover_every_example_once_with_little_padding():
     assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) <= 3 for b in batches)
     again = length_grouped(lengths, 4, torch.Generator().manual_seed(0), window=8)
     assert batches == again
+
+
+def test_balanced_draws_every_answer_about_equally_as_many_times_as_there_are_rows():
+    answers = ["no"] * 180 + ["yes"] * 20
+    drawn = balanced(answers, torch.Generator().manual_seed(0))
+    assert len(drawn) == len(answers) and all(0 <= i < len(answers) for i in drawn)
+    shares = Counter(answers[i] for i in drawn)
+    assert 80 <= shares["yes"] <= 120  # 100 expected; 20 without balancing
+    # the 20 rows of the small class are each drawn about 5 times: none left out for long
+    assert len({i for i in drawn if answers[i] == "yes"}) >= 15
+    assert drawn == balanced(answers, torch.Generator().manual_seed(0))

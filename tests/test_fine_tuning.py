@@ -409,6 +409,38 @@ def test_min_steps_gives_a_small_table_more_epochs_and_never_fewer(tiny):
     assert len(shorter.history) == 3
 
 
+def test_balanced_sampling_teaches_the_classes_as_equally_likely(tiny):
+    """Prompts that say nothing of the class, 9 in 10 of class 0: shuffled rows teach the
+    prior (class 1 about one chance in ten), balanced rows teach odds near even."""
+    from lift.method.prediction import score_completions
+
+    model, tokenizer = tiny
+    prompts = [f"x {i // 10}###" for i in range(40)]  # each: 9 rows of class 0, 1 of class 1
+    completions = [" 1@@@" if i % 10 == 0 else " 0@@@" for i in range(40)]
+    chances = {}
+    for sampling in ("shuffled", "balanced"):
+        training = {**FAST["training"], "learning_rate": 0.01, "epochs": 12, "sampling": sampling}
+        settings = LiftSettings.from_params({**FAST, "training": training})
+        epochs = iter(range(1, 100))  # every epoch better than the last: the last kept
+        job = Job((prompts, completions), (prompts[:4], completions[:4]),
+                  lambda _: {"accuracy": next(epochs)}, settings.training)  # fmt: skip
+        (adapter,) = train_adapters(model, tokenizer, [job], settings.lora)
+        answering = adapter.attach(model)
+        scores = score_completions(answering, tokenizer, prompts[::10], [" 0@@@", " 1@@@"])
+        answering.unload()  # the base model as it was, for the next adapter
+        chances[sampling] = float(torch.softmax(torch.tensor(scores), dim=1)[:, 1].mean())
+    assert chances["shuffled"] < 0.2 and 0.4 < chances["balanced"] < 0.8, chances
+
+
+def test_balanced_sampling_needs_classes():
+    from lift.config.lift import reject_inconsistent
+
+    settings = LiftSettings.from_params({"training": {"sampling": "balanced"}})
+    reject_inconsistent(settings, "classification")
+    with pytest.raises(DatasetInputError, match="training.sampling.*regression target has no"):
+        reject_inconsistent(settings, "regression")
+
+
 def _guarded(tiny, scores, **guard):
     """The letters task for FAST's 6 epochs, its validation accuracies scripted by ``scores``,
     with the collapse guard's ``Job.prior`` and ``give_up_at_prior`` of ``guard``."""

@@ -164,6 +164,10 @@ class TrainingSettings(Settings):
     always); None: every planned epoch runs."""
     batch_size: Positive = 8
     """Prompts per optimizer step."""
+    sampling: Literal["shuffled", "balanced"] = "shuffled"
+    """The rows of an epoch: shuffled (every row once) | balanced (classification: as many rows,
+    drawn with replacement so that every class is as likely as any other; a class of few rows is
+    seen as often as the largest)."""
     warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
     """The share of the steps over which the learning rate rises to its peak."""
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
@@ -450,6 +454,11 @@ def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Paramet
         raise DatasetInputError(
             f"{where}generation.also_score` is true, which scores each class's completion, "
             f"and a {task} target has no classes; set it to false."
+        )
+    if settings.training.sampling == "balanced" and task != "classification":
+        raise DatasetInputError(
+            f"{where}training.sampling` is 'balanced', which draws every class equally often, "
+            f"and a {task} target has no classes; use `sampling: shuffled`."
         )
     generation = settings.generation
     if generation.also_greedy and (generation.mode == "score" or generation.samples == 1):

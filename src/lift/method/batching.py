@@ -4,7 +4,8 @@ batches of similar lengths (little padding computed)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Sequence
 
 import torch
 
@@ -46,3 +47,11 @@ def length_grouped(
     ]
     batches = [grouped[s : s + size] for s in range(0, len(grouped), size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def balanced(answers: Sequence[Hashable], generator: torch.Generator) -> list[int]:
+    """As many indices of ``answers`` as there are, drawn with replacement so that every
+    distinct answer is equally likely (a class of few rows is drawn as often as the largest)."""
+    counts = Counter(answers)
+    weights = torch.tensor([1.0 / counts[a] for a in answers], dtype=torch.float64)
+    return torch.multinomial(weights, len(answers), True, generator=generator).tolist()

@@ -26,7 +26,7 @@ from lift.config.errors import DatasetInputError
 from lift.config.lift import LoraSettings, TrainingSettings
 from lift.method import batched_lora
 from lift.method.batched_lora import sent
-from lift.method.batching import by_length, left_pad, length_grouped
+from lift.method.batching import balanced, by_length, left_pad, length_grouped
 from lift.method.language_model import (
     blocks,
     compiled_blocks,
@@ -450,7 +450,14 @@ class _Running:
     def next_epoch(self) -> None:
         self.epoch += 1
         training = self.job.training
-        self.batches = length_grouped(self.lengths, training.batch_size, self.order)
+        if training.sampling == "balanced":
+            drawn = balanced([tuple(e.completion_ids) for e in self.examples], self.order)
+            grouped = length_grouped(
+                [self.lengths[i] for i in drawn], training.batch_size, self.order
+            )
+            self.batches = [[drawn[j] for j in batch] for batch in grouped]
+        else:
+            self.batches = length_grouped(self.lengths, training.batch_size, self.order)
         self.position, self.loss, self.tokens, self.seen = 0, 0.0, 0, 0
         self.started = time.perf_counter()
 
