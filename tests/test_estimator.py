@@ -79,6 +79,17 @@ def test_a_classifier_answers_with_the_tables_classes_and_probabilities(classifi
     assert 0 <= classifier.history_[0]["validation_accuracy"] <= 1
 
 
+def test_classes_written_by_name_are_trained_on_and_scored_by_name(table):
+    X, y = table
+    named = LIFTClassifier(
+        TINY, epochs=1, learning_rate=0.03, lora_rank=4, lift={"serialization": {"labels": "names"}}
+    ).fit(X, y)
+    assert set(named.prompts_["completion"]) == {" high@@@", " low@@@", " mid@@@"}
+    probabilities = named.predict_proba(X.head(6))
+    assert probabilities.shape == (6, 3) and np.allclose(probabilities.sum(axis=1), 1)
+    assert set(named.predict(X.head(6))) <= {"high", "low", "mid"}
+
+
 def test_columns_are_matched_by_name(classifier, table):
     X, _ = table
     shuffled = X.head(8)[["colour", "noise", "signal"]].assign(extra=1)

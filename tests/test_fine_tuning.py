@@ -421,9 +421,9 @@ def test_balanced_sampling_teaches_the_classes_as_equally_likely(tiny):
     for sampling in ("shuffled", "balanced"):
         training = {**FAST["training"], "learning_rate": 0.01, "epochs": 12, "sampling": sampling}
         settings = LiftSettings.from_params({**FAST, "training": training})
-        epochs = iter(range(1, 100))  # every epoch better than the last: the last kept
+        better = iter(range(1, 100))  # every epoch better than the last: the last kept
         job = Job((prompts, completions), (prompts[:4], completions[:4]),
-                  lambda _: {"accuracy": next(epochs)}, settings.training)  # fmt: skip
+                  lambda _, n=better: {"accuracy": next(n)}, settings.training)  # fmt: skip
         (adapter,) = train_adapters(model, tokenizer, [job], settings.lora)
         answering = adapter.attach(model)
         scores = score_completions(answering, tokenizer, prompts[::10], [" 0@@@", " 1@@@"])

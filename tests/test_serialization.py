@@ -260,3 +260,38 @@ def test_a_value_that_fakes_an_answer_is_written_apart_and_named(caplog):
     assert prompts["prompt"][2] == "When we have x1=a; x2:9, What is this type?###"
     (said,) = [r.getMessage() for r in caplog.records]
     assert "Dataset 'paint': 2 distinct value(s) of column 'colour'" in said
+
+
+def test_classes_written_by_name_are_read_back_as_their_labels():
+    from lift.method.tasks import task_for
+
+    table = pd.DataFrame({"x": [1.0, 2.0, 3.0], "kind": [0, 1, 2]})
+    schema = {
+        "task": "classification", "features": ["x"], "target": "kind",
+        "classes": ["benign", "malignant", "Yes@@@"],
+    }  # fmt: skip
+    splits = pd.DataFrame({"row": [0, 1, 2], "repeat": [0] * 3, "split": ["train"] * 3})
+    named = SerializationSettings(labels="names", encoding="raw")
+    prompts = serialize(table, schema, splits, named)
+    assert prompts["completion"].tolist() == [" benign@@@", " malignant@@@", " Yes@ @ @@@@"]
+    assert prompts["target"].tolist() == [0, 1, 2]  # labels stay indices
+    task = task_for(schema, named)
+    assert task.completions == prompts["completion"].tolist()  # scored as trained
+    answers = task.read([[" malignant@@@"], ["benign "], [" Yes@ @ @"], [" 1@@@"], [" benig"]], [])
+    assert answers.predictions.tolist() == [1, 0, 2, INVALID, INVALID]
+    # codes: the default, as before
+    codes = SerializationSettings(encoding="raw")
+    assert serialize(table, schema, splits, codes)["completion"].tolist() == [
+        " 0@@@", " 1@@@", " 2@@@",
+    ]  # fmt: skip
+    assert task_for(schema).completions == [" 0@@@", " 1@@@", " 2@@@"]
+
+
+def test_class_names_that_would_read_alike_are_refused_with_the_remedy():
+    from lift.method.tasks import task_for
+
+    schema = {"task": "classification", "features": ["x"], "target": "kind"}
+    for classes in (["a b", "a\nb"], [" ", "x"]):
+        with pytest.raises(DatasetInputError, match="Target column 'kind'.*labels: codes"):
+            task_for({**schema, "classes": classes}, SerializationSettings(labels="names"))
+    assert task_for({**schema, "classes": classes}).completions == [" 0@@@", " 1@@@"]

@@ -59,7 +59,7 @@ def prediction_benchmark(catalog: Any) -> dict[str, Any]:
         settings = catalog.load(f"classification.{name}.settings").lift
         adapter = catalog.load(f"classification.{name}.adapters")[0]
         schema = catalog.load(f"classification.{name}.schema")
-        task = task_for(schema, settings.serialization.completion_suffix)
+        task = task_for(schema, settings.serialization)
         test, train = of_split(prompts, 0, "test"), of_split(prompts, 0, "train")
         truth = test["target"].to_numpy()
         answer_prompts(base, adapter, test["prompt"].head(4), train, task, settings)  # warm-up
@@ -109,7 +109,7 @@ def regression_benchmark() -> dict[str, Any]:
     settings = catalog.load(f"{prefix}.settings").lift
     prompts = catalog.load(f"{prefix}.prompts")
     adapter = catalog.load(f"{prefix}.adapters")[0]
-    task = task_for(catalog.load(f"{prefix}.schema"), settings.serialization.completion_suffix)
+    task = task_for(catalog.load(f"{prefix}.schema"), settings.serialization)
     test, train = of_split(prompts, 0, "test"), of_split(prompts, 0, "train")
     results = {}
     for label, samples in (("greedy", 1), (f"median_of_{REGRESSION_SAMPLES}", REGRESSION_SAMPLES)):

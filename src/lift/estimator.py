@@ -182,7 +182,7 @@ class _LIFTEstimator(BaseEstimator):
                 name=self.model, **({"models_dir": self.models_dir} if self.models_dir else {})
             )
         )
-        task = task_for(schema, settings.serialization.completion_suffix)
+        task = task_for(schema, settings.serialization)
         (adapter,) = learner.fine_tune(
             self._name(), base, prompts, task, settings, encodings
         ).values()
@@ -229,7 +229,7 @@ class _LIFTEstimator(BaseEstimator):
             rows,
             self.schema_,
             self.prompts_,
-            task_for(self.schema_, settings.serialization.completion_suffix),
+            task_for(self.schema_, settings.serialization),
             settings,
             self.encodings_,
             description="predict",

@@ -107,6 +107,9 @@ class SerializationSettings(Settings):
     information (0: scale every numeric feature)."""
     digits: Annotated[int, Field(ge=1, le=12)] = 3
     """Of significant numbers."""
+    labels: Literal["codes", "names"] = "codes"
+    """How a class is written in a completion: codes (its index 0..K-1 in the sorted order of the
+    classes, one token each) | names (the class as the table writes it: "Yes", "malignant")."""
     target_encoding: TargetEncoding = "standardized"
     """A regression target: raw, or its z-score read back into its units."""
     target_decimals: Annotated[int, Field(ge=0, le=12)] = 1

@@ -135,7 +135,7 @@ def predict_new_rows(
             f"adapters for repeats {sorted(adapters)}; choose one of them."
         )
     features, unseen = check_new_rows(dataset, new_rows, schema)
-    task = task_for(schema, settings.serialization.completion_suffix)
+    task = task_for(schema, settings.serialization)
     answers = learner.answer_rows(
         dataset,
         base,

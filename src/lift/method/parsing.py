@@ -3,7 +3,8 @@
 Both rules first cut the text at the completion suffix (``@@@``) and at a newline.
 
 Classification: the answer must start (after white space) with a whole number that is a class
-index 0..K-1; the label is that number. Regression: the first number in the answer, with an
+index 0..K-1; the label is that number. Where classes are written by name, the answer must be
+one class's name (white space around it aside). Regression: the first number in the answer, with an
 optional sign (``-``, the Unicode minus ``−`` or ``+``), decimals and an exponent (``1.5e-3``);
 text around it is allowed, apart from it by a space or punctuation. A number that cannot be read
 one way only is invalid, not guessed: digits grouped by a comma (``1,234``: a thousand, or 1.234
@@ -45,6 +46,12 @@ def parse_label(text: str, n_classes: int, completion_suffix: str = COMPLETION_S
         return INVALID
     label = int(match.group(1))
     return label if 0 <= label < n_classes else INVALID
+
+
+def parse_name(text: str, names: Sequence[str], completion_suffix: str = COMPLETION_SUFFIX) -> int:
+    """The index of the class whose name ``text`` answers (white space aside), or ``INVALID``."""
+    answer = _answer(text, completion_suffix).strip()
+    return next((k for k, name in enumerate(names) if name.strip() == answer), INVALID)
 
 
 def parse_number(text: str, completion_suffix: str = COMPLETION_SUFFIX) -> float:

@@ -218,6 +218,13 @@ def completion_for(
     return f" {int(value)}{completion_suffix}"
 
 
+def class_names(schema: Mapping[str, Any], settings: SerializationSettings) -> list[str] | None:
+    """The names a classification table's (``schema``) completions write its classes by, in
+    label order, where ``settings.labels`` asks for names; ``None``: each is written as its
+    index."""
+    return [str(c) for c in schema["classes"]] if settings.labels == "names" else None
+
+
 def serialize(
     table: pd.DataFrame,
     schema: Mapping[str, Any],
@@ -310,12 +317,19 @@ def _written(
         names = shuffled_names(features, settings.names_seed)
     values = list(table[features].itertuples(index=False, name=None))
     targets = table[schema["target"]].to_numpy()
+    names_of = class_names(schema, settings) if task == "classification" else None
     written: dict[tuple[int, int], tuple[str, str]] = {}
     for repeat, row in zip(splits["repeat"], splits["row"], strict=True):
         if (repeat, row) in written:
             continue
         encoding = encodings.of(int(repeat), name)
-        target = encoding.write_target(targets[row]) if task == "regression" else targets[row]
+        target = (
+            encoding.write_target(targets[row])
+            if task == "regression"
+            else names_of[int(targets[row])]
+            if names_of
+            else targets[row]
+        )
         written[repeat, row] = (
             pictured[row]
             if pictured is not None

@@ -10,13 +10,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lift.config.lift import COMPLETION_SUFFIX
+from lift.config.errors import DatasetInputError
+from lift.config.lift import COMPLETION_SUFFIX, SerializationSettings
 from lift.data.preprocessing import TaskName, task_of
 from lift.evaluation.metrics import regression_scores
 from lift.method.encoding import FittedEncoding
-from lift.method.parsing import INVALID, parse_label, sampled_numbers
+from lift.method.parsing import INVALID, parse_label, parse_name, sampled_numbers
 from lift.method.prior_correction import PriorCorrection, softmax
-from lift.method.serialization import completion_for
+from lift.method.serialization import class_names, completion_for
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,12 @@ class Answers:
 
 @dataclass(frozen=True)
 class Classification:
-    """Answers are class indices 0..K-1; the epoch is chosen on validation accuracy."""
+    """Answers are class indices 0..K-1, or the classes' ``names`` where they are written so;
+    the epoch is chosen on validation accuracy."""
 
     n_classes: int
     completion_suffix: str = COMPLETION_SUFFIX
+    names: tuple[str, ...] = ()
     name: ClassVar[TaskName] = "classification"
     select_on: ClassVar[str] = "accuracy"
     maximize: ClassVar[bool] = True
@@ -51,18 +54,28 @@ class Classification:
     def completions(self) -> list[str]:
         """The completion of each class, as in training."""
         return [
-            completion_for(k, "classification", completion_suffix=self.completion_suffix)
-            for k in range(self.n_classes)
+            completion_for(label, "classification", completion_suffix=self.completion_suffix)
+            for label in self.names or range(self.n_classes)
         ]
+
+    def written_names(self) -> list[str]:
+        """Each class's name as its completion writes it (none where classes are codes)."""
+        suffix = self.completion_suffix
+        return [c.removesuffix(suffix).strip() for c in self.completions] if self.names else []
 
     def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
         """Generated answers: each prompt's label is its most frequent valid answer (ties: the
         smallest; ``INVALID`` if none is valid) and its class probabilities the shares of its
         valid answers (uniform if none is valid: the answers said nothing)."""
         votes = np.zeros((len(samples), self.n_classes))
+        names = self.written_names()
         for row, answers in enumerate(samples):
             for answer in answers:
-                label = parse_label(answer, self.n_classes, self.completion_suffix)
+                label = (
+                    parse_name(answer, names, self.completion_suffix)
+                    if names
+                    else parse_label(answer, self.n_classes, self.completion_suffix)
+                )
                 if label != INVALID:
                     votes[row, label] += 1
         valid = votes.sum(axis=1) > 0
@@ -167,8 +180,21 @@ class Regression:
 Task = Classification | Regression
 
 
-def task_for(schema: Mapping[str, Any], completion_suffix: str = COMPLETION_SUFFIX) -> Task:
-    """How the answers of a prepared table's task are read (its schema says which task)."""
+def task_for(schema: Mapping[str, Any], serialization: SerializationSettings | None = None) -> Task:
+    """How the answers of a prepared table's task are read (its schema says which task),
+    written as ``serialization`` writes them. Class names that would read alike, or as
+    nothing, raise ``DatasetInputError``."""
+    settings = serialization or SerializationSettings()
+    suffix = settings.completion_suffix
     if task_of(schema) == "regression":
-        return Regression(completion_suffix)
-    return Classification(len(schema["classes"]), completion_suffix)
+        return Regression(suffix)
+    names = class_names(schema, settings)
+    task = Classification(len(schema["classes"]), suffix, tuple(names or ()))
+    written = task.written_names()
+    if "" in written or len(set(written)) < len(written):
+        raise DatasetInputError(
+            f"Target column '{schema['target']}': its classes {schema['classes']} are written "
+            f"{written} as answers, and two would read alike (or one as nothing); write the "
+            "classes as codes (`lift.serialization.labels: codes`) or rename them."
+        )
+    return task

@@ -333,7 +333,7 @@ def measure_rates(model: Any, tokenizer: Any, first: Training, batches: int = 4)
 
     def answered(mode: str) -> float:
         settings = lift.overridden({"generation": {"mode": mode, "samples": 1}})
-        task = task_for(first.schema, lift.serialization.completion_suffix)
+        task = task_for(first.schema, lift.serialization)
         started = time.perf_counter()
         answer(
             model,

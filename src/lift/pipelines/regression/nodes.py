@@ -68,7 +68,7 @@ def extrapolate(
         grid,
         schema,
         prompts,
-        task_for(schema, lift.serialization.completion_suffix),
+        task_for(schema, lift.serialization),
         lift,
         encoding,
         description="extrapolate",

@@ -160,7 +160,7 @@ def first_stage(
 ) -> dict[int, TrainedAdapter]:
     """The adapter fine-tuned on the pretext tasks in turn (as ``{0: adapter}``)."""
     lift = settings.lift
-    task = task_for(schema, lift.serialization.completion_suffix)
+    task = task_for(schema, lift.serialization)
     base = BaseModel.from_dict(base_model)
     return {0: two_stage.first_stage(settings.name, base, pretext, schema, task, lift, rounds)}
 
@@ -193,7 +193,7 @@ def predict_in_context(
         settings.name,
         BaseModel.from_dict(base_model),
         prompts,
-        task_for(schema, lift.serialization.completion_suffix),
+        task_for(schema, lift.serialization),
         lift,
         encoding,
     )
@@ -263,7 +263,7 @@ def predict_grid(
         feature_grid,
         schema,
         prompts,
-        task_for(schema, lift.serialization.completion_suffix),
+        task_for(schema, lift.serialization),
         lift,
         encoding,
         description="decision regions",

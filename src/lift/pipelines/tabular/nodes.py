@@ -149,7 +149,7 @@ def fine_tune(
         settings.name,
         BaseModel.from_dict(base_model),
         prompts,
-        task_for(schema, lift.serialization.completion_suffix),
+        task_for(schema, lift.serialization),
         lift,
         encoding,
         start=first_stage[0] if first_stage else None,
@@ -165,7 +165,7 @@ def fine_tune_together(
     requests = []
     for prompts, schema, encoding, settings in zip(*[iter(per_dataset)] * 4, strict=True):
         lift = settings.lift
-        task = task_for(schema, lift.serialization.completion_suffix)
+        task = task_for(schema, lift.serialization)
         requests.append(learner.FineTuning(settings.name, prompts, task, lift, encoding))
     grouping = GroupingSettings.parsed(grouping, "fine_tuning")
     return learner.fine_tune_together(
@@ -189,7 +189,7 @@ def predict_lift(
         BaseModel.from_dict(base_model),
         trained,
         prompts,
-        task_for(schema, lift.serialization.completion_suffix),
+        task_for(schema, lift.serialization),
         lift,
         encoding,
     )
