@@ -5,6 +5,8 @@
   dataset entry), with its type, its default per task, the paper preset, and its docstring.
 - `<!-- default-run-metrics -->`: the metrics of the default run that `make bench` measured,
   read from docs/performance.json.
+- `<!-- recipe-study: <recipe> ... -->`: the test scores of those recipes of the training-recipe
+  study (`benchmarks/recipe.py`), read from docs/results/recipe-study.jsonl.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace("<!-- parameters -->", parameters())
     if "<!-- default-run-metrics -->" in markdown:
         markdown = markdown.replace("<!-- default-run-metrics -->", default_run_metrics())
+    markdown = re.sub(
+        r"<!-- recipe-study: ([^>|]+?)(?: \| ([^>]+?))? -->",
+        lambda m: recipe_study(m.group(1).split(), (m.group(2) or "").split() or None),
+        markdown,
+    )
     return markdown
 
 
@@ -213,4 +220,73 @@ def default_run_metrics() -> str:
             f"| {row['dataset']} | {model} | {100 * row['accuracy']:.2f} | {row['f1_macro']:.3f} "
             f"| {row['log_loss']:.3f} | {row['ece']:.3f} | {paper} |"
         )
+    return "\n".join(rows)
+
+
+# --- the training-recipe study -----------------------------------------------------------
+
+RECIPE_STUDY = ROOT / "docs/results/recipe-study.jsonl"
+
+
+def recipe_study(
+    recipes: list[str], tables: list[str] | None = None, path: Path = RECIPE_STUDY
+) -> str:
+    """The test scores of ``recipes`` in the study's results (``path``, one fine-tuning a
+    line) on ``tables`` (``None``: every table one of them ran), a table a row: each recipe's
+    mean over its repeats (accuracy in %, or RAE) with the repeats in brackets, the best of
+    the row in bold; then, over the tables that every recipe ran, the mean accuracy (of two or
+    more) and each recipe's mean seconds a fit."""
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for line in path.read_text().splitlines():
+        run = json.loads(line)
+        if run["recipe"] in recipes and (tables is None or run["table"] in tables):
+            runs.setdefault((run["table"], run["recipe"]), []).append(run)
+    unknown = [r for r in recipes if not any(recipe == r for _, recipe in runs)]
+    if unknown:
+        raise ValueError(f"recipes {unknown} are not in {path.name}")
+    tables = tables or list(dict.fromkeys(table for table, _ in runs))
+
+    def score(run: dict) -> float:
+        return 100 * run["test_accuracy"] if "test_accuracy" in run else run["test_rae"]
+
+    def mean(table: str, recipe: str) -> float | None:
+        done = runs.get((table, recipe))
+        return sum(map(score, done)) / len(done) if done else None
+
+    rows = [f"| table | {' | '.join(recipes)} |", "|---" * (len(recipes) + 1) + "|"]
+    lower_is_better: dict[str, bool] = {}
+    for table in tables:
+        means = [mean(table, recipe) for recipe in recipes]
+        ran = [m for m in means if m is not None]
+        if not ran:
+            continue
+        lower = any("test_rae" in run for r in recipes for run in runs.get((table, r), []))
+        lower_is_better[table] = lower
+        best = min(ran) if lower else max(ran)
+        cells = []
+        for recipe, value in zip(recipes, means, strict=True):
+            if value is None:
+                cells.append("not run")
+                continue
+            shown_value = f"{value:.3f}" if lower else f"{value:.2f}"
+            shown_value = f"**{shown_value}**" if value == best and len(ran) > 1 else shown_value
+            each = [score(run) for run in sorted(runs[table, recipe], key=lambda r: r["repeat"])]
+            cells.append(
+                shown_value + (f" ({', '.join(f'{e:.1f}' for e in each)})" if len(each) > 1 else "")
+            )
+        rows.append(f"| {table} | {' | '.join(cells)} |")
+    common = [t for t in tables if all((t, r) in runs for r in recipes)]
+    if not common:
+        return "\n".join(rows)
+    accuracies = [t for t in common if not lower_is_better[t]]
+    if len(accuracies) > 1:
+        means = [sum(mean(t, r) for t in accuracies) / len(accuracies) for r in recipes]
+        shown_means = " | ".join(f"{m:.2f}" for m in means)
+        rows.append(f"| mean of {', '.join(accuracies)} | {shown_means} |")
+    which = ", ".join(common)
+    seconds = []
+    for recipe in recipes:
+        fits = [run["fit_seconds"] for t in common for run in runs[t, recipe]]
+        seconds.append(f"{sum(fits) / len(fits):.0f}")
+    rows.append(f"| seconds a fit (mean of {which}) | {' | '.join(seconds)} |")
     return "\n".join(rows)

@@ -69,3 +69,39 @@ def test_the_default_runs_time_is_stated_once():
             if DEFAULT_RUN.search(paragraph) and DURATION.search(paragraph):
                 stated.append(f"{page.relative_to(ROOT)}: {DURATION.search(paragraph).group(0)}")
     assert stated == []
+
+
+def test_the_recipe_studys_tables_are_read_from_its_results(tmp_path):
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from hooks import recipe_study
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+
+    def fit(table, recipe, repeat, score, seconds, metric="test_accuracy"):
+        return {"table": table, "recipe": recipe, "repeat": repeat, metric: score,
+                "fit_seconds": seconds}  # fmt: skip
+
+    results = tmp_path / "recipe.jsonl"
+    fits = [
+        fit("wine", "short", 0, 0.75, 10), fit("wine", "short", 1, 0.80, 20),
+        fit("wine", "long", 0, 0.90, 40), fit("glass", "short", 0, 0.5, 30),
+        fit("crabs", "short", 0, 0.6, 6), fit("crabs", "long", 0, 0.7, 8),
+        fit("auto", "long", 0, 0.45, 50, "test_rae"), fit("auto", "short", 0, 0.47, 5, "test_rae"),
+    ]  # fmt: skip
+    results.write_text("".join(json.dumps(f) + "\n" for f in fits))
+    table = recipe_study(["short", "long"], path=results).splitlines()
+    assert table[:2] == ["| table | short | long |", "|---|---|---|"]
+    assert table[2] == "| wine | 77.50 (75.0, 80.0) | **90.00** |"
+    assert table[3] == "| glass | 50.00 | not run |"
+    assert table[4] == "| crabs | 60.00 | **70.00** |"
+    assert table[5] == "| auto | 0.470 | **0.450** |"  # lower is better
+    assert table[6:] == [
+        "| mean of wine, crabs | 68.75 | 80.00 |",  # accuracies only
+        "| seconds a fit (mean of wine, crabs, auto) | 10 | 33 |",
+    ]
+    assert recipe_study(["short"], ["glass"], results).splitlines()[2:] == [
+        "| glass | 50.00 |", "| seconds a fit (mean of glass) | 30 |",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=r"\['other'\] are not in recipe.jsonl"):
+        recipe_study(["short", "other"], path=results)

@@ -291,7 +291,11 @@ def test_class_names_that_would_read_alike_are_refused_with_the_remedy():
     from lift.method.tasks import task_for
 
     schema = {"task": "classification", "features": ["x"], "target": "kind"}
+    named = SerializationSettings(labels="names", encoding="raw")
+    table = pd.DataFrame({"x": [1.0, 2.0], "kind": [0, 1]})
     for classes in (["a b", "a\nb"], [" ", "x"]):
         with pytest.raises(DatasetInputError, match="Target column 'kind'.*labels: codes"):
-            task_for({**schema, "classes": classes}, SerializationSettings(labels="names"))
+            task_for({**schema, "classes": classes}, named)
+        with pytest.raises(DatasetInputError, match="two would read alike"):  # before writing
+            serialize(table, {**schema, "classes": classes}, BOTH_TEST, named)
     assert task_for({**schema, "classes": classes}).completions == [" 0@@@", " 1@@@"]

@@ -3,9 +3,9 @@
 Both rules first cut the text at the completion suffix (``@@@``) and at a newline.
 
 Classification: the answer must start (after white space) with a whole number that is a class
-index 0..K-1; the label is that number. Where classes are written by name, the answer must be
-one class's name (white space around it aside). Regression: the first number in the answer, with an
-optional sign (``-``, the Unicode minus ``−`` or ``+``), decimals and an exponent (``1.5e-3``);
+index 0..K-1; the label is that number; where classes are written by name, the answer must be
+one class's name (white space around it aside). Regression: the first number in the answer, with
+an optional sign (``-``, the Unicode minus ``−`` or ``+``), decimals and an exponent (``1.5e-3``);
 text around it is allowed, apart from it by a space or punctuation. A number that cannot be read
 one way only is invalid, not guessed: digits grouped by a comma (``1,234``: a thousand, or 1.234
 with a decimal comma?), a sign apart from its digits (``- 3``: a dash or minus three?), and a

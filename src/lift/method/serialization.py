@@ -221,8 +221,23 @@ def completion_for(
 def class_names(schema: Mapping[str, Any], settings: SerializationSettings) -> list[str] | None:
     """The names a classification table's (``schema``) completions write its classes by, in
     label order, where ``settings.labels`` asks for names; ``None``: each is written as its
-    index."""
-    return [str(c) for c in schema["classes"]] if settings.labels == "names" else None
+    index. Names that would read alike in an answer, or as nothing, raise
+    ``DatasetInputError``."""
+    if settings.labels != "names":
+        return None
+    names = [str(c) for c in schema["classes"]]
+    suffix = settings.completion_suffix
+    written = [
+        completion_for(n, "classification", completion_suffix=suffix).removesuffix(suffix).strip()
+        for n in names
+    ]
+    if "" in written or len(set(written)) < len(written):
+        raise DatasetInputError(
+            f"Target column '{schema['target']}': its classes {names} are written {written} "
+            "as answers, and two would read alike (or one as nothing); write the classes as "
+            "codes (`lift.serialization.labels: codes`) or rename them."
+        )
+    return names
 
 
 def serialize(

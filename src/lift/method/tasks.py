@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lift.config.errors import DatasetInputError
 from lift.config.lift import COMPLETION_SUFFIX, SerializationSettings
 from lift.data.preprocessing import TaskName, task_of
 from lift.evaluation.metrics import regression_scores
@@ -182,19 +181,10 @@ Task = Classification | Regression
 
 def task_for(schema: Mapping[str, Any], serialization: SerializationSettings | None = None) -> Task:
     """How the answers of a prepared table's task are read (its schema says which task),
-    written as ``serialization`` writes them. Class names that would read alike, or as
-    nothing, raise ``DatasetInputError``."""
+    written as ``serialization`` writes them."""
     settings = serialization or SerializationSettings()
     suffix = settings.completion_suffix
     if task_of(schema) == "regression":
         return Regression(suffix)
     names = class_names(schema, settings)
-    task = Classification(len(schema["classes"]), suffix, tuple(names or ()))
-    written = task.written_names()
-    if "" in written or len(set(written)) < len(written):
-        raise DatasetInputError(
-            f"Target column '{schema['target']}': its classes {schema['classes']} are written "
-            f"{written} as answers, and two would read alike (or one as nothing); write the "
-            "classes as codes (`lift.serialization.labels: codes`) or rename them."
-        )
-    return task
+    return Classification(len(schema["classes"]), suffix, tuple(names or ()))
