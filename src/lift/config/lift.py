@@ -169,8 +169,8 @@ class TrainingSettings(Settings):
     """Prompts per optimizer step."""
     sampling: Literal["shuffled", "balanced"] = "shuffled"
     """The rows of an epoch: shuffled (every row once) | balanced (classification: as many rows,
-    every class an equal share: a subset of a large class's rows, a small class's rows more than
-    once; with classes of equal size, every row once as in shuffled)."""
+    drawn with replacement so that every class is as likely as any other; a class of few rows is
+    seen as often as the largest)."""
     warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
     """The share of the steps over which the learning rate rises to its peak."""
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0

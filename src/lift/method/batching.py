@@ -4,6 +4,7 @@ batches of similar lengths (little padding computed)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Sequence
 
 import torch
@@ -49,22 +50,8 @@ def length_grouped(
 
 
 def balanced(answers: Sequence[Hashable], generator: torch.Generator) -> list[int]:
-    """As many indices of ``answers`` as there are, every distinct answer (class) given the
-    same share of them (up to one), in no particular order: a class of many rows gives a
-    random subset of its rows, a class of few rows each of its rows as many times as its share
-    holds, and a random subset once more for the rest. Where every class has as many rows, it
-    is every index once."""
-    rows: dict[Hashable, list[int]] = {}
-    for i, answer in enumerate(answers):
-        rows.setdefault(answer, []).append(i)
-    classes = list(rows)
-    share, extra = divmod(len(answers), len(classes))
-    lucky = set(torch.randperm(len(classes), generator=generator)[:extra].tolist())
-    drawn = []
-    for k, answer in enumerate(classes):
-        members = torch.tensor(rows[answer])
-        quota = share + (k in lucky)
-        whole, part = divmod(quota, len(members))
-        drawn += members.repeat(whole).tolist()
-        drawn += members[torch.randperm(len(members), generator=generator)[:part]].tolist()
-    return drawn
+    """As many indices of ``answers`` as there are, drawn with replacement so that every
+    distinct answer is equally likely (a class of few rows is drawn as often as the largest)."""
+    counts = Counter(answers)
+    weights = torch.tensor([1.0 / counts[a] for a in answers], dtype=torch.float64)
+    return torch.multinomial(weights, len(answers), True, generator=generator).tolist()
