@@ -47,11 +47,15 @@ def suite(env: str, task: str) -> tuple[dict[str, dict], dict]:
 def table_of(name: str, entry: dict, task: str) -> tuple:
     """The table's features and target, prepared as the pipeline prepares them
     (``prepare_table``: its ``drop_columns``, rows without a target and feature columns with a
-    missing value dropped; classes as 0..K-1)."""
+    missing value dropped); classes as the table names them, so that the estimator writes
+    them as `lift.serialization.labels` says (it codes them 0..K-1 in the same order)."""
     raw, info = acquire(name, entry["source"], task, entry.get("target"))
     target = info["target"]
-    table, _ = prepare_table(name, raw, target, task, entry.get("drop_columns", ()))
-    return table.drop(columns=[target]), table[target].to_numpy()
+    table, schema = prepare_table(name, raw, target, task, entry.get("drop_columns", ()))
+    y = table[target].to_numpy()
+    if task == "classification":
+        y = np.asarray(schema["classes"], dtype=object)[y]
+    return table.drop(columns=[target]), y
 
 
 def results(out: Path) -> list[dict]:
