@@ -218,6 +218,11 @@ def completion_for(
     return f" {int(value)}{completion_suffix}"
 
 
+def answer_text(completion: str, completion_suffix: str = COMPLETION_SUFFIX) -> str:
+    """What a completion answers: its text without the suffix and the white space around it."""
+    return completion.removesuffix(completion_suffix).strip()
+
+
 def class_names(schema: Mapping[str, Any], settings: SerializationSettings) -> list[str] | None:
     """The names a classification table's (``schema``) completions write its classes by, in
     label order, where ``settings.labels`` asks for names; ``None``: each is written as its
@@ -228,7 +233,7 @@ def class_names(schema: Mapping[str, Any], settings: SerializationSettings) -> l
     names = [str(c) for c in schema["classes"]]
     suffix = settings.completion_suffix
     written = [
-        completion_for(n, "classification", completion_suffix=suffix).removesuffix(suffix).strip()
+        answer_text(completion_for(n, "classification", completion_suffix=suffix), suffix)
         for n in names
     ]
     if "" in written or len(set(written)) < len(written):

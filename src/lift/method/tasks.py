@@ -16,7 +16,7 @@ from lift.evaluation.metrics import regression_scores
 from lift.method.encoding import FittedEncoding
 from lift.method.parsing import INVALID, parse_label, parse_name, sampled_numbers
 from lift.method.prior_correction import PriorCorrection, softmax
-from lift.method.serialization import class_names, completion_for
+from lift.method.serialization import answer_text, class_names, completion_for
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Classification:
     def written_names(self) -> list[str]:
         """Each class's name as its completion writes it (none where classes are codes)."""
         suffix = self.completion_suffix
-        return [c.removesuffix(suffix).strip() for c in self.completions] if self.names else []
+        return [answer_text(c, suffix) for c in self.completions] if self.names else []
 
     def read(self, samples: Sequence[Sequence[str]], train_targets: np.ndarray) -> Answers:
         """Generated answers: each prompt's label is its most frequent valid answer (ties: the
