@@ -215,7 +215,7 @@ def test_a_store_lost_in_the_middle_of_a_node_fails_that_node_and_leaves_no_half
 ):
     root = data_root(project)
     before = bucket_versions(store, root)
-    process = kedro_in_training(project, *ON_S3, f"--params={MOONS_EPOCHS}=60", epochs=60)
+    process = kedro_in_training(project, *ON_S3, f"--params={MOONS_EPOCHS}=20", epochs=20)
     try:
         store.stop()  # while it trains, until the run ends
         output, _ = process.communicate(timeout=300)

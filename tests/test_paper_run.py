@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import copy_project, python_module
 from lift.config.errors import DatasetInputError
@@ -30,6 +31,10 @@ def smoke(tmp_path_factory):
     """A copy of the project (a tiny model) after a refused run (its plan written down), a
     run and a resumed one of conf/paper_smoke: each command's result, by name."""
     project = copy_project(tmp_path_factory.mktemp("paper"))
+    smoke_file = project / "conf/paper_smoke/parameters.yml"
+    parameters = yaml.safe_load(smoke_file.read_text())
+    parameters["classification"]["datasets"]["moons"]["source"] = {"n_samples": 120}  # not 400
+    smoke_file.write_text(yaml.safe_dump(parameters))
     results = {
         "refused": paper_command(project, "run", "--env", "paper_smoke", "--json", "plan.json"),
         "run": paper_command(project, "run", "--env", "paper_smoke", "--allow-cpu"),

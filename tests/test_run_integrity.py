@@ -117,6 +117,7 @@ def test_a_resume_after_a_failed_run_with_other_parameters_is_refused(project):
 
 
 def test_new_parameters_on_a_resume_are_refused_with_the_difference_named(project):
+    local_only(project, "on the object store in test_object_store's lineage test")
     before = versions(project, "lift_predictions.parquet")
     resumed = kedro(
         project,
@@ -243,6 +244,7 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_before_any_node_run
 
 
 def test_a_wrong_load_version_lists_the_versions_that_exist(project):
+    local_only(project, "on the object store in test_object_store's lineage test")
     adapters = versions(project, "adapters")
     result = kedro(
         project,
