@@ -18,6 +18,7 @@ import gc
 import importlib
 import json
 import os
+import runpy
 import select
 import shutil
 import subprocess
@@ -58,8 +59,6 @@ def _child(request: dict) -> None:
         os.environ.update(request["env"])
         sys.path[0] = request["cwd"]  # as `python -m` puts its working folder first
         sys.argv = [request["module"], *request["args"]]
-        import runpy
-
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exit:
@@ -107,6 +106,7 @@ class Prewarmed:
         self.process: subprocess.Popen | None = None
         self.outputs = Path(tempfile.mkdtemp(prefix="prewarmed-"))
         atexit.register(shutil.rmtree, self.outputs, True)
+        atexit.register(self._stop)
 
     def _started(self) -> subprocess.Popen:
         if self.process is None or self.process.poll() is not None:
@@ -120,7 +120,6 @@ class Prewarmed:
                 start_new_session=True,  # a timeout ends it and the command it forked
             )
             self._reply(timeout=300)
-            atexit.register(self._stop)
         return self.process
 
     def _stop(self) -> None:
