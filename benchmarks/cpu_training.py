@@ -7,6 +7,7 @@ the paper's template writes them (batch 8, LoRA rank 16 on every linear layer).
     .venv/bin/python -m benchmarks.cpu_training profile auto   # the operators' shares
     .venv/bin/python -m benchmarks.cpu_training compile        # torch.compile against eager
     .venv/bin/python -m benchmarks.cpu_training memory 8 60    # a first step's peak memory
+    .venv/bin/python -m benchmarks.cpu_training validation     # validation's share of a fit
 
 Run one at a time, alone on the machine: two torch processes on two cores slow each other
 many times over. Each prints one JSON line (profile: a table)."""
@@ -159,6 +160,31 @@ def compiled(repeats: int) -> None:
     print(json.dumps(figures))
 
 
+def validation() -> None:
+    """Validation's share of a fine-tuning like the default run's moons one (400 points: 256
+    training and 64 validation rows, 5 epochs, classes scored), through the estimator: each
+    epoch's validation seconds, their share of the fit, the validation curve (one JSON line)."""
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import train_test_split
+
+    from lift import LIFTClassifier
+
+    X, y = make_moons(n_samples=400, noise=0.1, random_state=123)
+    X_fit, _, y_fit, _ = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+    history = LIFTClassifier(epochs=5, models_dir=MODELS).fit(X_fit, y_fit).history_
+    # an epoch's seconds count from its start: its validation is what follows its training
+    gaps = [epoch["seconds"] - epoch["train_seconds"] for epoch in history]
+    total = sum(epoch["seconds"] for epoch in history)
+    figures = {
+        "fit_seconds": round(total, 1),
+        "validation_seconds": [round(gap, 2) for gap in gaps],
+        "validation_share": round(sum(gaps) / total, 3),
+        "validation_loss": [round(epoch["validation_loss"], 4) for epoch in history],
+        "validation_accuracy": [epoch["validation_accuracy"] for epoch in history],
+    }
+    print(json.dumps(figures))
+
+
 def memory(rows: int, tokens: int, models: str) -> None:
     """The peak resident memory of a first training step of ``rows`` prompts of ``tokens``
     tokens (Linux: the peak is reset before the forward pass) against ``training_memory``."""
@@ -216,6 +242,7 @@ def main() -> None:
     sub.add_parser("memory").add_argument("rows", type=int)
     sub.choices["memory"].add_argument("tokens", type=int)
     sub.choices["memory"].add_argument("--models", default=MODELS, help="where the model is")
+    sub.add_parser("validation")
     args = parser.parse_args()
     configure_threads()
     if args.command == "speed":
@@ -224,6 +251,8 @@ def main() -> None:
         profile(args.dtype)
     elif args.command == "compile":
         compiled(args.repeats)
+    elif args.command == "validation":
+        validation()
     else:
         memory(args.rows, args.tokens, args.models)
 

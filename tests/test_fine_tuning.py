@@ -296,6 +296,32 @@ def test_class_scores_are_the_completion_log_probabilities_of_training(tiny):
                 assert scores[i, k] == pytest.approx(-float(loss), abs=1e-4)
 
 
+def test_scored_classes_give_the_validation_loss_without_a_pass_of_its_own(
+    tiny_model_dir, monkeypatch
+):
+    from lift.method import fine_tuning
+
+    def no_pass(*args):
+        raise AssertionError("the validation rows' loss computed in a pass of its own")
+
+    monkeypatch.setattr(fine_tuning, "mean_loss", no_pass)
+    base = BaseModel("tiny", tiny_model_dir)
+    settings = LiftSettings.from_params(
+        {**FAST, "training": {**FAST["training"], "epochs": 2}, "generation": {"mode": "score"}}
+    )
+    adapter = learner.fine_tune("letters", base, letter_prompts(), Classification(3), settings)[0]
+    monkeypatch.undo()
+    # what that pass gives for the kept adapter: the mean loss of the validation completions
+    model, tokenizer = learner.load_base(base, settings)
+    validation = letter_prompts().query("split == 'validation'")
+    examples = encode(tokenizer, validation["prompt"], validation["completion"])
+    with learner.precision(settings), torch.no_grad():
+        loss = fine_tuning.mean_loss(
+            adapter.attach(model).eval(), examples, tokenizer.pad_token_id, 32
+        )
+    assert adapter.kept["validation_loss"] == pytest.approx(loss, rel=0.02)
+
+
 def test_a_second_stage_starts_from_the_first_stages_weights(tiny_model_dir):
     base = BaseModel("tiny", tiny_model_dir)
     prompts = letter_prompts(6)

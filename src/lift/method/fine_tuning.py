@@ -292,12 +292,13 @@ def interrupt_between_steps() -> Iterator[Callable[[], bool]]:
 @dataclass
 class Job:
     """One adapter to fine-tune: ``train`` and ``validation`` pairs (prompts, completions), the
-    ``validate`` metrics of a model's validation answers, its ``training`` settings, the
-    validation metric ``select_on`` that chooses its epoch (``LOSS``: the lowest validation
-    loss), a ``description`` for messages and, for a second stage, the adapter it ``start``s
-    from. ``prior`` is the ``select_on`` score of one answer for every validation row (the
-    majority class, or their mean: ``Task.prior_score``): an adapter no better than it after
-    half its epochs learnt nothing else, and with ``give_up_at_prior`` (another candidate
+    ``validate`` metrics of a model's validation answers (with ``LOSS``, the validation rows'
+    mean completion-token loss, where the answers give it: scored classes), its ``training``
+    settings, the validation metric ``select_on`` that chooses its epoch (``LOSS``: the lowest
+    validation loss), a ``description`` for messages and, for a second stage, the adapter it
+    ``start``s from. ``prior`` is the ``select_on`` score of one answer for every validation
+    row (the majority class, or their mean: ``Task.prior_score``): an adapter no better than it
+    after half its epochs learnt nothing else, and with ``give_up_at_prior`` (another candidate
     setting is there to try) it stops there."""
 
     train: tuple[Sequence[str], Sequence[str]]
@@ -739,8 +740,12 @@ def _end_epoch(
     routing.slot = slot
     try:
         with eager():  # no gradients: larger batches than training's
-            validation_loss = mean_loss(model, run.validation, pad_id, 4 * job.training.batch_size)
             scores = job.validate(model)
+            validation_loss = scores.pop(LOSS, None)
+            if validation_loss is None:  # not given by the answers: a pass of its own
+                validation_loss = mean_loss(
+                    model, run.validation, pad_id, 4 * job.training.batch_size
+                )
     finally:
         routing.slot = None
         model.train()

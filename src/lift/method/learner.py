@@ -25,7 +25,7 @@ from lift.config.lift import LiftSettings, reject_inconsistent
 from lift.data.splits import of_split
 from lift.evaluation.metrics import probability_columns
 from lift.method.encoding import Encodings
-from lift.method.fine_tuning import Job, TrainedAdapter, preference, train_adapters
+from lift.method.fine_tuning import LOSS, Job, TrainedAdapter, preference, train_adapters
 from lift.method.language_model import (
     BaseModel,
     autocast,
@@ -119,7 +119,7 @@ def answer(
     return task.read(samples, train_targets)
 
 
-def _validator(
+def validator(
     tokenizer: Any,
     validation: pd.DataFrame,
     train: pd.DataFrame,
@@ -128,9 +128,12 @@ def _validator(
 ) -> Callable[[Any], dict[str, float]]:
     """The task's validation metrics of a model's answers on the validation prompts, answered
     as the test prompts will be but greedily where those are sampled (an epoch is chosen on
-    deterministic answers, at a k-th of the cost)."""
+    deterministic answers, at a k-th of the cost). Scored classes also give the validation
+    loss (``LOSS``): each row's own completion scored is the training loss of that row, so the
+    trainer need not compute it in a pass of its own."""
     truth, train_targets = validation["target"].to_numpy(), train["target"].to_numpy()
     settings = settings.overridden({"generation": {"samples": 1, "also_greedy": False}})
+    own = own_completions(tokenizer, validation["completion"], task)
 
     def validate(model: Any) -> dict[str, float]:
         answers = answer(
@@ -142,9 +145,29 @@ def _validator(
             train_targets,
             settings,
         )
-        return task.validation_metrics(truth, answers.predictions, answers.valid)
+        metrics = task.validation_metrics(truth, answers.predictions, answers.valid)
+        if answers.scores is None or own is None:
+            return metrics
+        columns, tokens = own
+        picked = answers.scores[np.arange(len(columns)), columns]
+        return {**metrics, LOSS: -float(picked.sum()) / tokens}
 
     return validate
+
+
+def own_completions(
+    tokenizer: Any, completions: pd.Series, task: Task
+) -> tuple[np.ndarray, int] | None:
+    """Which of the task's scored completions each row's own is (a column of the scores) and
+    their tokens with EOS, as the training loss counts them; None where the task scores none
+    or a row's completion is not among them."""
+    if not isinstance(task, Classification):
+        return None
+    column = {c: k for k, c in enumerate(task.completions)}
+    if not completions.isin(list(column)).all():
+        return None
+    ids = tokenizer(list(completions), add_special_tokens=False).input_ids
+    return completions.map(column).to_numpy(), sum(len(i) + 1 for i in ids)
 
 
 def for_repeat(
@@ -312,7 +335,7 @@ def _job(tokenizer: Any, request: FineTuning, plan: _Planned) -> Job:
     return Job(
         (train["prompt"].tolist(), train["completion"].tolist()),
         (validation["prompt"].tolist(), validation["completion"].tolist()),
-        _validator(tokenizer, validation, train, task, settings),
+        validator(tokenizer, validation, train, task, settings),
         settings.training,
         select_on=task.select_on,
         maximize=task.maximize,

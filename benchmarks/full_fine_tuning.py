@@ -1,0 +1,191 @@
+"""Full fine-tuning of the embedded model against LoRA, on the recipe study's tables and splits.
+
+Every weight of the 135M model trained (float32 weights, AdamW's moments in float32, products
+in bfloat16 under autocast where the CPU has native bfloat16), with everything else as
+`benchmarks/recipe.py` fits LIFT: the table's prompts as `LIFTClassifier` writes them (the
+suite's and the table's `lift` settings), the paper's protocol (test rows 20 %, seed 0; repeat r
+holds out 20 % of the rest with seed r), the learning-rate schedule, batches, clipping and
+epoch budget of `lift.training`, the epoch kept by validation, answers as the settings say.
+
+    .venv/bin/python benchmarks/full_fine_tuning.py --tables crabs glass --repeats 0 1 \\
+        --recipe full_lr1e-4='{"training": {"learning_rate": 1e-4}}' \\
+        --out docs/results/recipe-study.jsonl
+
+Each fit appends one line in `benchmarks/recipe.py`'s format (so `recipe.py --summary` puts it
+beside the LoRA recipes); a line already in ``--out`` is not run again. The library trains
+LoRA adapters only: this measures whether training every weight would be worth building."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from recipe import results, suite, table_of  # noqa: E402
+
+from lift import LIFTClassifier  # noqa: E402
+from lift.config.lift import ModelSettings, with_overrides  # noqa: E402
+from lift.data.preprocessing import prepare_table  # noqa: E402
+from lift.method import learner  # noqa: E402
+from lift.method.batched_lora import linear_schedule  # noqa: E402
+from lift.method.batching import length_grouped  # noqa: E402
+from lift.method.encoding import fit_encodings  # noqa: E402
+from lift.method.fine_tuning import LOSS, collate, completion_loss, encode, preference  # noqa: E402
+from lift.method.language_model import cpu_has_bf16, prepare_base_model  # noqa: E402
+from lift.method.serialization import serialize  # noqa: E402
+from lift.method.tasks import task_for  # noqa: E402
+
+TARGET = "target"
+
+
+def prompts_of(estimator: LIFTClassifier, X_fit, y_fit, X_test, y_test) -> tuple:
+    """The estimator's settings, task and prompts of the fit rows (train / validation as its
+    ``fit`` splits them) and of the test rows, written with the encodings fitted on train."""
+    settings = estimator.settings()
+    X = pd.concat([X_fit, X_test], ignore_index=True)
+    table = estimator._table(X, np.concatenate([y_fit, y_test]))
+    prepared, schema = prepare_table(
+        "full", table, TARGET, "classification", max_categories=len(table)
+    )
+    fit_part = estimator._splits(prepared[TARGET].to_numpy()[: len(X_fit)])
+    test_rows = np.arange(len(X_fit), len(X))
+    splits = pd.concat(
+        [fit_part, pd.DataFrame({"row": test_rows, "repeat": 0, "split": "test"})],
+        ignore_index=True,
+    )
+    encodings = fit_encodings(
+        prepared, schema, splits, settings.serialization, settings.encodings()
+    )
+    prompts = serialize(prepared, schema, splits, settings.serialization, encodings, "full")
+    return settings, task_for(schema, settings.serialization), prompts
+
+
+def fine_tune(settings, task, prompts: pd.DataFrame, base) -> dict:
+    """Every weight trained; the epoch of the best validation score kept; its test score."""
+    if settings.generation.mode != "score":
+        raise ValueError("full fine-tuning is measured with classes scored (generation.mode)")
+    training = settings.training
+    torch.manual_seed(training.seed)
+    model, tokenizer = learner.load_base(base, settings.overridden({"dtype": "float32"}))
+    model.requires_grad_(True)
+    model.train()
+    part = {name: prompts[prompts["split"] == name] for name in ("train", "validation", "test")}
+    examples = encode(tokenizer, part["train"]["prompt"], part["train"]["completion"])
+    validate = learner.validator(tokenizer, part["validation"], part["train"], task, settings)
+    per_epoch = math.ceil(len(examples) / training.batch_size)
+    epochs = max(training.epochs, math.ceil(training.min_steps / per_epoch))
+    total, warmup = epochs * per_epoch, int(training.warmup_ratio * epochs * per_epoch)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: linear_schedule(step, warmup, total)
+    )
+    products = torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16())
+    generator = torch.Generator().manual_seed(training.seed)
+    lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in examples]
+    pad = tokenizer.pad_token_id
+    history, best = [], None
+    started = time.perf_counter()
+    progress = tqdm(total=total, desc="full fine-tuning", leave=False)
+    for epoch in range(1, epochs + 1):
+        loss_sum, tokens = 0.0, 0
+        for indices in length_grouped(lengths, training.batch_size, generator):
+            with products:
+                loss, count = completion_loss(model, collate([examples[i] for i in indices], pad))
+            (loss / count).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), training.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum, tokens = loss_sum + float(loss.detach()), tokens + count
+            progress.update()
+        model.eval()
+        with torch.no_grad(), products:
+            scores = validate(model)
+        validation_loss = scores.pop(LOSS)
+        model.train()
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(tokens, 1),
+                "validation_loss": validation_loss,
+                **{f"validation_{k}": v for k, v in scores.items()},
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        key = preference(scores[task.select_on], validation_loss, True)
+        if best is None or key > best[0]:
+            best = (key, copy.deepcopy(model.state_dict()), epoch)
+        progress.set_postfix(validation=f"{scores[task.select_on]:.3f}")
+    progress.close()
+    fitted = time.perf_counter()
+    model.load_state_dict(best[1])
+    model.eval()
+    with torch.no_grad(), products:
+        test = learner.validator(tokenizer, part["test"], part["train"], task, settings)(model)
+    return {
+        "history": history,
+        "best_epoch": best[2],
+        "test_accuracy": test["accuracy"],
+        "test_rows": len(part["test"]),
+        "fit_seconds": round(fitted - started, 1),
+        "predict_seconds": round(time.perf_counter() - fitted, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="realdata")
+    parser.add_argument("--tables", nargs="+", required=True)
+    parser.add_argument(
+        "--recipe", action="append", required=True, help="name=JSON of lift settings"
+    )
+    parser.add_argument("--repeats", type=int, nargs="+", default=[0])
+    parser.add_argument("--out", type=Path, default=Path("recipe.jsonl"))
+    args = parser.parse_args()
+    tables, suite_lift = suite(args.env, "classification")
+    base = prepare_base_model(ModelSettings(name="embedded"))
+    done = {(run["table"], run["recipe"], run["repeat"]) for run in results(args.out)}
+    for recipe, text in (r.split("=", 1) for r in args.recipe):
+        for name in args.tables:
+            X, y = table_of(name, tables[name], "classification")
+            X_fit, X_test, y_fit, y_test = train_test_split(
+                X, y, test_size=0.2, stratify=y, random_state=0
+            )
+            lift = with_overrides(
+                with_overrides(suite_lift, tables[name].get("lift", {})), json.loads(text)
+            )
+            for repeat in args.repeats:
+                if (name, recipe, repeat) in done:
+                    continue
+                estimator = LIFTClassifier(lift=lift, random_state=repeat)
+                settings, task, prompts = prompts_of(estimator, X_fit, y_fit, X_test, y_test)
+                result = fine_tune(settings, task, prompts, base)
+                line = {"table": name, "recipe": recipe, "lift": lift, "repeat": repeat}
+                line |= {"status": "full fine-tuning", **result}
+                with args.out.open("a") as file:
+                    file.write(json.dumps(line, default=str) + "\n")
+                curve = " ".join(f"{e['validation_accuracy']:.3f}" for e in result["history"])
+                print(
+                    f"{name} {recipe} r{repeat}: test accuracy {result['test_accuracy']:.4f}, "
+                    f"kept epoch {result['best_epoch']}, validation {curve}, "
+                    f"{result['fit_seconds']:.0f} s",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
