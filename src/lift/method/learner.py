@@ -150,7 +150,7 @@ def validator(
             return metrics
         columns, tokens = own
         picked = answers.scores[np.arange(len(columns)), columns]
-        return {**metrics, LOSS: -float(picked.sum()) / tokens}
+        return {**metrics, LOSS: -float(picked.sum()) / max(tokens, 1)}
 
     return validate
 
