@@ -7,45 +7,34 @@ suite's and the table's `lift` settings), the paper's protocol (test rows 20 %, 
 holds out 20 % of the rest with seed r), the learning-rate schedule, batches, clipping and
 epoch budget of `lift.training`, the epoch kept by validation, answers as the settings say.
 
-    .venv/bin/python benchmarks/full_fine_tuning.py --tables crabs glass --repeats 0 1 \\
-        --recipe full_lr1e-4='{"training": {"learning_rate": 1e-4}}' \\
-        --out docs/results/recipe-study.jsonl
+    .venv/bin/python benchmarks/recipe.py --full --tables crabs glass --repeats 0 1 \\
+        --recipe full_lr1e-4='{"training": {"learning_rate": 1e-4}}' --out recipe.jsonl
 
-Each fit appends one line in `benchmarks/recipe.py`'s format (so `recipe.py --summary` puts it
-beside the LoRA recipes); a line already in ``--out`` is not run again. The library trains
-LoRA adapters only: this measures whether training every weight would be worth building."""
+Each fit is a line of `benchmarks/recipe.py`'s results, beside the LoRA recipes. The library
+trains LoRA adapters only: this measures whether training every weight would be worth it."""
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from recipe import results, suite, table_of  # noqa: E402
-
-from lift import LIFTClassifier  # noqa: E402
-from lift.config.lift import ModelSettings, with_overrides  # noqa: E402
-from lift.data.preprocessing import prepare_table  # noqa: E402
-from lift.method import learner  # noqa: E402
-from lift.method.batched_lora import linear_schedule  # noqa: E402
-from lift.method.batching import length_grouped  # noqa: E402
-from lift.method.encoding import fit_encodings  # noqa: E402
-from lift.method.fine_tuning import LOSS, collate, completion_loss, encode, preference  # noqa: E402
-from lift.method.language_model import cpu_has_bf16, prepare_base_model  # noqa: E402
-from lift.method.serialization import serialize  # noqa: E402
-from lift.method.tasks import task_for  # noqa: E402
+from lift import LIFTClassifier
+from lift.config.lift import ModelSettings
+from lift.data.preprocessing import prepare_table
+from lift.method import learner
+from lift.method.batched_lora import linear_schedule
+from lift.method.batching import length_grouped
+from lift.method.encoding import fit_encodings
+from lift.method.fine_tuning import LOSS, collate, completion_loss, encode, preference
+from lift.method.language_model import cpu_has_bf16, prepare_base_model
+from lift.method.serialization import serialize
+from lift.method.tasks import task_for
 
 TARGET = "target"
 
@@ -139,6 +128,7 @@ def fine_tune(settings, task, prompts: pd.DataFrame, base) -> dict:
     return {
         "history": history,
         "best_epoch": best[2],
+        "status": "full fine-tuning",
         "test_accuracy": test["accuracy"],
         "test_rows": len(part["test"]),
         "fit_seconds": round(fitted - started, 1),
@@ -146,46 +136,9 @@ def fine_tune(settings, task, prompts: pd.DataFrame, base) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="realdata")
-    parser.add_argument("--tables", nargs="+", required=True)
-    parser.add_argument(
-        "--recipe", action="append", required=True, help="name=JSON of lift settings"
-    )
-    parser.add_argument("--repeats", type=int, nargs="+", default=[0])
-    parser.add_argument("--out", type=Path, default=Path("recipe.jsonl"))
-    args = parser.parse_args()
-    tables, suite_lift = suite(args.env, "classification")
-    base = prepare_base_model(ModelSettings(name="embedded"))
-    done = {(run["table"], run["recipe"], run["repeat"]) for run in results(args.out)}
-    for recipe, text in (r.split("=", 1) for r in args.recipe):
-        for name in args.tables:
-            X, y = table_of(name, tables[name], "classification")
-            X_fit, X_test, y_fit, y_test = train_test_split(
-                X, y, test_size=0.2, stratify=y, random_state=0
-            )
-            lift = with_overrides(
-                with_overrides(suite_lift, tables[name].get("lift", {})), json.loads(text)
-            )
-            for repeat in args.repeats:
-                if (name, recipe, repeat) in done:
-                    continue
-                estimator = LIFTClassifier(lift=lift, random_state=repeat)
-                settings, task, prompts = prompts_of(estimator, X_fit, y_fit, X_test, y_test)
-                result = fine_tune(settings, task, prompts, base)
-                line = {"table": name, "recipe": recipe, "lift": lift, "repeat": repeat}
-                line |= {"status": "full fine-tuning", **result}
-                with args.out.open("a") as file:
-                    file.write(json.dumps(line, default=str) + "\n")
-                curve = " ".join(f"{e['validation_accuracy']:.3f}" for e in result["history"])
-                print(
-                    f"{name} {recipe} r{repeat}: test accuracy {result['test_accuracy']:.4f}, "
-                    f"kept epoch {result['best_epoch']}, validation {curve}, "
-                    f"{result['fit_seconds']:.0f} s",
-                    flush=True,
-                )
-
-
-if __name__ == "__main__":
-    main()
+def fit(lift: dict, repeat: int, X_fit, X_test, y_fit, y_test) -> dict:
+    """Every weight of the embedded model fine-tuned with ``lift`` settings, seeded with
+    ``repeat`` (its validation rows drawn so too), and its test accuracy."""
+    estimator = LIFTClassifier(lift=lift, random_state=repeat)
+    settings, task, prompts = prompts_of(estimator, X_fit, y_fit, X_test, y_test)
+    return fine_tune(settings, task, prompts, prepare_base_model(ModelSettings(name="embedded")))

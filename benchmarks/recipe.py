@@ -12,7 +12,8 @@ runs: the environment's ``<task>.lift`` keys, the table's own ``lift`` keys, the
 defaults. Each fine-tuning appends one JSON line (the table,
 recipe, repeat, validation history, the epoch kept, the test score: accuracy or RAE, seconds)
 as soon as it is done, so an interrupted study keeps what it measured; a line already in
-``--out`` is not run again."""
+``--out`` is not run again. With ``--full`` every weight of the model is trained instead
+(``benchmarks/full_fine_tuning.py``)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,12 @@ def main() -> None:
         help='name=JSON of lift settings, e.g. long=\'{"training": {"epochs": 10}}\'',
     )
     parser.add_argument("--repeats", type=int, nargs="+", default=[0])
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="train every weight instead of LoRA adapters (classification; "
+        "benchmarks/full_fine_tuning.py)",
+    )
     parser.add_argument("--out", type=Path, default=Path("recipe.jsonl"))
     parser.add_argument(
         "--summary", action="store_true", help="print --out as a table, run nothing"
@@ -110,6 +117,8 @@ def main() -> None:
         print(summary(args.out))
         return
 
+    if args.full and args.task != "classification":
+        parser.error("--full fine-tunes classification tables (its epochs kept on accuracy)")
     recipes = dict(r.split("=", 1) for r in args.recipe)
     tables, suite_lift = suite(args.env, args.task)
     chosen = args.tables or list(tables)
@@ -130,41 +139,51 @@ def main() -> None:
             for repeat in args.repeats:
                 if (name, recipe, repeat) in done:
                     continue
-                estimator = LIFTClassifier if args.task == "classification" else LIFTRegressor
-                model = estimator(lift=lift, random_state=repeat)
-                start = time.perf_counter()
-                model.fit(X_fit, y_fit)
-                fitted = time.perf_counter()
-                answers = model.predict(X_test)
-                if args.task == "classification":
-                    metric, score = "accuracy", float(np.mean(answers == y_test))
+                if args.full:
+                    import full_fine_tuning  # beside this file; imports what it trains with
+
+                    fitted = full_fine_tuning.fit(lift, repeat, *data[name])
                 else:
-                    metric, score = "rae", regression_scores(y_test, answers)["rae"]
-                result = {
-                    "table": name,
-                    "recipe": recipe,
-                    "lift": lift,
-                    "repeat": repeat,
-                    "history": model.history_,
-                    "best_epoch": model.adapter_.best_epoch,
-                    "status": model.adapter_.status,
-                    f"test_{metric}": score,
-                    "test_rows": len(y_test),
-                    "fit_seconds": round(fitted - start, 1),
-                    "predict_seconds": round(time.perf_counter() - fitted, 1),
-                }
+                    fitted = fit_adapter(args.task, lift, repeat, *data[name])
+                result = {"table": name, "recipe": recipe, "lift": lift, "repeat": repeat}
+                result |= fitted
                 with args.out.open("a") as file:
                     file.write(json.dumps(result, default=str) + "\n")
+                metric = next(k for k in result if k.startswith("test_") and k != "test_rows")
                 select_on = (
                     Classification if args.task == "classification" else Regression
                 ).select_on
-                curve = " ".join(f"{e[f'validation_{select_on}']:.3f}" for e in model.history_)
+                curve = " ".join(f"{e[f'validation_{select_on}']:.3f}" for e in result["history"])
                 print(
-                    f"{name} {recipe} r{repeat}: test {metric} {score:.4f}, kept epoch "
-                    f"{model.adapter_.best_epoch}, validation {select_on} {curve}, "
-                    f"{fitted - start:.0f} s",
+                    f"{name} {recipe} r{repeat}: {metric.replace('_', ' ')} "
+                    f"{result[metric]:.4f}, kept epoch {result['best_epoch']}, validation "
+                    f"{select_on} {curve}, {result['fit_seconds']:.0f} s",
                     flush=True,
                 )
+
+
+def fit_adapter(task: str, lift: dict, repeat: int, X_fit, X_test, y_fit, y_test) -> dict:
+    """LIFT as the estimator fits it (``lift`` settings, seeded with ``repeat``) and its test
+    score: the validation history, the epoch kept, the status, the seconds."""
+    estimator = LIFTClassifier if task == "classification" else LIFTRegressor
+    model = estimator(lift=lift, random_state=repeat)
+    start = time.perf_counter()
+    model.fit(X_fit, y_fit)
+    fitted = time.perf_counter()
+    answers = model.predict(X_test)
+    if task == "classification":
+        metric, score = "accuracy", float(np.mean(answers == y_test))
+    else:
+        metric, score = "rae", regression_scores(y_test, answers)["rae"]
+    return {
+        "history": model.history_,
+        "best_epoch": model.adapter_.best_epoch,
+        "status": model.adapter_.status,
+        f"test_{metric}": score,
+        "test_rows": len(y_test),
+        "fit_seconds": round(fitted - start, 1),
+        "predict_seconds": round(time.perf_counter() - fitted, 1),
+    }
 
 
 if __name__ == "__main__":
