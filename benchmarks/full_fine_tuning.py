@@ -28,10 +28,17 @@ from lift import LIFTClassifier
 from lift.config.lift import ModelSettings
 from lift.data.preprocessing import prepare_table
 from lift.method import learner
-from lift.method.batched_lora import linear_schedule
 from lift.method.batching import length_grouped
 from lift.method.encoding import fit_encodings
-from lift.method.fine_tuning import LOSS, collate, completion_loss, encode, preference
+from lift.method.fine_tuning import (
+    LOSS,
+    collate,
+    completion_loss,
+    encode,
+    planned_epochs,
+    preference,
+    schedule,
+)
 from lift.method.language_model import cpu_has_bf16, prepare_base_model
 from lift.method.serialization import serialize
 from lift.method.tasks import task_for
@@ -63,9 +70,12 @@ def prompts_of(estimator: LIFTClassifier, X_fit, y_fit, X_test, y_test) -> tuple
 
 def fine_tune(settings, task, prompts: pd.DataFrame, base) -> dict:
     """Every weight trained; the epoch of the best validation score kept; its test score."""
-    if settings.generation.mode != "score":
-        raise ValueError("full fine-tuning is measured with classes scored (generation.mode)")
     training = settings.training
+    if settings.generation.mode != "score" or training.sampling != "shuffled" or training.patience:
+        raise ValueError(
+            "full fine-tuning is measured with classes scored, shuffled epochs and no patience "
+            "(lift.generation.mode, lift.training.sampling, lift.training.patience)"
+        )
     torch.manual_seed(training.seed)
     model, tokenizer = learner.load_base(base, settings.overridden({"dtype": "float32"}))
     model.requires_grad_(True)
@@ -74,13 +84,13 @@ def fine_tune(settings, task, prompts: pd.DataFrame, base) -> dict:
     examples = encode(tokenizer, part["train"]["prompt"], part["train"]["completion"])
     validate = learner.validator(tokenizer, part["validation"], part["train"], task, settings)
     per_epoch = math.ceil(len(examples) / training.batch_size)
-    epochs = max(training.epochs, math.ceil(training.min_steps / per_epoch))
-    total, warmup = epochs * per_epoch, int(training.warmup_ratio * epochs * per_epoch)
+    epochs = planned_epochs(training, per_epoch)
+    total = epochs * per_epoch
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: linear_schedule(step, warmup, total)
+        optimizer, lambda step: schedule(training, step, total)
     )
     products = torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16())
     generator = torch.Generator().manual_seed(training.seed)

@@ -378,6 +378,17 @@ def _starting_weights(
     return {key: start.weights[key] for key in initial}
 
 
+def planned_epochs(training: TrainingSettings, steps_per_epoch: int) -> int:
+    """The epochs planned: ``training.epochs``, or more where ``training.min_steps`` needs them."""
+    return max(training.epochs, math.ceil(training.min_steps / steps_per_epoch))
+
+
+def schedule(training: TrainingSettings, step: int, total: int) -> float:
+    """The learning rate's factor at optimizer step ``step`` of ``total``: linear warm-up over
+    ``training.warmup_ratio`` of them, then linear decay to 0."""
+    return batched_lora.linear_schedule(step, int(training.warmup_ratio * total), total)
+
+
 @dataclass
 class _Running:
     """A job in a slot: its data, its order, where it is and what it has kept."""
@@ -407,10 +418,7 @@ class _Running:
 
     @property
     def epochs(self) -> int:
-        """The epochs planned: ``training.epochs``, or more where ``training.min_steps``
-        needs them."""
-        training = self.job.training
-        return max(training.epochs, math.ceil(training.min_steps / self.steps_per_epoch))
+        return planned_epochs(self.job.training, self.steps_per_epoch)
 
     @property
     def total_steps(self) -> int:
@@ -443,10 +451,9 @@ class _Running:
         return "at_prior" if at_prior else "learnt"
 
     def learning_rate(self) -> float:
-        """The rate of its next step: linear warm-up, then linear decay to 0."""
-        training, total = self.job.training, self.total_steps
-        warmup = int(training.warmup_ratio * total)
-        return training.learning_rate * batched_lora.linear_schedule(self.steps, warmup, total)
+        """The rate of its next step."""
+        training = self.job.training
+        return training.learning_rate * schedule(training, self.steps, self.total_steps)
 
     def next_epoch(self) -> None:
         self.epoch += 1
