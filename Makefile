@@ -70,7 +70,7 @@ paper-report: setup
 	$(BIN)/kedro run --pipelines=paper_report
 
 test: setup-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # docs/results/performance.md and .json: throughput, MFU, prediction modes, the default run
 bench: setup

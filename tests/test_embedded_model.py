@@ -4,9 +4,6 @@ once to safetensors, LoRA fine-tuning on iris, generation and parsing."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import python_module
 from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings, ModelSettings
 from lift.data.acquisition import acquire
@@ -159,19 +157,15 @@ def test_a_model_that_cannot_be_had_offline_gets_a_clear_error_when_loaded(monke
 def test_the_memory_estimate_of_a_step_is_near_the_measured_peak_and_rather_above(
     embedded, rows, tokens
 ):
-    # a fresh process: the peak resident memory of its first training step, from just before
-    # the forward pass to after the optimizer's update (the bench that measured the constants)
+    # a process of its own (forked from the warm interpreter: torch imported, nothing run):
+    # the peak resident memory of its first training step, from just before the forward pass
+    # to after the optimizer's update (the bench that measured the constants)
     root = Path(__file__).resolve().parents[1]
     models = str(Path(embedded.path).parent)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cpu_training", "memory", str(rows), str(tokens)]
-        + ["--models", models],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root / "src")},
+    done = python_module(
+        root, "benchmarks.cpu_training", "memory", str(rows), str(tokens), "--models", models
     )
+    assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     # the peak differs between machines of one kind (the matrix library's workspaces: 8 x 200
     # measured 6838 MB on a session's machine and 4857 MB on the CI's, 2026-12-02) and between

@@ -21,7 +21,15 @@ import pytest
 import requests
 import yaml
 
-from conftest import METRICS_COLUMNS, PROJECT, copy_project, kedro, kedro_ok, make_mixed_table
+from conftest import (
+    METRICS_COLUMNS,
+    PROJECT,
+    copy_project,
+    kedro,
+    kedro_ok,
+    make_mixed_table,
+    python_module,
+)
 
 STUDY_PIPELINES = (
     "sample_complexity",
@@ -441,7 +449,7 @@ def test_the_notebook_runs_on_the_artifacts_of_a_run(project, monkeypatch):
 def test_kedro_viz_draws_the_pipelines_of_the_environment_it_is_given(project):
     # kedro viz leaves the project's hooks out: the pipelines must still be built from the
     # configuration of its --env (the project's context keeps it), not the base one
-    script = (
+    (project / "draw_pipelines.py").write_text(
         "import sys; from pathlib import Path\n"
         "from kedro_viz.integrations.kedro.data_loader import load_data\n"
         "_, pipelines, _ = load_data(Path.cwd(), env=sys.argv[1])\n"
@@ -449,14 +457,7 @@ def test_kedro_viz_draws_the_pipelines_of_the_environment_it_is_given(project):
     )
     drawn = {}
     for env in ("paper", "local"):
-        result = subprocess.run(
-            [sys.executable, "-c", script, env],
-            cwd=project,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = python_module(project, "draw_pipelines", env)
         assert result.returncode == 0, result.stderr[-3000:]
         drawn[env] = result.stdout.strip().splitlines()[-1]
     assert "classification.wine" in drawn["paper"] and "classification.digits" in drawn["paper"]
