@@ -13,7 +13,12 @@ defaults. Each fine-tuning appends one JSON line (the table,
 recipe, repeat, validation history, the epoch kept, the test score: accuracy or RAE, seconds)
 as soon as it is done, so an interrupted study keeps what it measured; a line already in
 ``--out`` is not run again. With ``--full`` every weight of the model is trained instead
-(``benchmarks/full_fine_tuning.py``)."""
+(``benchmarks/full_fine_tuning.py``). With ``--epochs-answered`` every epoch's adapter also
+answers the test rows (a study of how the epoch is chosen, never a way to choose it): each
+epoch of the history gets its test score, and the line keeps every epoch's class scores on
+the validation and test rows (log-probabilities, or numbers for regression) with their
+targets, so that other ways of choosing or combining epochs can be scored afterwards
+(``benchmarks/epoch_choice.py``)."""
 
 from __future__ import annotations
 
@@ -21,9 +26,13 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 from sklearn.model_selection import train_test_split
 
@@ -31,8 +40,10 @@ from lift import LIFTClassifier, LIFTRegressor
 from lift.config.lift import with_overrides
 from lift.data.acquisition import acquire
 from lift.data.preprocessing import prepare_table
+from lift.data.splits import of_split
 from lift.evaluation.metrics import regression_scores
-from lift.method.tasks import Classification, Regression
+from lift.method import learner
+from lift.method.tasks import Answers, Classification, Regression
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -107,6 +118,11 @@ def main() -> None:
         help="train every weight instead of LoRA adapters (classification; "
         "benchmarks/full_fine_tuning.py)",
     )
+    parser.add_argument(
+        "--epochs-answered",
+        action="store_true",
+        help="every epoch's adapter also answers the test rows; their scores are kept",
+    )
     parser.add_argument("--out", type=Path, default=Path("recipe.jsonl"))
     parser.add_argument(
         "--summary", action="store_true", help="print --out as a table, run nothing"
@@ -119,6 +135,8 @@ def main() -> None:
 
     if args.full and args.task != "classification":
         parser.error("--full fine-tunes classification tables (its epochs kept on accuracy)")
+    if args.full and args.epochs_answered:
+        parser.error("--epochs-answered records LoRA fits (the library's trainer)")
     recipes = dict(r.split("=", 1) for r in args.recipe)
     tables, suite_lift = suite(args.env, args.task)
     chosen = args.tables or list(tables)
@@ -144,7 +162,7 @@ def main() -> None:
 
                     fitted = full_fine_tuning.fit(lift, repeat, *data[name])
                 else:
-                    fitted = fit_adapter(args.task, lift, repeat, *data[name])
+                    fitted = fit_adapter(args.task, lift, repeat, *data[name], args.epochs_answered)
                 result = {"table": name, "recipe": recipe, "lift": lift, "repeat": repeat}
                 result |= fitted
                 with args.out.open("a") as file:
@@ -162,20 +180,28 @@ def main() -> None:
                 )
 
 
-def fit_adapter(task: str, lift: dict, repeat: int, X_fit, X_test, y_fit, y_test) -> dict:
+def fit_adapter(
+    task: str, lift: dict, repeat: int, X_fit, X_test, y_fit, y_test, epochs_answered=False
+) -> dict:
     """LIFT as the estimator fits it (``lift`` settings, seeded with ``repeat``) and its test
-    score: the validation history, the epoch kept, the status, the seconds."""
+    score: the validation history, the epoch kept, the status, the seconds; with
+    ``epochs_answered``, every epoch's answers too (``answered_each_epoch``)."""
     estimator = LIFTClassifier if task == "classification" else LIFTRegressor
+    epochs: list[dict] = []
+    if epochs_answered:  # the test rows written with the others, a split of their own
+        estimator = with_test_split(estimator, len(y_fit))
+        X_fit, y_fit = pd.concat([X_fit, X_test]), np.concatenate([y_fit, y_test])
     model = estimator(lift=lift, random_state=repeat)
     start = time.perf_counter()
-    model.fit(X_fit, y_fit)
+    with answered_each_epoch(epochs) if epochs_answered else nullcontext():
+        model.fit(X_fit, y_fit)
     fitted = time.perf_counter()
     answers = model.predict(X_test)
     if task == "classification":
         metric, score = "accuracy", float(np.mean(answers == y_test))
     else:
         metric, score = "rae", regression_scores(y_test, answers)["rae"]
-    return {
+    result = {
         "history": model.history_,
         "best_epoch": model.adapter_.best_epoch,
         "status": model.adapter_.status,
@@ -184,6 +210,99 @@ def fit_adapter(task: str, lift: dict, repeat: int, X_fit, X_test, y_fit, y_test
         "fit_seconds": round(fitted - start, 1),
         "predict_seconds": round(time.perf_counter() - fitted, 1),
     }
+    if epochs:
+        for entry, answered in zip(result["history"], epochs, strict=True):
+            entry[f"test_{metric}"] = answered.pop(f"test_{metric}")
+        prompts = model.prompts_
+        result["epochs_answered"] = {
+            "validation_targets": of_split(prompts, 0, "validation")["target"].tolist(),
+            "test_targets": of_split(prompts, 0, "test")["target"].tolist(),
+            "epochs": epochs,
+        }
+    return result
+
+
+def with_test_split(estimator: type, fit_rows: int) -> type:
+    """``estimator`` fitted on its rows followed by the test rows: the first ``fit_rows``
+    split into training and validation rows as ever, the rest a test split, written as
+    prompts with the others (by the encodings of the training rows) and never trained on."""
+
+    class WithTestRows(estimator):
+        def _splits(self, targets: np.ndarray) -> pd.DataFrame:
+            splits = super()._splits(targets[:fit_rows])
+            test = np.arange(fit_rows, len(targets))
+            return pd.concat(
+                [splits, pd.DataFrame({"row": test, "repeat": 0, "split": "test"})],
+                ignore_index=True,
+            )
+
+    WithTestRows.__name__ = estimator.__name__
+    return WithTestRows
+
+
+@contextmanager
+def answered_each_epoch(epochs: list[dict]) -> Iterator[None]:
+    """While a fit runs, each epoch's adapter answers the test split as it answers the
+    validation rows; appended to ``epochs``: the test score and both splits' class scores
+    (log-probabilities, unrounded: near-ties decide rows) or, for numbers, predictions. The
+    trainer's choice of epoch sees the validation metrics only, as without it."""
+    job_of, answer = learner._job, learner.answer
+
+    def kept(answers: Answers) -> list:
+        if answers.scores is not None:
+            return np.asarray(answers.scores, dtype=float).tolist()
+        return np.asarray(answers.predictions, dtype=float).tolist()
+
+    def job(tokenizer, request, plan):
+        made = job_of(tokenizer, request, plan)
+        encoding = plan.settings.chosen()["encoding"]
+        prompts = learner.written_with(request.prompts, encoding)
+        train = of_split(prompts, plan.repeat, "train")
+        test = of_split(prompts, plan.repeat, "test")
+        task = learner.for_repeat(request.task, request.encodings, plan.repeat, encoding)
+        settings = plan.settings.overridden({"generation": {"samples": 1, "also_greedy": False}})
+
+        def validate(model) -> dict[str, float]:
+            seen: list[Answers] = []
+
+            def recorded(*args, **kwargs) -> Answers:
+                seen.append(answer(*args, **kwargs))
+                return seen[-1]
+
+            learner.answer = recorded
+            try:
+                scores = made.validate(model)
+            finally:
+                learner.answer = answer
+            answers = answer(
+                model,
+                tokenizer,
+                test["prompt"],
+                train["completion"],
+                task,
+                train["target"].to_numpy(),
+                settings,
+            )
+            metrics = task.validation_metrics(
+                test["target"].to_numpy(), answers.predictions, answers.valid
+            )
+            metric = "accuracy" if isinstance(task, Classification) else "rae"
+            epochs.append(
+                {
+                    f"test_{metric}": metrics[metric],
+                    "validation": kept(seen[0]),
+                    "test": kept(answers),
+                }
+            )
+            return scores
+
+        return replace(made, validate=validate)
+
+    learner._job = job
+    try:
+        yield
+    finally:
+        learner._job = job_of
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@
   read from docs/performance.json.
 - `<!-- recipe-study: <recipe> ... -->`: the test scores of those recipes of the training-recipe
   study (`benchmarks/recipe.py`), read from docs/results/recipe-study.jsonl.
+- `<!-- epoch-choice -->`: the ways of choosing the epoch scored on the fits of
+  docs/results/epoch-choice.jsonl (`benchmarks/epoch_choice.py`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import types
@@ -33,6 +36,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         lambda m: recipe_study(m.group(1).split(), (m.group(2) or "").split() or None),
         markdown,
     )
+    if "<!-- epoch-choice -->" in markdown:
+        markdown = markdown.replace("<!-- epoch-choice -->", epoch_choice())
     return markdown
 
 
@@ -290,3 +295,19 @@ def recipe_study(
         seconds.append(f"{sum(fits) / len(fits):.0f}")
     rows.append(f"| seconds a fit (mean of {which}) | {' | '.join(seconds)} |")
     return "\n".join(rows)
+
+
+# --- how the epoch is chosen -------------------------------------------------------------
+
+EPOCH_CHOICE = ROOT / "docs/results/epoch-choice.jsonl"
+
+
+def epoch_choice(path: Path = EPOCH_CHOICE) -> str:
+    """``benchmarks/epoch_choice.py``'s table of the fits in ``path``."""
+    spec = importlib.util.spec_from_file_location(
+        "epoch_choice", ROOT / "benchmarks/epoch_choice.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.table(module.fits_in(path))

@@ -105,3 +105,49 @@ def test_the_recipe_studys_tables_are_read_from_its_results(tmp_path):
     ]  # fmt: skip
     with pytest.raises(ValueError, match=r"\['other'\] are not in recipe.jsonl"):
         recipe_study(["short", "other"], path=results)
+
+
+def test_the_ways_of_choosing_the_epoch_are_scored_on_the_test_rows(tmp_path):
+    """``benchmarks/epoch_choice.py``'s table (the docs' ``<!-- epoch-choice -->``): each way
+    picks its epochs from the validation figures, then scores them on the test rows."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from hooks import epoch_choice
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+
+    right, wrong, unsure = [0.0, -3.0], [-3.0, 0.0], [-0.6, -0.8]  # log-scores, class 0 true
+    epochs = [  # (validation accuracy, validation loss, test accuracy, each test row's scores)
+        (0.50, 0.9, 0.00, [wrong, wrong]),
+        (0.75, 0.5, 0.50, [right, wrong]),
+        (0.75, 0.4, 1.00, [right, unsure]),  # the library's: best accuracy, then lower loss
+        (0.50, 0.3, 0.50, [unsure, wrong]),  # the lowest loss
+    ]
+    fit = {
+        "table": "crabs", "repeat": 0, "best_epoch": 3, "test_accuracy": 1.0,
+        "history": [
+            {"validation_accuracy": a, "validation_loss": loss, "test_accuracy": t}
+            for a, loss, t, _ in epochs
+        ],
+        "epochs_answered": {
+            "validation_targets": [0, 1], "test_targets": [0, 0],
+            "epochs": [{"validation": [right, wrong], "test": s} for *_, s in epochs],
+        },
+    }  # fmt: skip
+    results = tmp_path / "epochs.jsonl"
+    results.write_text(json.dumps(fit) + "\n" + json.dumps({"table": "wine"}) + "\n")
+    header, _, row, mean = (
+        line.strip("| ").split(" | ") for line in epoch_choice(results).splitlines()
+    )
+    cells = dict(zip(header, row, strict=True))
+    assert header[2:5] == ["validation accuracy", "validation loss", "last"]
+    assert cells["validation accuracy"] == cells["prior corrected"] == "100.00"
+    assert cells["validation loss"] == cells["last"] == "50.00"
+    assert cells["mean of best 3"] == "50.00"  # epochs 3, 2 and 4 (of 0.50 the lower loss)
+    assert cells["mean of last half"] == "50.00"  # epochs 3 and 4: the second row wrong
+    assert cells["hindsight"] == "100.00"
+    assert mean[0] == "mean of 1"
+    fit["best_epoch"] = 2  # a run that kept another epoch than the ranking gives: an error
+    results.write_text(json.dumps(fit) + "\n")
+    with pytest.raises(ValueError, match="kept epoch 2, the ranking here says 3"):
+        epoch_choice(results)

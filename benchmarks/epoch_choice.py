@@ -1,0 +1,117 @@
+"""How the epoch is chosen, scored afterwards: ways of choosing (or combining) the epochs of
+a fine-tuning, each scored on the test rows, from fits that answered the test rows at every
+epoch (``benchmarks/recipe.py --epochs-answered``; classification).
+
+    .venv/bin/python benchmarks/epoch_choice.py docs/results/epoch-choice.jsonl
+
+Each way sees what a run sees (the validation rows' scores, accuracy and loss per epoch)
+except ``hindsight``, the best test accuracy of any epoch: what a perfect choice would have
+scored, the room the choosing leaves.
+
+- ``validation accuracy``: the library's choice (the best validation accuracy, ties to the
+  lower validation loss), the ``best_epoch`` of the run;
+- ``validation loss``: the lowest validation loss;
+- ``last``: the last epoch;
+- ``prior corrected``: the library's epoch, its scores with the class prior taken out as the
+  pipeline's ``lift_corrected`` does (``lift.method.prior_correction``, fitted on the validation
+  rows);
+- ``mean of best k``: the class probabilities averaged over the k epochs of best validation
+  accuracy (ties to the lower loss), the likeliest class (an ensemble of snapshots);
+- ``mean of last half``: the class probabilities averaged over the second half of the epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lift.method.prior_correction import fit_prior_correction, softmax
+
+Fit = dict  # one line of the recipe study with "epochs_answered"
+
+
+def ranked(fit: Fit) -> list[int]:
+    """The epochs (0-based) from best to worst as the library ranks them: validation accuracy,
+    then the lower validation loss, then the earlier epoch."""
+    history = fit["history"]
+    return sorted(
+        range(len(history)),
+        key=lambda e: (-history[e]["validation_accuracy"], history[e]["validation_loss"], e),
+    )
+
+
+def test_accuracy(fit: Fit, epochs: list[int]) -> float:
+    """Accuracy on the test rows of the class probabilities averaged over ``epochs``."""
+    answered = fit["epochs_answered"]
+    mean = np.mean([softmax(np.asarray(answered["epochs"][e]["test"])) for e in epochs], axis=0)
+    return float(np.mean(mean.argmax(axis=1) == np.asarray(answered["test_targets"])))
+
+
+def corrected(fit: Fit, epoch: int) -> float:
+    """Test accuracy of ``epoch`` with the prior correction fitted on its validation scores."""
+    answered = fit["epochs_answered"]
+    scores = answered["epochs"][epoch]
+    correction = fit_prior_correction(
+        np.asarray(scores["validation"]), np.asarray(answered["validation_targets"])
+    )
+    labels = correction.apply(np.asarray(scores["test"])).argmax(axis=1)
+    return float(np.mean(labels == np.asarray(answered["test_targets"])))
+
+
+WAYS: dict[str, Callable[[Fit], float]] = {
+    "validation accuracy": lambda fit: test_accuracy(fit, ranked(fit)[:1]),
+    "validation loss": lambda fit: test_accuracy(
+        fit, [min(range(len(fit["history"])), key=lambda e: fit["history"][e]["validation_loss"])]
+    ),
+    "last": lambda fit: test_accuracy(fit, [len(fit["history"]) - 1]),
+    "prior corrected": lambda fit: corrected(fit, ranked(fit)[0]),
+    "mean of best 3": lambda fit: test_accuracy(fit, ranked(fit)[:3]),
+    "mean of best 5": lambda fit: test_accuracy(fit, ranked(fit)[:5]),
+    "mean of last half": lambda fit: test_accuracy(
+        fit, list(range(len(fit["history"]) // 2, len(fit["history"])))
+    ),
+    "hindsight": lambda fit: max(e["test_accuracy"] for e in fit["history"]),
+}
+
+
+def table(fits: list[Fit]) -> str:
+    """Test accuracy (%) of each way on each fit and their mean, as a Markdown table."""
+    rows = ["| table | repeat | " + " | ".join(WAYS) + " |", "|---|---|" + "---|" * len(WAYS)]
+    scores = []
+    for fit in fits:
+        if fit["best_epoch"] != ranked(fit)[0] + 1:
+            raise ValueError(
+                f"{fit['table']} repeat {fit['repeat']}: the run kept epoch {fit['best_epoch']}, "
+                f"the ranking here says {ranked(fit)[0] + 1}: they must agree"
+            )
+        scores.append([100 * way(fit) for way in WAYS.values()])
+        cells = " | ".join(f"{s:.2f}" for s in scores[-1])
+        rows.append(f"| {fit['table']} | {fit['repeat']} | {cells} |")
+    mean = " | ".join(f"**{s:.2f}**" for s in np.mean(scores, axis=0))
+    rows.append(f"| mean of {len(fits)} | | {mean} |")
+    return "\n".join(rows)
+
+
+def fits_in(path: Path, recipe: str | None = None) -> list[Fit]:
+    """The fits of ``path`` (of ``recipe``, if given) that answered the test rows each epoch."""
+    fits = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    fits = [f for f in fits if "epochs_answered" in f and recipe in (None, f.get("recipe"))]
+    if not fits:
+        raise ValueError(f"{path}: no fit with its epochs answered (recipe.py --epochs-answered)")
+    return fits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, help="lines of recipe.py --epochs-answered")
+    parser.add_argument("--recipe", help="only the fits of this recipe")
+    args = parser.parse_args()
+    print(table(fits_in(args.results, args.recipe)))
+
+
+if __name__ == "__main__":
+    main()
