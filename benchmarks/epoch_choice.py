@@ -97,11 +97,18 @@ def table(fits: list[Fit]) -> str:
 
 
 def fits_in(path: Path, recipe: str | None = None) -> list[Fit]:
-    """The fits of ``path`` (of ``recipe``, if given) that answered the test rows each epoch."""
+    """The classification fits of ``path`` (of ``recipe``, if given) that answered the test
+    rows each epoch."""
     fits = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    fits = [f for f in fits if "epochs_answered" in f and recipe in (None, f.get("recipe"))]
+    fits = [
+        f
+        for f in fits
+        if "epochs_answered" in f and "test_accuracy" in f and recipe in (None, f.get("recipe"))
+    ]
     if not fits:
-        raise ValueError(f"{path}: no fit with its epochs answered (recipe.py --epochs-answered)")
+        raise ValueError(
+            f"{path}: no classification fit with its epochs answered (recipe.py --epochs-answered)"
+        )
     return fits
 
 

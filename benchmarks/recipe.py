@@ -213,7 +213,8 @@ def fit_adapter(
     if epochs:
         for entry, answered in zip(result["history"], epochs, strict=True):
             entry[f"test_{metric}"] = answered.pop(f"test_{metric}")
-        prompts = model.prompts_
+        # the prompts of the encoding the adapter was trained with (one where a selection had many)
+        prompts = learner.written_with(model.prompts_, model.adapter_.chosen.get("encoding"))
         result["epochs_answered"] = {
             "validation_targets": of_split(prompts, 0, "validation")["target"].tolist(),
             "test_targets": of_split(prompts, 0, "test")["target"].tolist(),
