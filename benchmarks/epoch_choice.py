@@ -29,18 +29,24 @@ from pathlib import Path
 
 import numpy as np
 
+from lift.method.fine_tuning import preference
 from lift.method.prior_correction import fit_prior_correction, softmax
 
 Fit = dict  # one line of the recipe study with "epochs_answered"
 
 
 def ranked(fit: Fit) -> list[int]:
-    """The epochs (0-based) from best to worst as the library ranks them: validation accuracy,
-    then the lower validation loss, then the earlier epoch."""
+    """The epochs (0-based) from best to worst as the library ranks them
+    (``fine_tuning.preference``: validation accuracy, then the lower validation loss), then the
+    earlier epoch (the trainer keeps the first of equals)."""
     history = fit["history"]
     return sorted(
         range(len(history)),
-        key=lambda e: (-history[e]["validation_accuracy"], history[e]["validation_loss"], e),
+        key=lambda e: (
+            preference(history[e]["validation_accuracy"], history[e]["validation_loss"], True),
+            -e,
+        ),
+        reverse=True,
     )
 
 
