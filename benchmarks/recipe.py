@@ -261,7 +261,8 @@ def answered_each_epoch(epochs: list[dict]) -> Iterator[None]:
         train = of_split(prompts, plan.repeat, "train")
         test = of_split(prompts, plan.repeat, "test")
         task = learner.for_repeat(request.task, request.encodings, plan.repeat, encoding)
-        settings = plan.settings.overridden({"generation": {"samples": 1, "also_greedy": False}})
+        tests = learner.validator(tokenizer, test, train, task, plan.settings)  # as validation
+        metric = "accuracy" if isinstance(task, Classification) else "rae"
 
         def validate(model) -> dict[str, float]:
             seen: list[Answers] = []
@@ -272,27 +273,15 @@ def answered_each_epoch(epochs: list[dict]) -> Iterator[None]:
 
             learner.answer = recorded
             try:
-                scores = made.validate(model)
+                scores, tested = made.validate(model), tests(model)
             finally:
                 learner.answer = answer
-            answers = answer(
-                model,
-                tokenizer,
-                test["prompt"],
-                train["completion"],
-                task,
-                train["target"].to_numpy(),
-                settings,
-            )
-            metrics = task.validation_metrics(
-                test["target"].to_numpy(), answers.predictions, answers.valid
-            )
-            metric = "accuracy" if isinstance(task, Classification) else "rae"
+            validation, test_answers = seen
             epochs.append(
                 {
-                    f"test_{metric}": metrics[metric],
-                    "validation": kept(seen[0]),
-                    "test": kept(answers),
+                    f"test_{metric}": tested[metric],
+                    "validation": kept(validation),
+                    "test": kept(test_answers),
                 }
             )
             return scores
