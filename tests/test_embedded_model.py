@@ -153,7 +153,10 @@ def test_a_model_that_cannot_be_had_offline_gets_a_clear_error_when_loaded(monke
 @pytest.mark.skipif(
     not Path("/proc/self/clear_refs").exists(), reason="needs Linux's peak-memory reset"
 )
-@pytest.mark.parametrize(("rows", "tokens"), [(8, 60), (8, 200)])
+# 4 rows of 200 tokens, not 8: the same attention at the longer prompts at half the peak, for on
+# the project's virtual machines a fresh process's first touch of memory takes about 10 s a
+# GB (docs/cpu-training.md#memory): 8 x 200 took about 90 s, nearly all of it that
+@pytest.mark.parametrize(("rows", "tokens"), [(8, 60), (4, 200)])
 def test_the_memory_estimate_of_a_step_is_near_the_measured_peak_and_rather_above(
     embedded, rows, tokens
 ):

@@ -427,6 +427,18 @@ def test_patience_stops_once_the_best_epoch_is_not_beaten_and_keeps_its_weights(
         torch.testing.assert_close(stopped.weights[key], weight)
 
 
+def test_keep_last_keeps_the_last_epochs_weights_whatever_validation_says(tiny):
+    last = _letters_training(tiny, {"epochs": 4, "keep": "last"}, [0.5, 0.8, 0.7, 0.6])
+    rising = _letters_training(tiny, {"epochs": 4}, [0.5, 0.6, 0.7, 0.8])  # best = last
+    assert last.best_epoch == 4 == rising.best_epoch
+    assert last.kept["validation_accuracy"] == 0.6 and last.status == ""
+    for key, weight in rising.weights.items():
+        torch.testing.assert_close(last.weights[key], weight)
+    # with patience, the epoch the early stop ended on
+    stopped = _letters_training(tiny, {"keep": "last", "patience": 2}, [0.5, 0.8, 0.7, 0.6, 0.9])
+    assert [h["epoch"] for h in stopped.history] == [1, 2, 3, 4] and stopped.best_epoch == 4
+
+
 def test_min_steps_gives_a_small_table_more_epochs_and_never_fewer(tiny):
     steps_per_epoch = 6  # 21 training rows of the letters task in batches of 4
     longer = _letters_training(tiny, {"epochs": 2, "min_steps": 20}, [0.5] * 4)

@@ -158,13 +158,18 @@ class TrainingSettings(Settings):
     learning_rate: PositiveNumber = 2e-3
     """The peak learning rate of AdamW (after the warm-up)."""
     epochs: Positive = 4
-    """Passes over the training rows; the epoch with the best validation score is kept."""
+    """Passes over the training rows; the epoch `keep` says is kept."""
     min_steps: Annotated[int, Field(ge=0)] = 0
     """At least this many optimizer steps: a table of few rows trains as many epochs as this takes
     (the learning-rate schedule spans them); 0: `epochs` alone decides."""
     patience: Positive | None = None
-    """Stop once this many epochs in a row have not improved on the best (its weights are kept, as
-    always); None: every planned epoch runs."""
+    """Stop once this many epochs in a row have not improved on the best (with `keep: best` its
+    weights are kept, as always); None: every planned epoch runs."""
+    keep: Literal["best", "last"] = "best"
+    """The epoch whose weights the adapter keeps: best (the best validation score; ties: the lower
+    validation loss) | last (the last epoch run: the end of the learning-rate schedule, chosen
+    by no validation row; docs/real-data.md#choosing-the-epoch). Every epoch is validated
+    either way."""
     batch_size: Positive = 8
     """Prompts per optimizer step."""
     sampling: Literal["shuffled", "balanced"] = "shuffled"

@@ -4,7 +4,7 @@ A short loop in the manner of nanoGPT: batches of similar lengths in random orde
 (so every completion ends at the last position and logits are computed only for the completion
 tokens), AdamW with linear warm-up and decay, gradient clipping, validation after each epoch,
 and the epoch with the best validation score kept (accuracy for classification, RMSE for
-regression; ties: lower validation loss)."""
+regression; ties: lower validation loss), or the last one (``training.keep``)."""
 
 from __future__ import annotations
 
@@ -410,7 +410,8 @@ class _Running:
     tokens: int = 0
     seen: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
-    best: tuple[tuple[float, float], dict[str, torch.Tensor], int] | None = None
+    best: tuple[tuple[float, float], int] | None = None  # its preference key, the epoch
+    kept: tuple[dict[str, torch.Tensor], int] | None = None  # ``training.keep``'s weights, epoch
 
     @property
     def steps_per_epoch(self) -> int:
@@ -432,7 +433,7 @@ class _Running:
         assert self.best is not None
         return (
             self.epoch >= self.epochs
-            or (patience is not None and self.epoch - self.best[2] >= patience)
+            or (patience is not None and self.epoch - self.best[1] >= patience)
             or (
                 self.job.give_up_at_prior
                 and 2 * self.epoch >= self.epochs
@@ -446,7 +447,7 @@ class _Running:
         job = self.job
         if job.prior is None or self.best is None or job.select_on == LOSS:
             return ""
-        score = self.history[self.best[2] - 1][f"validation_{job.select_on}"]
+        score = self.history[self.best[1] - 1][f"validation_{job.select_on}"]
         at_prior = score <= job.prior + 1e-9 if job.maximize else score >= job.prior - 1e-9
         return "at_prior" if at_prior else "learnt"
 
@@ -508,7 +509,7 @@ def train_adapters(
     """Fine-tune one LoRA adapter per job on ``model`` (a freshly loaded base model; it is
     given back unchanged), ``slots`` jobs at a time in one forward and backward pass
     (``lift.method.batched_lora``; ``None``: as many as the free memory holds,
-    ``fitting_slots``), and keep each job's best epoch.
+    ``fitting_slots``), and keep each job's best epoch (or its last: ``training.keep``).
     Returns the adapters in the jobs' order.
 
     Each job is trained as it would be alone: from PEFT's LoRA initialisation after
@@ -517,9 +518,9 @@ def train_adapters(
     clipping of its own settings. After each of its epochs, ``validate(model)`` (the model
     answering with that job's adapter) returns named metrics of its validation answers, and
     the epoch with the best ``select_on`` (highest if ``maximize``; ``LOSS``: the lowest
-    validation loss) is kept. The history records each as ``validation_<name>``, with the
-    epoch's training tokens (prompt and completion, no padding) and seconds. When a job
-    ends, the next one takes its slot."""
+    validation loss) is kept, or the last one with ``training.keep: last``. The history
+    records each as ``validation_<name>``, with the epoch's training tokens (prompt and
+    completion, no padding) and seconds. When a job ends, the next one takes its slot."""
     if not jobs:
         return []
     pad_id = tokenizer.pad_token_id
@@ -684,8 +685,8 @@ def _train(
                         run.job.description,
                         run.epoch,
                         run.epochs,
-                        run.best[2],
-                        run.epoch - run.best[2],
+                        run.best[1],
+                        run.epoch - run.best[1],
                     )
                 results[run.index] = _adapter(run)
                 del running[slot]
@@ -740,7 +741,7 @@ def _end_epoch(
     weights: Callable[[int], dict[str, torch.Tensor]],
 ) -> None:
     """Validate ``run``'s adapter after its epoch, record the epoch and keep its weights if
-    it is the best so far."""
+    it is the best so far (with ``training.keep: last``, every epoch's in turn)."""
     job = run.job
     train_seconds = time.perf_counter() - run.started
     model.eval()
@@ -769,16 +770,19 @@ def _end_epoch(
     )
     score = -validation_loss if job.select_on == LOSS else scores[job.select_on]
     key = preference(score, validation_loss, job.maximize or job.select_on == LOSS)
-    if run.best is None or key > run.best[0]:
-        run.best = (key, weights(slot), run.epoch)
+    better = run.best is None or key > run.best[0]
+    if better:
+        run.best = (key, run.epoch)
+    if better or job.training.keep == "last":
+        run.kept = (weights(slot), run.epoch)
 
 
 def _adapter(run: _Running) -> TrainedAdapter:
-    assert run.best is not None
+    assert run.kept is not None
     return TrainedAdapter(
         lora_config=run.config,
-        weights=run.best[1],
+        weights=run.kept[0],
         history=run.history,
-        best_epoch=run.best[2],
+        best_epoch=run.kept[1],
         status=run.status(),
     )
