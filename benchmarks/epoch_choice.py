@@ -92,7 +92,8 @@ def table(fits: list[Fit]) -> str:
         if fit["best_epoch"] != ranked(fit)[0] + 1:
             raise ValueError(
                 f"{fit['table']} repeat {fit['repeat']}: the run kept epoch {fit['best_epoch']}, "
-                f"the ranking here says {ranked(fit)[0] + 1}: they must agree"
+                f"the ranking here says {ranked(fit)[0] + 1}: they must agree (fit with "
+                "'training.keep: best' in the recipe; conf/realdata keeps the last)"
             )
         scores.append([100 * way(fit) for way in WAYS.values()])
         cells = " | ".join(f"{s:.2f}" for s in scores[-1])
