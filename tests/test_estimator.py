@@ -108,8 +108,10 @@ def test_the_keywords_are_the_lift_settings(table):
     assert settings.generation.mode == "generate"  # a number is generated
     assert LIFTClassifier(TINY).settings().generation.mode == "score"
     assert LIFTClassifier(TINY, answer="generate").settings().generation.mode == "generate"
-    with pytest.raises(ValueError, match=r"lift.training.epochs"):
+    with pytest.raises(ValueError, match=r"^LIFTClassifier: parameter `lift.training.epochs`"):
         LIFTClassifier(TINY, epochs=0).fit(*table)
+    with pytest.raises(ValueError, match=r"^LIFTRegressor: parameter `lift.model` is not read"):
+        LIFTRegressor(TINY, lift={"model": {"name": TINY}}).settings()
 
 
 def test_cross_validation_grid_search_and_pipelines_take_it(table):

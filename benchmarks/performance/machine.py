@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from lift.method.language_model import cores, cpu_has_bf16, select_device
 
@@ -84,6 +82,9 @@ class Timer:
 
 def project_catalog() -> Any:
     """The project's catalog (the latest version of every artifact)."""
+    from kedro.framework.session import KedroSession  # here: the GPU bench runs without Kedro
+    from kedro.framework.startup import bootstrap_project
+
     bootstrap_project(ROOT)
     with KedroSession.create(project_path=ROOT) as session:
         return session.load_context().catalog

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+NO_GPU = (
+    "No GPU in this run: the GPU figures are not measured here (on a GPU machine, "
+    "`python -m benchmarks.gpu` measures the trainer: "
+    "[Choose a model and where it runs](how-to/model-and-device.md))."
+)
+
 NAIVE_BATCH = 8  # the project's default training batch size, for both trainers
 ORIGINAL_BATCH = 10  # LIFT's original generation batch
 ORIGINAL_NEW_TOKENS = 10
@@ -166,7 +172,7 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         "## GPU",
         "",
-        results.get("gpu_note", "No GPU in this run: the GPU figures are not measured here."),
+        results.get("gpu_note", NO_GPU),
         "",
     ]
     return "\n".join(lines)

@@ -115,12 +115,17 @@ class _LIFTEstimator(BaseEstimator):
             if values is not None
         }
         lift = self.lift or {}
+        if "model" in lift:
+            raise DatasetInputError(
+                f"{self._name()}: parameter `lift.model` is not read here: give the model as "
+                "its first argument, `model` (`embedded`, a model folder or a Hugging Face id)."
+            )
         if self.lora_rank is not None and "alpha" not in lift.get("lora", {}):
             given["lora"]["alpha"] = 2 * self.lora_rank  # the paper's ratio
         return LiftSettings.from_params(
             with_overrides(lift, given),
             path="lift",
-            subject=self._name(),
+            subject=f"{self._name()}: ",
             task=self._task,
             preset=self.preset,
         )
