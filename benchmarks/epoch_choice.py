@@ -18,6 +18,10 @@ scored, the room the choosing leaves.
 - ``mean of best k``: the class probabilities averaged over the k epochs of best validation
   accuracy (ties to the lower loss), the likeliest class (an ensemble of snapshots);
 - ``mean of last half``: the class probabilities averaged over the second half of the epochs.
+
+A second table averages the repeats of each table instead: the class probabilities of every
+repeat's adapter (its kept epoch, or its last), an ensemble of adapters trained on different
+draws of the training rows, against one adapter.
 """
 
 from __future__ import annotations
@@ -103,6 +107,40 @@ def table(fits: list[Fit]) -> str:
     return "\n".join(rows)
 
 
+def probabilities(fit: Fit, epoch: int) -> np.ndarray:
+    """The class probabilities of ``epoch``'s adapter on the test rows."""
+    return softmax(np.asarray(fit["epochs_answered"]["epochs"][epoch]["test"]))
+
+
+def repeats_averaged(fits: list[Fit]) -> str:
+    """Per table, the adapter of each repeat (its kept epoch, then its last) against the class
+    probabilities of all the table's repeats averaged: an ensemble of adapters, each trained
+    on its own draw of training and validation rows, answering the same test rows. Test
+    accuracy %, as a Markdown table."""
+    rows = [
+        "| table | repeats | kept epoch: mean of the repeats | averaged | "
+        "last epoch: mean of the repeats | averaged |",
+        "|---|---|---|---|---|---|",
+    ]
+    tables: dict[str, list[Fit]] = {}
+    for fit in fits:
+        tables.setdefault(fit["table"], []).append(fit)
+    means = []
+    for name, found in tables.items():
+        targets = np.asarray(found[0]["epochs_answered"]["test_targets"])
+        cells = []
+        for epoch_of in (lambda f: ranked(f)[0], lambda f: len(f["history"]) - 1):
+            each = [probabilities(f, epoch_of(f)) for f in found]
+            single = np.mean([np.mean(p.argmax(axis=1) == targets) for p in each])
+            averaged = np.mean(np.mean(each, axis=0).argmax(axis=1) == targets)
+            cells += [100 * single, 100 * averaged]
+        means.append(cells)
+        rows.append(f"| {name} | {len(found)} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    mean = " | ".join(f"**{c:.2f}**" for c in np.mean(means, axis=0))
+    rows.append(f"| mean of {len(tables)} | | {mean} |")
+    return "\n".join(rows)
+
+
 def fits_in(path: Path, recipe: str | None = None) -> list[Fit]:
     """The classification fits of ``path`` (of ``recipe``, if given) that answered the test
     rows each epoch."""
@@ -124,7 +162,10 @@ def main() -> None:
     parser.add_argument("results", type=Path, help="lines of recipe.py --epochs-answered")
     parser.add_argument("--recipe", help="only the fits of this recipe")
     args = parser.parse_args()
-    print(table(fits_in(args.results, args.recipe)))
+    fits = fits_in(args.results, args.recipe)
+    print(table(fits))
+    print()
+    print(repeats_averaged(fits))
 
 
 if __name__ == "__main__":

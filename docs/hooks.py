@@ -8,7 +8,8 @@
 - `<!-- recipe-study: <recipe> ... -->`: the test scores of those recipes of the training-recipe
   study (`benchmarks/recipe.py`), read from docs/results/recipe-study.jsonl.
 - `<!-- epoch-choice -->`: the ways of choosing the epoch scored on the fits of
-  docs/results/epoch-choice.jsonl (`benchmarks/epoch_choice.py`).
+  docs/results/epoch-choice.jsonl (`benchmarks/epoch_choice.py`);
+  `<!-- epoch-choice: repeats averaged -->`: from the same fits, each table's repeats averaged.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     )
     if "<!-- epoch-choice -->" in markdown:
         markdown = markdown.replace("<!-- epoch-choice -->", epoch_choice())
+    if "<!-- epoch-choice: repeats averaged -->" in markdown:
+        markdown = markdown.replace(
+            "<!-- epoch-choice: repeats averaged -->", epoch_choice(averaged=True)
+        )
     return markdown
 
 
@@ -302,12 +307,14 @@ def recipe_study(
 EPOCH_CHOICE = ROOT / "docs/results/epoch-choice.jsonl"
 
 
-def epoch_choice(path: Path = EPOCH_CHOICE) -> str:
-    """``benchmarks/epoch_choice.py``'s table of the fits in ``path``."""
+def epoch_choice(path: Path = EPOCH_CHOICE, averaged: bool = False) -> str:
+    """``benchmarks/epoch_choice.py``'s table of the fits in ``path``: the ways of choosing
+    the epoch, or (``averaged``) each table's repeats averaged."""
     spec = importlib.util.spec_from_file_location(
         "epoch_choice", ROOT / "benchmarks/epoch_choice.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.table(module.fits_in(path))
+    fits = module.fits_in(path)
+    return module.repeats_averaged(fits) if averaged else module.table(fits)

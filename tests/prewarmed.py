@@ -87,6 +87,12 @@ def serve() -> None:
         # an extra not installed: a command that needs it says so itself
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    with contextlib.suppress(ImportError):
+        # MLflow's map of the installed modules to their packages, which logging a served model
+        # checks its requirements against: read here once, not once a run (1.5 s)
+        from mlflow.utils.requirements_utils import _init_modules_to_packages_map
+
+        _init_modules_to_packages_map()
     gc.freeze()  # their objects left out of every collection's scan (tests/conftest.py)
     print("ready", file=replies, flush=True)
     for line in sys.stdin:

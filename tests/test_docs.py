@@ -151,3 +151,42 @@ def test_the_ways_of_choosing_the_epoch_are_scored_on_the_test_rows(tmp_path):
     results.write_text(json.dumps(fit) + "\n")
     with pytest.raises(ValueError, match="kept epoch 2, the ranking here says 3"):
         epoch_choice(results)
+
+
+def test_the_repeats_of_a_table_are_averaged_into_one_answer(tmp_path):
+    """``<!-- epoch-choice: repeats averaged -->``: each repeat's adapter scored alone (its kept
+    epoch, its last) against the class probabilities of the table's repeats averaged."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from hooks import epoch_choice
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+
+    sure, wrong, unsure = [0.0, -5.0], [-2.0, -0.2], [-0.2, -2.0]  # log-scores, class 0 true
+
+    def fit(repeat: int, kept: list, last: list) -> dict:
+        epochs = [(0.9, kept), (0.5, last)]  # the first epoch the better on validation
+        return {
+            "table": "crabs", "repeat": repeat, "best_epoch": 1, "test_accuracy": 0.5,
+            "history": [
+                {"validation_accuracy": a, "validation_loss": 0.1, "test_accuracy": 0.5}
+                for a, _ in epochs
+            ],
+            "epochs_answered": {
+                "validation_targets": [0], "test_targets": [0, 0],
+                "epochs": [{"validation": [sure], "test": s} for _, s in epochs],
+            },
+        }  # fmt: skip
+
+    # each kept adapter gets one row of two right; averaged, the sure right answer outweighs
+    # the other repeat's wrong one on each row. The last epochs are wrong on the second row
+    # in both repeats, averaged too
+    fits = [fit(0, [sure, wrong], [unsure, wrong]), fit(1, [wrong, sure], [sure, wrong])]
+    results = tmp_path / "epochs.jsonl"
+    results.write_text("".join(json.dumps(f) + "\n" for f in fits))
+    header, _, row, mean = (
+        line.strip("| ").split(" | ") for line in epoch_choice(results, averaged=True).splitlines()
+    )
+    assert header[0] == "table" and row[:2] == ["crabs", "2"]
+    assert row[2:] == ["50.00", "100.00", "50.00", "50.00"]
+    assert mean[0] == "mean of 1"
