@@ -27,25 +27,19 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from lift import LIFTClassifier
 from lift.data.splits import of_split
 from lift.method.fine_tuning import encode
-from lift.method.language_model import prepare_base_model, select_device
+from lift.method.language_model import prepare_base_model
 
-from .performance.machine import matmul_peak
+from .performance.machine import machine
 from .performance.training import training_flops
 
-PACKAGES = ("torch", "transformers", "peft", "pandas", "scikit-learn", "numpy")
+PACKAGES = ("transformers", "peft", "pandas", "scikit-learn", "numpy")
 
 
-def machine(device: torch.device) -> dict[str, Any]:
-    """The device, the versions the library runs with, and the matrix-multiply peaks."""
-    info: dict[str, Any] = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        **{name: importlib.metadata.version(name) for name in PACKAGES},
-    }
-    if device.type == "cuda":
-        info["cuda"] = torch.version.cuda
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        info[f"{name}_peak_flops"] = matmul_peak(dtype, device)
-    return info
+def versions() -> dict[str, Any]:
+    """The versions the library runs with (a lent machine's own, not the project's pins)."""
+    found: dict[str, Any] = {name: importlib.metadata.version(name) for name in PACKAGES}
+    found["cuda"] = torch.version.cuda
+    return found
 
 
 def epoch_flops(model_folder: str, prompts: pd.DataFrame) -> float:
@@ -105,14 +99,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     model_folder = args.model or prepare_base_model().path
-    device = select_device()
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
     def save() -> None:
         args.out.write_text(json.dumps(results, indent=1))
         print(json.dumps(results["runs"][-1] if results.get("runs") else results), flush=True)
 
-    results["machine"] = machine(device)
+    results["machine"] = machine() | versions()
     save()
     wine = load_wine(as_frame=True)
     X, y = wine.data, wine.target.map(dict(enumerate(wine.target_names))).to_numpy()
