@@ -54,11 +54,15 @@ def ranked(fit: Fit) -> list[int]:
     )
 
 
+def probabilities(fit: Fit, epoch: int) -> np.ndarray:
+    """The class probabilities of ``epoch``'s adapter on the test rows."""
+    return softmax(np.asarray(fit["epochs_answered"]["epochs"][epoch]["test"]))
+
+
 def test_accuracy(fit: Fit, epochs: list[int]) -> float:
     """Accuracy on the test rows of the class probabilities averaged over ``epochs``."""
-    answered = fit["epochs_answered"]
-    mean = np.mean([softmax(np.asarray(answered["epochs"][e]["test"])) for e in epochs], axis=0)
-    return float(np.mean(mean.argmax(axis=1) == np.asarray(answered["test_targets"])))
+    mean = np.mean([probabilities(fit, e) for e in epochs], axis=0)
+    return float(np.mean(mean.argmax(axis=1) == np.asarray(fit["epochs_answered"]["test_targets"])))
 
 
 def corrected(fit: Fit, epoch: int) -> float:
@@ -97,7 +101,7 @@ def table(fits: list[Fit]) -> str:
             raise ValueError(
                 f"{fit['table']} repeat {fit['repeat']}: the run kept epoch {fit['best_epoch']}, "
                 f"the ranking here says {ranked(fit)[0] + 1}: they must agree (fit with "
-                "'training.keep: best' in the recipe; conf/realdata keeps the last)"
+                "'training.keep: best', the default, in the recipe)"
             )
         scores.append([100 * way(fit) for way in WAYS.values()])
         cells = " | ".join(f"{s:.2f}" for s in scores[-1])
@@ -105,11 +109,6 @@ def table(fits: list[Fit]) -> str:
     mean = " | ".join(f"**{s:.2f}**" for s in np.mean(scores, axis=0))
     rows.append(f"| mean of {len(fits)} | | {mean} |")
     return "\n".join(rows)
-
-
-def probabilities(fit: Fit, epoch: int) -> np.ndarray:
-    """The class probabilities of ``epoch``'s adapter on the test rows."""
-    return softmax(np.asarray(fit["epochs_answered"]["epochs"][epoch]["test"]))
 
 
 def repeats_averaged(fits: list[Fit]) -> str:

@@ -187,9 +187,9 @@ def pytest_collection_finish(session) -> None:
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-# the largest baselines made small in a copied project, as its model is: the paper's MLP took 6.7
-# of a tiny classification run's 12.4 s of baselines, the forests and boosting 4.5 of a
-# regression run's 8.1 (cProfile); the paper's own sizes are fitted in test_baselines
+# the largest baselines made small in a copied project, as its model is: a tiny classification
+# run's baselines took 1.1 to 1.5 s with these sizes against 3.2 with the paper's
+# (docs/development.md#tests); the paper's own sizes are fitted in test_baselines
 SMALL_BASELINES = {
     "classification": {"mlp": {"max_iter": [20]}, "random_forest": {"n_estimators": [10]}},
     "regression": {
