@@ -245,6 +245,46 @@ def test_same_seed_same_adapter_and_predictions(tiny_model_dir):
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.parametrize("average_repeats", [True, False])
+def test_scored_repeats_are_also_answered_by_their_adapters_averaged(
+    tiny_model_dir, average_repeats
+):
+    base = BaseModel("tiny", tiny_model_dir)
+    first = letter_prompts(6)
+    # the second repeat: the same test rows, its training and validation rows drawn otherwise
+    second = first.assign(repeat=1)
+    held_out = second["split"] != "test"
+    second.loc[held_out, "split"] = (
+        second.loc[held_out, "split"].sample(frac=1, random_state=1).to_numpy()
+    )
+    prompts = pd.concat([first, second], ignore_index=True)
+    settings = LiftSettings.from_params(
+        {
+            **FAST,
+            "training": {**FAST["training"], "epochs": 1},
+            "generation": {"mode": "score", "average_repeats": average_repeats},
+        }
+    )
+    adapters = learner.fine_tune("letters", base, prompts, Classification(3), settings)
+    predictions = learner.predict("letters", base, adapters, prompts, Classification(3), settings)
+    averaged = predictions[predictions["model"] == "lift_averaged"]
+    if not average_repeats:
+        assert averaged.empty
+        return
+    test_rows = first.loc[first["split"] == "test", "row"].to_numpy()
+    assert (averaged["row"].to_numpy() == test_rows).all() and set(averaged["repeat"]) == {0}
+    columns = ["proba_0", "proba_1", "proba_2"]
+    each = [
+        predictions[(predictions["model"] == "lift") & (predictions["repeat"] == r)] for r in (0, 1)
+    ]
+    assert not np.allclose(each[0][columns].to_numpy(), each[1][columns].to_numpy())
+    mean = (each[0][columns].to_numpy() + each[1][columns].to_numpy()) / 2
+    np.testing.assert_allclose(averaged[columns].to_numpy(), mean)
+    assert (averaged["y_pred"].to_numpy() == mean.argmax(axis=1)).all()
+    assert set(averaged["answers"]) == {"score, 2 repeats averaged"}
+    assert set(averaged["lift_status"]) <= {"learnt", "at_prior", ""}
+
+
 def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     # an untrained random model answers gibberish: every answer is invalid, none is dropped
     base = BaseModel("tiny", tiny_model_dir)

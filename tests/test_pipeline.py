@@ -88,11 +88,15 @@ def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_tab
     shown = set(axis.get_legend_handles_labels()[1])
     assert {"calibrated", "lift"} <= shown and shown - {"calibrated"} <= set(CALIBRATED)
     assert axis.get_title().startswith("iris: calibration")
-    # the baselines, lift and (class scoring, the default) lift_corrected
-    assert len(metrics) == len(DATASETS) * (len(SMALL_GRIDS) + 2)
-    assert set(metrics["model"]) == {*SMALL_GRIDS, "lift", "lift_corrected"}
+    # the baselines, lift and (class scoring, the default) lift_corrected, and the two repeats'
+    # adapters averaged: one figure
+    assert len(metrics) == len(DATASETS) * (len(SMALL_GRIDS) + 3)
+    assert set(metrics["model"]) == {*SMALL_GRIDS, "lift", "lift_corrected", "lift_averaged"}
     assert metrics["invalid_rate"].between(0, 1).all()
-    assert set(metrics["dataset"]) == set(DATASETS) and set(metrics["repeats"]) == {2}
+    averaged = metrics["model"] == "lift_averaged"
+    assert set(metrics["dataset"]) == set(DATASETS) and set(metrics[~averaged]["repeats"]) == {2}
+    assert set(metrics[averaged]["repeats"]) == {1}
+    assert set(metrics[averaged]["answers"]) == {"score, 2 repeats averaged"}
     by_key = metrics.set_index(["dataset", "model"])
     assert by_key.loc[("iris", "logistic_regression"), "accuracy"] > 0.85
     assert by_key.loc[("iris", "xgboost"), "paper_accuracy"] == 1.0

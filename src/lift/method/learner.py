@@ -23,7 +23,7 @@ import torch
 from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings, reject_inconsistent
 from lift.data.splits import of_split
-from lift.evaluation.metrics import probability_columns
+from lift.evaluation.metrics import PROBABILITY, probability_columns
 from lift.method.encoding import Encodings
 from lift.method.fine_tuning import LOSS, Job, TrainedAdapter, preference, train_adapters
 from lift.method.language_model import (
@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 # answers (`generation.also_score`), and scored classes with the class prior taken out;
 LIFT, LIFT_SCORED, LIFT_CORRECTED = "lift", "lift_scored", "lift_corrected"
 LIFT_GREEDY = "lift_greedy"  # the greedy answers beside sampled ones (`generation.also_greedy`)
+LIFT_AVERAGED = "lift_averaged"  # every repeat's scored classes averaged (`average_repeats`)
 
 
 def answer_budget(
@@ -555,7 +556,9 @@ def predict(
     answering are in one table. Scored classes (with ``generation.correct_prior``) add the
     rows of model ``lift_corrected``: the same scores with the class prior taken out as far
     as the validation rows say it helps (``lift.method.prior_correction``), and its
-    ``prior_strength``."""
+    ``prior_strength``. Scored classes of two repeats or more (with
+    ``generation.average_repeats``) add the rows of model ``lift_averaged``: every repeat's
+    scored probabilities averaged, an ensemble of the adapters, its rows under repeat 0."""
     reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
@@ -570,7 +573,43 @@ def predict(
             settings,
         )
         parts += [part.assign(lift_status=adapter.status) for part in answered]
-    return pd.concat(parts, ignore_index=True)
+    predictions = pd.concat(parts, ignore_index=True)
+    generation = settings.generation
+    if generation.average_repeats and generation.scores_classes() and len(adapters) > 1:
+        scored = LIFT if generation.mode == "score" else LIFT_SCORED
+        averaged = averaged_repeats(predictions[predictions["model"] == scored])
+        logger.info("LIFT %s: %d adapters' class probabilities averaged", dataset, len(adapters))
+        predictions = pd.concat([predictions, averaged], ignore_index=True)
+    return predictions
+
+
+def averaged_repeats(scored: pd.DataFrame) -> pd.DataFrame:
+    """The rows of model ``lift_averaged`` (under repeat 0) from the ``scored`` prediction
+    rows of several repeats that answered the same test rows: per row, the repeats' class
+    probabilities averaged and the likeliest class; ``lift_status`` is ``at_prior`` where
+    every repeat's adapter learnt the prior only, ``learnt`` where one learnt more."""
+    columns = sorted(
+        (c for c in scored.columns if c.startswith(PROBABILITY)),
+        key=lambda c: int(c[len(PROBABILITY) :]),  # class k's column k-th
+    )
+    by_row = scored.groupby("row", sort=False)
+    probabilities = by_row[columns].mean()
+    statuses = set(scored["lift_status"].fillna(""))
+    status = "learnt" if "learnt" in statuses else ""  # "" where it is not known
+    return pd.DataFrame(
+        {
+            "model": LIFT_AVERAGED,
+            "repeat": 0,
+            "row": probabilities.index.to_numpy(),
+            "y_true": by_row["y_true"].first().to_numpy(),
+            "y_pred": probabilities.to_numpy().argmax(axis=1),
+            "output": "",
+            "valid": True,
+            **{c: probabilities[c].to_numpy() for c in columns},
+            "answers": f"score, {scored['repeat'].nunique()} repeats averaged",
+            "lift_status": "at_prior" if statuses == {"at_prior"} else status,
+        }
+    )
 
 
 def _predict_repeat(
