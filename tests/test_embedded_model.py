@@ -18,7 +18,13 @@ from lift.data.acquisition import acquire
 from lift.data.preprocessing import prepare_table
 from lift.data.splits import split_rows
 from lift.method import learner
-from lift.method.language_model import MARKER, BaseModel, load_model, prepare_base_model
+from lift.method.language_model import (
+    MARKER,
+    BaseModel,
+    gguf_weights,
+    load_model,
+    prepare_base_model,
+)
 from lift.method.serialization import serialize
 from lift.method.tasks import Classification
 
@@ -63,6 +69,37 @@ def test_a_machine_new_to_the_model_converts_it_once_where_the_run_said(embedded
         torch.equal(a, b)
         for a, b in zip(model.state_dict().values(), reference.state_dict().values(), strict=True)
     )
+
+
+def test_gguf_weights_are_read_back_under_their_names_and_head_order(tiny_model_dir, tmp_path):
+    """A Llama written as llama.cpp writes it (each query and key head's rows interleaved,
+    GGUF tensor names) reads back as the model it was: checked here on the tiny model; on the
+    embedded file the weights equal Transformers' own GGUF loading (2026-12-04)."""
+    from gguf import MODEL_ARCH, GGUFWriter, get_tensor_name_map
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    config = model.config
+    names = get_tensor_name_map(MODEL_ARCH.LLAMA, config.num_hidden_layers)
+    heads = {"q_proj": config.num_attention_heads, "k_proj": config.num_key_value_heads}
+    writer = GGUFWriter(tmp_path / "tiny.gguf", "llama")
+    for name, weight in model.state_dict().items():
+        if name == "lm_head.weight":
+            continue  # tied to the embeddings: a GGUF leaves it out
+        stem, suffix = name.rsplit(".", 1)
+        values = weight.numpy()
+        n = heads.get(stem.rsplit(".", 1)[-1])
+        if n:  # llama.cpp's order: [half, row] of each head -> [row, half]
+            values = values.reshape(n, 2, -1, values.shape[1]).swapaxes(1, 2)
+        writer.add_tensor(f"{names.get_name(stem)}.{suffix}", values.reshape(weight.shape))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    read = gguf_weights(tmp_path / "tiny.gguf", model)
+    expected = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    assert read.keys() == expected.keys()
+    assert all(torch.equal(read[k], expected[k]) for k in expected)
 
 
 def test_lift_learns_iris_well_above_chance(embedded):

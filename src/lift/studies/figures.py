@@ -18,7 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from lift.evaluation.metrics import METRICS  # noqa: E402
 from lift.evaluation.reporting import reliability_diagram  # noqa: E402
 
-LIFT_MODELS = ("lift", "lift_scored", "lift_corrected")
+LIFT_MODELS = ("lift", "lift_scored", "lift_corrected", "lift_averaged")
 IN_CONTEXT_MODELS = ("in_context", "in_context_generated")
 NO_SKILL = ("majority", "mean")
 NAMES = {
@@ -64,14 +64,16 @@ def figure_of(study: str, results: pd.DataFrame, compared: Mapping[str, str]) ->
 
 
 def _style(model: str, colour: object) -> dict[str, object]:
-    """LIFT black and thick (scored: dash-dotted, corrected: dashed), the no-skill baseline
-    grey and dotted."""
+    """LIFT black and thick (scored: dash-dotted, corrected: dashed, repeats averaged:
+    dotted), the no-skill baseline grey and dotted."""
     if model == "lift":
         return {"color": "black", "linewidth": 2.4, "marker": "o", "zorder": 4}
     if model == "lift_scored":
         return {"color": "black", "linewidth": 1.6, "linestyle": "-.", "marker": "o", "zorder": 4}
     if model == "lift_corrected":
         return {"color": "black", "linewidth": 1.6, "linestyle": "--", "marker": "o", "zorder": 4}
+    if model == "lift_averaged":
+        return {"color": "black", "linewidth": 1.6, "linestyle": ":", "marker": "s", "zorder": 4}
     if model in NO_SKILL:
         return {"color": "0.5", "linewidth": 1.2, "linestyle": ":"}
     return {"color": colour, "linewidth": 1.1, "marker": ".", "alpha": 0.85}
@@ -281,6 +283,7 @@ ANSWERS = {
     "lift_greedy": "greedy",
     "lift_scored": "scored classes",
     "lift_corrected": "scored, prior corrected",
+    "lift_averaged": "scored, repeats averaged",
 }
 
 

@@ -11,7 +11,14 @@ from lift.evaluation import reporting
 
 # the models a reliability diagram shows, where they are there and have probabilities: LIFT's
 # answers and the paper's two main baselines
-CALIBRATED = ("lift", "lift_scored", "lift_corrected", "logistic_regression", "xgboost")
+CALIBRATED = (
+    "lift",
+    "lift_scored",
+    "lift_corrected",
+    "lift_averaged",
+    "logistic_regression",
+    "xgboost",
+)
 
 
 def calibration(
