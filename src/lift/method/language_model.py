@@ -296,8 +296,8 @@ def convert_embedded(folder: Path) -> Path:
     Transformers reads the tokenizer and the config from the file; the weights are read here,
     once (``gguf_weights``), into a model built from that config: Transformers' own GGUF
     loading parses the file again for the weights and maps every tensor's name by walking
-    the model's modules (16.7 s of a 25-s conversion), and it refuses ``save_pretrained``
-    on the model it loads. A folder already converted is reused as it is.
+    the model's modules (most of its time: docs/explanation/method.md#base-model), and it
+    refuses ``save_pretrained`` on the model it loads. A folder already converted is reused.
     """
     if (folder / MARKER).is_file():
         return folder

@@ -594,8 +594,8 @@ def averaged_repeats(scored: pd.DataFrame) -> pd.DataFrame:
     )
     by_row = scored.groupby("row", sort=False)
     probabilities = by_row[columns].mean()
-    statuses = set(scored["lift_status"].fillna(""))
-    status = "learnt" if "learnt" in statuses else ""  # "" where it is not known
+    statuses = set(scored["lift_status"].fillna(""))  # "" where it is not known
+    status = "at_prior" if statuses == {"at_prior"} else "learnt" if "learnt" in statuses else ""
     return pd.DataFrame(
         {
             "model": LIFT_AVERAGED,
@@ -607,7 +607,7 @@ def averaged_repeats(scored: pd.DataFrame) -> pd.DataFrame:
             "valid": True,
             **{c: probabilities[c].to_numpy() for c in columns},
             "answers": f"score, {scored['repeat'].nunique()} repeats averaged",
-            "lift_status": "at_prior" if statuses == {"at_prior"} else status,
+            "lift_status": status,
         }
     )
 
