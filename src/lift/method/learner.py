@@ -23,7 +23,7 @@ import torch
 from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings, reject_inconsistent
 from lift.data.splits import of_split
-from lift.evaluation.metrics import PROBABILITY, probability_columns
+from lift.evaluation.metrics import probabilities_of, probability_columns
 from lift.method.encoding import Encodings
 from lift.method.fine_tuning import LOSS, Job, TrainedAdapter, preference, train_adapters
 from lift.method.language_model import (
@@ -588,12 +588,9 @@ def averaged_repeats(scored: pd.DataFrame) -> pd.DataFrame:
     rows of several repeats that answered the same test rows: per row, the repeats' class
     probabilities averaged and the likeliest class; ``lift_status`` is ``at_prior`` where
     every repeat's adapter learnt the prior only, ``learnt`` where one learnt more."""
-    columns = sorted(
-        (c for c in scored.columns if c.startswith(PROBABILITY)),
-        key=lambda c: int(c[len(PROBABILITY) :]),  # class k's column k-th
-    )
     by_row = scored.groupby("row", sort=False)
-    probabilities = by_row[columns].mean()
+    each = pd.DataFrame(probabilities_of(scored), index=scored.index)
+    probabilities = each.groupby(scored["row"], sort=False).mean()
     statuses = set(scored["lift_status"].fillna(""))  # "" where it is not known
     status = "at_prior" if statuses == {"at_prior"} else "learnt" if "learnt" in statuses else ""
     return pd.DataFrame(
@@ -605,7 +602,7 @@ def averaged_repeats(scored: pd.DataFrame) -> pd.DataFrame:
             "y_pred": probabilities.to_numpy().argmax(axis=1),
             "output": "",
             "valid": True,
-            **{c: probabilities[c].to_numpy() for c in columns},
+            **probability_columns(probabilities.to_numpy()),
             "answers": f"score, {scored['repeat'].nunique()} repeats averaged",
             "lift_status": status,
         }
