@@ -285,6 +285,31 @@ def test_scored_repeats_are_also_answered_by_their_adapters_averaged(
     assert set(averaged["lift_status"]) <= {"learnt", "at_prior", ""}
 
 
+def test_numbers_of_several_repeats_are_averaged_over_the_valid_answers():
+    # three repeats answer rows 7 and 9; repeat 1 fails on row 7, every repeat on row 9 (whose
+    # answers are then the repeats' training means)
+    answered = pd.DataFrame(
+        {
+            "model": "lift",
+            "repeat": [0, 0, 1, 1, 2, 2],
+            "row": [7, 9, 7, 9, 7, 9],
+            "y_true": [1.0, 2.0, 1.0, 2.0, 1.0, 2.0],
+            "y_pred": [0.5, 3.0, 3.0, 4.0, 1.5, 5.0],
+            "valid": [True, False, False, False, True, False],
+            "answers": "generate",
+            "lift_status": ["learnt", "learnt", "at_prior", "at_prior", "learnt", "learnt"],
+        }
+    )
+    averaged = learner.averaged_repeats(answered)
+    assert averaged["row"].tolist() == [7, 9] and averaged["y_true"].tolist() == [1.0, 2.0]
+    assert averaged["y_pred"].tolist() == [1.0, 4.0]
+    assert averaged["valid"].tolist() == [True, False]
+    assert not any(c.startswith("proba_") for c in averaged.columns)
+    assert set(averaged["answers"]) == {"generate, 3 repeats averaged"}
+    assert set(averaged["model"]) == {"lift_averaged"} and set(averaged["repeat"]) == {0}
+    assert set(averaged["lift_status"]) == {"learnt"}
+
+
 def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):
     # an untrained random model answers gibberish: every answer is invalid, none is dropped
     base = BaseModel("tiny", tiny_model_dir)

@@ -69,8 +69,11 @@ def test_pipeline_runs_and_reports_rae_for_every_dataset_and_model(
     assert {"dataset", "model", "rae", "rae_std", "rmse", "r2", "invalid_rate", "repeats"} <= set(
         metrics.columns
     )
-    assert len(metrics) == len(DATASETS) * (len(GRIDS) + 1)
-    assert set(metrics["repeats"]) == {2}
+    # the baselines, lift, and the two repeats' adapters averaged: one figure
+    assert len(metrics) == len(DATASETS) * (len(GRIDS) + 2)
+    averaged = metrics["model"] == "lift_averaged"
+    assert set(metrics[~averaged]["repeats"]) == {2} and set(metrics[averaged]["repeats"]) == {1}
+    assert set(metrics[averaged]["answers"]) == {"generate, 2 repeats averaged"}
     by_key = metrics.set_index(["dataset", "model"])
     # the test rows of a function are noiseless and fixed: 20 of them in both repeats
     assert by_key.loc[("linear_p1", "lift"), "n_test"] == 20
@@ -78,7 +81,12 @@ def test_pipeline_runs_and_reports_rae_for_every_dataset_and_model(
     assert by_key.loc[("linear_p1", "polynomial"), "rae"] < 0.1
     assert by_key.loc[("mine", "mean"), "rae"] == pytest.approx(1.0, abs=0.2)
     assert metrics["invalid_rate"].between(0, 1).all()
-    assert (metrics.loc[metrics["model"] != "lift", "invalid_rate"] == 0).all()
+    assert (metrics.loc[~metrics["model"].str.startswith("lift"), "invalid_rate"] == 0).all()
+    # the ensemble is invalid only where both repeats were
+    assert (
+        by_key.xs("lift_averaged", level="model")["invalid_rate"]
+        <= by_key.xs("lift", level="model")["invalid_rate"]
+    ).all()
     # an invalid LIFT answer is the training mean, still scored: every RAE is finite
     assert np.isfinite(metrics["rae"]).all()
 

@@ -215,9 +215,10 @@ class GenerationSettings(Settings):
     """Generate with samples > 1: also the greedy answer of the same adapter, reported as model
     `lift_greedy` beside the aggregated samples (the uncertainty study compares the two)."""
     average_repeats: bool = True
-    """Scored classes, two repeats or more: also report model `lift_averaged`, the class
-    probabilities of every repeat's adapter averaged on the test rows (which every repeat shares):
-    an ensemble of the run's adapters at no extra fine-tuning."""
+    """Two repeats or more: also report model `lift_averaged`, an ensemble of the run's adapters at
+    no extra fine-tuning, on the test rows (which every repeat shares): every repeat's scored class
+    probabilities averaged (classification, scored classes), or the mean of the repeats' valid
+    numbers (regression)."""
 
     def scores_classes(self) -> bool:
         """Whether the answers include scored classes (the mode, or ``also_score``)."""

@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 # answers (`generation.also_score`), and scored classes with the class prior taken out;
 LIFT, LIFT_SCORED, LIFT_CORRECTED = "lift", "lift_scored", "lift_corrected"
 LIFT_GREEDY = "lift_greedy"  # the greedy answers beside sampled ones (`generation.also_greedy`)
-LIFT_AVERAGED = "lift_averaged"  # every repeat's scored classes averaged (`average_repeats`)
+LIFT_AVERAGED = "lift_averaged"  # every repeat's answers averaged (`average_repeats`)
 
 
 def answer_budget(
@@ -556,9 +556,9 @@ def predict(
     answering are in one table. Scored classes (with ``generation.correct_prior``) add the
     rows of model ``lift_corrected``: the same scores with the class prior taken out as far
     as the validation rows say it helps (``lift.method.prior_correction``), and its
-    ``prior_strength``. Scored classes of two repeats or more (with
-    ``generation.average_repeats``) add the rows of model ``lift_averaged``: every repeat's
-    scored probabilities averaged, an ensemble of the adapters, its rows under repeat 0."""
+    ``prior_strength``. Two repeats or more (with ``generation.average_repeats``) add the rows
+    of model ``lift_averaged``: every repeat's scored class probabilities, or numbers, averaged,
+    an ensemble of the adapters, its rows under repeat 0."""
     reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
@@ -575,35 +575,63 @@ def predict(
         parts += [part.assign(lift_status=adapter.status) for part in answered]
     predictions = pd.concat(parts, ignore_index=True)
     generation = settings.generation
-    if generation.average_repeats and generation.scores_classes() and len(adapters) > 1:
-        scored = LIFT if generation.mode == "score" else LIFT_SCORED
-        averaged = averaged_repeats(predictions[predictions["model"] == scored])
-        logger.info("LIFT %s: %d adapters' class probabilities averaged", dataset, len(adapters))
-        predictions = pd.concat([predictions, averaged], ignore_index=True)
+    averaged = _averaged_model(task, settings)
+    if generation.average_repeats and averaged and len(adapters) > 1:
+        rows = averaged_repeats(predictions[predictions["model"] == averaged])
+        logger.info("LIFT %s: %d adapters' answers averaged", dataset, len(adapters))
+        predictions = pd.concat([predictions, rows], ignore_index=True)
     return predictions
 
 
-def averaged_repeats(scored: pd.DataFrame) -> pd.DataFrame:
-    """The rows of model ``lift_averaged`` (under repeat 0) from the ``scored`` prediction
-    rows of several repeats that answered the same test rows: per row, the repeats' class
-    probabilities averaged and the likeliest class; ``lift_status`` is ``at_prior`` where
-    every repeat's adapter learnt the prior only, ``learnt`` where one learnt more."""
-    by_row = scored.groupby("row", sort=False)
-    each = pd.DataFrame(probabilities_of(scored), index=scored.index)
-    probabilities = each.groupby(scored["row"], sort=False).mean()
-    statuses = set(scored["lift_status"].fillna(""))  # "" where it is not known
+def _averaged_model(task: Task, settings: LiftSettings) -> str | None:
+    """Whose answers ``lift_averaged`` averages: the scored classes, or the numbers read back;
+    None for generated classes only (labels, nothing to average)."""
+    if isinstance(task, Classification):
+        if not settings.generation.scores_classes():
+            return None
+        return LIFT if settings.generation.mode == "score" else LIFT_SCORED
+    return LIFT
+
+
+def averaged_repeats(answered: pd.DataFrame) -> pd.DataFrame:
+    """The rows of model ``lift_averaged`` (under repeat 0) from the prediction rows of
+    several repeats that ``answered`` the same test rows: per row, the repeats' class
+    probabilities averaged and the likeliest class, or (numbers) the mean of the valid
+    answers, invalid only where every repeat's was (then the mean of their stand-ins, the
+    training means). ``lift_status`` is ``at_prior`` where every repeat's adapter learnt the
+    prior only, ``learnt`` where one learnt more."""
+    by_row = answered.groupby("row", sort=False)
+    truth = by_row["y_true"].first()
+    statuses = set(answered["lift_status"].fillna(""))  # "" where it is not known
     status = "at_prior" if statuses == {"at_prior"} else "learnt" if "learnt" in statuses else ""
+    each = probabilities_of(answered)
+    if each is None:  # numbers
+        valid = answered["valid"].fillna(True).astype(bool)
+        numbers = answered["y_pred"].astype(float)
+        of_valid = numbers.where(valid).groupby(answered["row"], sort=False).mean()
+        valid_rows = valid.groupby(answered["row"], sort=False).any()
+        y_pred = of_valid.where(valid_rows, by_row["y_pred"].mean()).to_numpy()
+        probabilities, valid_rows = None, valid_rows.to_numpy()
+    else:
+        probabilities = (
+            pd.DataFrame(each, index=answered.index)
+            .groupby(answered["row"], sort=False)
+            .mean()
+            .to_numpy()
+        )
+        y_pred, valid_rows = probabilities.argmax(axis=1), True
+    how = answered["answers"].iloc[0]
     return pd.DataFrame(
         {
             "model": LIFT_AVERAGED,
             "repeat": 0,
-            "row": probabilities.index.to_numpy(),
-            "y_true": by_row["y_true"].first().to_numpy(),
-            "y_pred": probabilities.to_numpy().argmax(axis=1),
+            "row": truth.index.to_numpy(),
+            "y_true": truth.to_numpy(),
+            "y_pred": y_pred,
             "output": "",
-            "valid": True,
-            **probability_columns(probabilities.to_numpy()),
-            "answers": f"score, {scored['repeat'].nunique()} repeats averaged",
+            "valid": valid_rows,
+            **probability_columns(probabilities),
+            "answers": f"{how}, {answered['repeat'].nunique()} repeats averaged",
             "lift_status": status,
         }
     )

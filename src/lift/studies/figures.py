@@ -283,7 +283,7 @@ ANSWERS = {
     "lift_greedy": "greedy",
     "lift_scored": "scored classes",
     "lift_corrected": "scored, prior corrected",
-    "lift_averaged": "scored, repeats averaged",
+    "lift_averaged": "repeats averaged",
 }
 
 
