@@ -27,7 +27,7 @@ from lift.method.fine_tuning import (
     training_memory,
 )
 from lift.method.language_model import BaseModel, load_model
-from lift.method.tasks import Classification
+from lift.method.tasks import Classification, Regression
 
 
 @pytest.fixture
@@ -308,6 +308,46 @@ def test_numbers_of_several_repeats_are_averaged_over_the_valid_answers():
     assert set(averaged["answers"]) == {"generate, 3 repeats averaged"}
     assert set(averaged["model"]) == {"lift_averaged"} and set(averaged["repeat"]) == {0}
     assert set(averaged["lift_status"]) == {"learnt"}
+
+
+def number_prompts(n_per_letter: int = 12) -> pd.DataFrame:
+    """``letter_prompts`` answered by a number per letter: a 0.5, b 1.5, c 2.5."""
+    prompts = letter_prompts(n_per_letter)
+    numbers = prompts["target"] + 0.5
+    return prompts.assign(completion=[f" {n:.1f}@@@" for n in numbers], target=numbers)
+
+
+def test_scored_numbers_answer_the_median_of_a_grid_as_the_training_targets_are_written(
+    tiny_model_dir,
+):
+    base = BaseModel("tiny", tiny_model_dir)
+    prompts = number_prompts()
+    settings = LiftSettings.from_params({**FAST, "generation": {"mode": "score"}})
+    adapters = learner.fine_tune("numbers", base, prompts, Regression(), settings)
+    assert adapters[0].history[-1]["validation_rae"] < 0.5  # the epochs chosen on scored numbers
+    predictions = learner.predict("numbers", base, adapters, prompts, Regression(), settings)
+    test = prompts[prompts["split"] == "test"]
+    assert predictions["y_pred"].tolist() == test["target"].tolist()
+    assert predictions["valid"].all() and set(predictions["answers"]) == {"score"}
+
+
+def test_the_numbers_scored_span_the_training_targets_and_a_tenth_past_each_end():
+    completions = [" 1.0@@@", " -0.0@@@", " -1.0@@@", " 0.5@@@"]
+    numbers, written = Regression().scored_numbers(completions)
+    assert numbers.min() == pytest.approx(-1.2) and numbers.max() == pytest.approx(1.2)
+    assert len(written) == 26 and {" 0.0@@@", " -0.0@@@", " 0.3@@@"} <= set(written)
+    assert dict(zip(written, numbers, strict=True))[" -0.0@@@"] == 0.0
+    # the median of the scores' distribution, in the target's units
+    scores = np.log(np.full((2, len(numbers)), 1e-9))
+    scores[0, written.index(" 1.0@@@")] = scores[0, written.index(" -1.0@@@")] = np.log(0.3)
+    scores[0, written.index(" 0.5@@@")] = np.log(0.4)
+    scores[1, written.index(" -1.2@@@")] = 0.0
+    answers = Regression().read_scores(scores, numbers)
+    np.testing.assert_allclose(answers.predictions, [0.5, -1.2])
+    with pytest.raises(DatasetInputError, match="would score 24,001 numbers per prompt"):
+        Regression().scored_numbers([" 1.000@@@", " 21.000@@@"])
+    with pytest.raises(DatasetInputError, match="not all numbers \\(e.g. 'many'\\)"):
+        Regression().scored_numbers([" 1.0@@@", " many@@@"])
 
 
 def test_parsed_predictions_count_unparsable_answers_as_invalid(tiny_model_dir):

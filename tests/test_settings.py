@@ -146,13 +146,13 @@ def test_a_value_from_the_task_is_named_there_and_one_of_the_dataset_there():
     assert message.startswith("Dataset 'moons': parameter `classification.datasets.moons.lift")
 
 
-def test_class_scoring_is_refused_for_regression_at_build():
+def test_class_scores_beside_generated_numbers_are_refused_at_build():
     parameters = {
-        "lift": {"generation": {"mode": "score"}},
+        "lift": {"generation": {"also_score": True}},
         "extrapolation": {"low": -20, "high": 20, "points": 9},
         "datasets": {"q": {"source": {"kind": "synthetic", "name": "quadratic", "p": 1}}},
     }
-    with pytest.raises(DatasetInputError, match=r"`regression.lift.generation.mode` is 'score'"):
+    with pytest.raises(DatasetInputError, match=r"`regression.lift.generation.also_score` is true"):
         regression.create_pipeline(**parameters)
 
 

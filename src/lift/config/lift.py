@@ -193,7 +193,9 @@ class GenerationSettings(Settings):
     """How the fine-tuned model answers (``lift.generation``)."""
 
     mode: Literal["score", "generate"] = "generate"
-    """Score: each class's completion scored after the prompt (classification only); generate: text
+    """Score: each class's completion scored after the prompt, the likeliest class the answer; for
+    numbers, each number of a grid as the training targets are written (their decimals, a tenth of
+    their range past each end) scored, the median of their probabilities the answer. Generate: text
     generated and read back."""
     max_new_tokens: Positive | None = None
     """None: the longest completion plus a margin."""
@@ -439,8 +441,8 @@ class ModelSettings(Settings):
 
 
 def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Parameter `lift.") -> None:
-    """Settings that cannot work together: class scoring without classes (a regression
-    dataset must generate its answers), the `own` template without its sentence, greedy
+    """Settings that cannot work together: scored classes beside generated numbers, the `own`
+    template without its sentence, greedy
     answers beside samples that are greedy already. ``where``
     opens the message up to the parameter's path."""
     serialization = settings.serialization
@@ -457,11 +459,6 @@ def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Paramet
             f"{where}serialization.image.levels` is {image.levels}, and the pixels are written "
             "in levels of the brightest value a pixel can take: set "
             "`serialization.image.intensity` to it (digits 16, MNIST 255)."
-        )
-    if settings.generation.mode == "score" and task != "classification":
-        raise DatasetInputError(
-            f"{where}generation.mode` is 'score', which scores each class's completion, and a "
-            f"{task} target has no classes; use `mode: generate`."
         )
     if settings.generation.also_score and task != "classification":
         raise DatasetInputError(

@@ -1,9 +1,10 @@
 """The LIFT model of either task, as ``baselines`` is the classical ones: ``fine_tune`` one
 LoRA adapter per repeat on the training prompts (choosing the epoch on the validation prompts),
-then ``predict`` the test prompts: score each class's completion (``generation.mode: score``,
-classification) or generate text and read it back (``generate``). The task (``lift.method.tasks``)
-says how answers are read and which validation metric chooses the epoch; everything else is
-shared. The settings (``lift.config.lift.LiftSettings``) come validated."""
+then ``predict`` the test prompts: score each class's completion, or each number's of a grid
+(``generation.mode: score``), or generate text and read it back (``generate``). The task
+(``lift.method.tasks``) says how answers are read and which validation metric chooses the
+epoch; everything else is shared. The settings (``lift.config.lift.LiftSettings``) come
+validated."""
 
 from __future__ import annotations
 
@@ -95,16 +96,22 @@ def answer(
     demonstrations) is read once."""
     generation = settings.generation
     if generation.mode == "score":
+        if isinstance(task, Classification):
+            scores = score_completions(
+                model,
+                tokenizer,
+                list(prompts),
+                task.completions,
+                generation.batch_size,
+                description,
+                prefix,
+            )
+            return task.read_scores(scores)
+        numbers, written = task.scored_numbers(completions)
         scores = score_completions(
-            model,
-            tokenizer,
-            list(prompts),
-            task.completions,
-            generation.batch_size,
-            description,
-            prefix,
+            model, tokenizer, list(prompts), written, generation.batch_size, description, prefix
         )
-        return task.read_scores(scores)
+        return task.read_scores(scores, numbers)
     samples = generate(
         model,
         tokenizer,
@@ -584,13 +591,13 @@ def predict(
 
 
 def _averaged_model(task: Task, settings: LiftSettings) -> str | None:
-    """Whose answers ``lift_averaged`` averages: the scored classes, or the numbers read back;
-    None for generated classes only (labels, nothing to average)."""
-    if isinstance(task, Classification):
-        if not settings.generation.scores_classes():
-            return None
-        return LIFT if settings.generation.mode == "score" else LIFT_SCORED
-    return LIFT
+    """Whose answers ``lift_averaged`` averages: the scored classes, or the numbers; None for
+    generated classes only (labels, nothing to average)."""
+    if not isinstance(task, Classification):
+        return LIFT
+    if not settings.generation.scores_classes():
+        return None
+    return LIFT if settings.generation.mode == "score" else LIFT_SCORED
 
 
 def averaged_repeats(answered: pd.DataFrame) -> pd.DataFrame:
@@ -675,8 +682,12 @@ def _predict_repeat(
         if generation.mode == "generate" and generation.also_score:
             _, scored = answered("test", scoring, " (scored)")
             parts.append(prediction_rows(LIFT_SCORED, test, repeat, scored, "score"))
-        if generation.scores_classes() and generation.correct_prior:
-            assert isinstance(task, Classification) and scored.scores is not None
+        if (
+            isinstance(task, Classification)
+            and generation.scores_classes()
+            and generation.correct_prior
+        ):
+            assert scored.scores is not None
             validation, validation_scored = answered("validation", scoring, " (scored)")
             correction = fit_prior_correction(
                 validation_scored.scores, validation["target"].to_numpy()

@@ -1,6 +1,6 @@
 """What the fine-tuned model answers: generated text after the prompts (greedy by default,
 several seeded samples per prompt when asked), or the log-probability of each of a few given
-completions (the classes) after every prompt."""
+completions (the classes, or the numbers of a grid) after every prompt."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ import torch
 from tqdm.auto import tqdm
 
 from lift.method.batching import by_length, left_pad
+
+# the most prompt-completion pairs scored in one pass: each holds a copy of its prompt's
+# key/value cache (the embedded model's: 23 KB a token in bfloat16) and logits over the
+# vocabulary (0.2 MB a token in float32)
+SCORED_PAIRS = 512
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
@@ -195,7 +200,9 @@ def score_completions(
     One forward pass over each batch of prompts, extended by the tokens all completions share,
     fills the key/value cache; the completions' remaining tokens then go through the model
     together, each prompt's cache repeated once per completion. The cost is about one forward
-    pass over the prompts, whatever the number of completions.
+    pass over the prompts, whatever the number of completions, up to ``SCORED_PAIRS``
+    prompt-completion pairs at once: many completions (numbers on a grid) take fewer prompts
+    at a time.
     """
     eos = tokenizer.eos_token_id
     encoded = tokenizer(list(completions), add_special_tokens=False).input_ids
@@ -215,6 +222,7 @@ def score_completions(
     fresh_cache, read = _after_prefix(model, tokenizer, prefix) if prefix else (None, 0)
     prompt_ids = tokenizer(list(prompts), add_special_tokens=not prefix).input_ids
     scores = np.zeros((len(prompts), n_tails))
+    batch_size = max(1, min(batch_size, SCORED_PAIRS // n_tails))
     batches = by_length([len(p) for p in prompts], batch_size)
     progress = tqdm(batches, desc=description or "score", leave=False, disable=not description)
     for chosen in progress:

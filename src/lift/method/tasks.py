@@ -10,11 +10,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lift.config.errors import DatasetInputError
 from lift.config.lift import COMPLETION_SUFFIX, SerializationSettings
 from lift.data.preprocessing import TaskName, task_of
 from lift.evaluation.metrics import regression_scores
 from lift.method.encoding import FittedEncoding
-from lift.method.parsing import INVALID, parse_label, parse_name, sampled_numbers
+from lift.method.parsing import INVALID, parse_label, parse_name, parse_number, sampled_numbers
 from lift.method.prior_correction import PriorCorrection, softmax
 from lift.method.serialization import answer_text, class_names, completion_for
 
@@ -128,6 +129,22 @@ def robust_spread(values: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
+# `generation.mode: score` for numbers: the most numbers scored per prompt, and how far past
+# the training targets' least and greatest the numbers scored reach (a share of their range)
+MAX_SCORED_NUMBERS = 1000
+SCORED_MARGIN = 0.1
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of ``weights`` (non-negative, one column per value), the least of ``values``
+    at which the weights summed from the lowest value reach half of the row's: the median
+    of the distribution, the answer of least expected absolute error."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[:, order], axis=1)
+    reached = cumulative >= cumulative[:, -1:] / 2
+    return np.asarray(values, dtype=float)[order][reached.argmax(axis=1)]
+
+
 @dataclass(frozen=True)
 class Regression:
     """Answers are numbers (read back into the target's units by ``encoding``, the one the
@@ -159,6 +176,51 @@ class Regression:
         mean = np.array([n.mean() if len(n) else fallback for n in numbers], dtype=float)
         spread = np.array([robust_spread(n) if len(n) > 1 else np.nan for n in numbers])
         return Answers(texts, median, valid, sample_mean=mean, sample_spread=spread)
+
+    def scored_numbers(self, completions: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """What ``generation.mode: score`` scores after each prompt: every number written as
+        the training ``completions`` write theirs (their decimals) from a tenth of their range
+        below the least to as far above the greatest, and each as a completion (numbers in
+        written units: z-scores for a standardized target)."""
+        suffix = self.completion_suffix
+        written = sorted({answer_text(c, suffix) for c in completions})
+        numbers = np.array([parse_number(text, suffix) for text in written], dtype=float)
+        unread = [text for text, number in zip(written, numbers, strict=True) if np.isnan(number)]
+        if unread:
+            raise DatasetInputError(
+                "`generation.mode: score` scores numbers, and the training completions are not "
+                f"all numbers (e.g. {unread[0]!r}): check the dataset's target column, or use "
+                "`mode: generate`."
+            )
+        decimals = max(len(t.partition(".")[2]) for t in written)
+        step = 10.0**-decimals
+        margin = SCORED_MARGIN * (numbers.max() - numbers.min())
+        low, high = numbers.min() - margin, numbers.max() + margin
+        first, last = np.ceil(low / step - 1e-9), np.floor(high / step + 1e-9)  # on the grid
+        count = int(last - first) + 1
+        if count > MAX_SCORED_NUMBERS:
+            raise DatasetInputError(
+                f"`generation.mode: score` would score {count:,} numbers per prompt (the "
+                f"training targets written with {decimals} decimals, from {numbers.min():g} to "
+                f"{numbers.max():g} and a tenth of that range past each end), more than "
+                f"{MAX_SCORED_NUMBERS:,}: write the target standardized "
+                "(`serialization.target_encoding: standardized`) or with fewer "
+                "`serialization.target_decimals`, or use `mode: generate`."
+            )
+        texts = {f"{v:.{decimals}f}": float(v) for v in (first + np.arange(count)) * step}
+        texts.update(zip(written, numbers, strict=True))  # as written in training ("-0.0")
+        values = np.array(list(texts.values()))
+        return values, [f" {text}{suffix}" for text in texts]
+
+    def read_scores(self, log_probabilities: np.ndarray, numbers: np.ndarray) -> Answers:
+        """Scored numbers (``log P(number's completion | prompt)``, one column per one of
+        ``numbers``, in written units): each prompt's answer is the median of their softmax
+        over the numbers scored (RAE's, the absolute error's, best answer), read back into the
+        target's units; every answer valid."""
+        median = weighted_median(numbers, softmax(log_probabilities))
+        texts = [f"{number:g}" for number in median]
+        predictions = median if self.encoding is None else self.encoding.read_targets(median)
+        return Answers(texts, np.asarray(predictions, dtype=float), np.ones(len(median), bool))
 
     def written_with(self, encoding: FittedEncoding) -> Regression:
         """This task reading answers written with ``encoding``."""
