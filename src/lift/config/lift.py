@@ -195,8 +195,8 @@ class GenerationSettings(Settings):
     mode: Literal["score", "generate"] = "generate"
     """Score: each class's completion scored after the prompt, the likeliest class the answer; for
     numbers, each number of a grid as the training targets are written (their decimals, a tenth of
-    their range past each end) scored, the median of their probabilities the answer. Generate: text
-    generated and read back."""
+    their range past each end) scored, the median of their probabilities the answer (the epoch
+    chosen on greedy answers, a sixth of the cost). Generate: text generated and read back."""
     max_new_tokens: Positive | None = None
     """None: the longest completion plus a margin."""
     batch_size: Positive = 32

@@ -135,12 +135,15 @@ def validator(
     settings: LiftSettings,
 ) -> Callable[[Any], dict[str, float]]:
     """The task's validation metrics of a model's answers on the validation prompts, answered
-    as the test prompts will be but greedily where those are sampled (an epoch is chosen on
-    deterministic answers, at a k-th of the cost). Scored classes also give the validation
-    loss (``LOSS``): each row's own completion scored is the training loss of that row, so the
-    trainer need not compute it in a pass of its own."""
+    as the test prompts will be but greedily where those are sampled or are scored numbers (an
+    epoch is chosen on deterministic answers, at a fraction of the cost). Scored classes also
+    give the validation loss (``LOSS``): each row's own completion scored is the training loss
+    of that row, so the trainer need not compute it in a pass of its own."""
     truth, train_targets = validation["target"].to_numpy(), train["target"].to_numpy()
-    settings = settings.overridden({"generation": {"samples": 1, "also_greedy": False}})
+    greedy = {"samples": 1, "also_greedy": False}
+    if not isinstance(task, Classification):
+        greedy["mode"] = "generate"
+    settings = settings.overridden({"generation": greedy})
     own = own_completions(tokenizer, validation["completion"], task)
 
     def validate(model: Any) -> dict[str, float]:
