@@ -96,22 +96,15 @@ def answer(
     demonstrations) is read once."""
     generation = settings.generation
     if generation.mode == "score":
-        if isinstance(task, Classification):
-            scores = score_completions(
-                model,
-                tokenizer,
-                list(prompts),
-                task.completions,
-                generation.batch_size,
-                description,
-                prefix,
-            )
-            return task.read_scores(scores)
-        numbers, written = task.scored_numbers(completions)
-        scores = score_completions(
-            model, tokenizer, list(prompts), written, generation.batch_size, description, prefix
+        numbers, scored = (
+            (None, task.completions)
+            if isinstance(task, Classification)
+            else task.scored_numbers(completions)
         )
-        return task.read_scores(scores, numbers)
+        scores = score_completions(
+            model, tokenizer, list(prompts), scored, generation.batch_size, description, prefix
+        )
+        return task.read_scores(scores) if numbers is None else task.read_scores(scores, numbers)
     samples = generate(
         model,
         tokenizer,
