@@ -442,9 +442,8 @@ class ModelSettings(Settings):
 
 def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Parameter `lift.") -> None:
     """Settings that cannot work together: scored classes beside generated numbers, the `own`
-    template without its sentence, greedy
-    answers beside samples that are greedy already. ``where``
-    opens the message up to the parameter's path."""
+    template without its sentence, greedy answers beside samples that are greedy already.
+    ``where`` opens the message up to the parameter's path."""
     serialization = settings.serialization
     if (serialization.template == "own") != bool(serialization.sentence):
         raise DatasetInputError(

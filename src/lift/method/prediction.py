@@ -199,10 +199,11 @@ def score_completions(
 
     One forward pass over each batch of prompts, extended by the tokens all completions share,
     fills the key/value cache; the completions' remaining tokens then go through the model
-    together, each prompt's cache repeated once per completion. The cost is about one forward
-    pass over the prompts, whatever the number of completions, up to ``SCORED_PAIRS``
-    prompt-completion pairs at once: many completions (numbers on a grid) take fewer prompts
-    at a time.
+    together, each prompt's cache repeated once per completion. For a few short completions
+    (classes) the cost is about one forward pass over the prompts; the completions' own tokens
+    grow with their number (a grid of numbers: several times one pass), and at most
+    ``SCORED_PAIRS`` prompt-completion pairs go through at once, so many completions take
+    fewer prompts at a time.
     """
     eos = tokenizer.eos_token_id
     encoded = tokenizer(list(completions), add_special_tokens=False).input_ids
