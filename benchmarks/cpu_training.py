@@ -58,7 +58,9 @@ def one_epoch(
     """One epoch of the project's trainer (as `make bench` measures it) on ``rows`` iris
     prompts with ``training`` settings: the epoch's history entry and the call's seconds."""
     prompts, completions = iris_pairs()
-    settings = LiftSettings.from_params({"dtype": dtype, "training": training or {}})
+    settings = LiftSettings.from_params(
+        {"device": "cpu", "dtype": dtype, "training": training or {}}
+    )
     train, validation = (prompts[:rows], completions[:rows]), (prompts[96:104], completions[96:104])
     return project_epoch(base, settings, train, validation)
 
@@ -67,7 +69,9 @@ def speed(dtype: str, repeats: int) -> None:
     base = base_model()
     cpu = torch.device("cpu")
     peaks = {"bf16": matmul_peak(torch.bfloat16, cpu), "fp32": matmul_peak(torch.float32, cpu)}
-    model, tokenizer = learner.load_base(base, LiftSettings.from_params({"dtype": dtype}))
+    model, tokenizer = learner.load_base(
+        base, LiftSettings.from_params({"device": "cpu", "dtype": dtype})
+    )
     prompts, completions = iris_pairs()
     flops = training_flops(model, encode(tokenizer, prompts[:96], completions[:96]))
     one_epoch(base, dtype)  # warm-up
@@ -195,7 +199,10 @@ def memory(rows: int, tokens: int, models: str) -> None:
                 return int(line.split()[1]) * 1024
         raise KeyError(key)
 
-    settings = LiftSettings.from_params({"training": {"epochs": 1, "batch_size": rows}})
+    # the CPU's resident memory: on the CPU also where a GPU is
+    settings = LiftSettings.from_params(
+        {"device": "cpu", "training": {"epochs": 1, "batch_size": rows}}
+    )
     model, tokenizer = learner.load_base(base_model(models), settings)
     prompt = " ".join(["7"] * (tokens - 4)) + "###"
     pairs = ([prompt] * rows, [" 1@@@"] * rows)

@@ -103,9 +103,11 @@ def test_training_learns_a_trivially_learnable_mapping(tiny_model_dir):
     history = adapters[0].history
     assert len(history) == 6
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
-    # where and in what precision: the base in bf16 where the CPU multiplies it natively
-    held = "bfloat16" if language_model.cpu_has_bf16() else "float32"
-    assert adapters[0].trained_on == {"device": "cpu", "weights": held, "products": held}
+    # where and in what precision: the base in bf16 on a GPU and where the CPU multiplies it
+    # natively
+    device = language_model.select_device().type
+    held = "bfloat16" if device == "cuda" or language_model.cpu_has_bf16() else "float32"
+    assert adapters[0].trained_on == {"device": device, "weights": held, "products": held}
     best = history[adapters[0].best_epoch - 1]
     assert best["validation_accuracy"] == max(h["validation_accuracy"] for h in history)
     predictions = learner.predict("letters", base, adapters, prompts, Classification(3), settings)
@@ -214,7 +216,9 @@ def test_training_learns_in_float32_and_in_cpu_bfloat16(
     monkeypatch.setattr(language_model, "cpu_has_bf16", lambda: bf16)
     base = BaseModel("tiny", tiny_model_dir)
     training = {**FAST["training"], "epochs": 3}
-    settings = LiftSettings.from_params({**FAST, "training": training, "dtype": dtype})
+    settings = LiftSettings.from_params(
+        {**FAST, "training": training, "device": "cpu", "dtype": dtype}
+    )
     (adapter,) = learner.fine_tune(
         "letters", base, letter_prompts(), Classification(3), settings
     ).values()

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 NO_GPU = (
-    "No GPU in this run: the GPU figures are not measured here (on a GPU machine, "
-    "`python -m benchmarks.gpu` measures the trainer: "
-    "[Choose a model and where it runs](how-to/model-and-device.md))."
+    "No GPU in this run: the GPU figures are not measured here. An H200's, measured by "
+    "`python -m benchmarks.gpu`: [The GPU path, measured](gpu.md)."
 )
 
 NAIVE_BATCH = 8  # the project's default training batch size, for both trainers
