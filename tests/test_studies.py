@@ -418,6 +418,22 @@ def test_uncertainty_samples_every_answer_and_compares_spread_and_calibration(
         create_pipeline("uncertainty", {**params, "samples": 1}, tasks)
 
 
+def test_uncertainty_samples_a_regression_task_that_scores_its_numbers(tasks):
+    # the task's own answers scored (`generation.mode: score`, conf/realdata's): the study's
+    # variants still sample (this refused to build every pipeline before)
+    tasks["regression"] = regression_section(tasks)
+    tasks["regression"]["lift"]["generation"] = {"mode": "score"}
+    params = {
+        "samples": 3,
+        "noise": [0.0],
+        "datasets": {"regression": ["linear_p1"], "classification": []},
+        "tables": {
+            "regression": {"linear_p1": {"source": {"kind": "synthetic", "name": "linear"}}}
+        },
+    }
+    assert len(create_pipeline("uncertainty", params, tasks).nodes) > 0
+
+
 def test_balanced_rows_hold_every_class_as_evenly_as_their_counts_allow():
     targets = np.array([0] * 30 + [1] * 10 + [2] * 3)
     order = variants.balanced_order(targets, seed=1)

@@ -571,7 +571,7 @@ class Uncertainty(StudySettings):
                 level=sd,
                 label=f"sd {sd:g}",
                 change={"kind": "target_noise", "sd": sd, "seed": self.seed} if sd else {},
-                lift=self._sampled(),
+                lift=self._sampled(mode="generate"),  # whatever the task's own answers
             )
             for sd in sorted(set(self.noise))
         ]
