@@ -172,8 +172,8 @@ def main() -> None:
     y = wine.target.map(dict(enumerate(wine.target_names))).to_numpy()
     table = train_test_split(wine.data, y, test_size=0.3, stratify=y, random_state=0)
     if args.profile:
-        table = args.out.with_name(f"{args.out.stem}_operators.txt")
-        results["profile"] = step_profile(model_folder, args.profile, table)
+        operators = args.out.with_name(f"{args.out.stem}_operators.txt")
+        results["profile"] = step_profile(model_folder, args.profile, operators)
         save()
     results["runs"] = []
     plan = [(b, False) for b in args.batch_sizes] + [(b, True) for b in args.compiled]

@@ -419,8 +419,8 @@ def test_uncertainty_samples_every_answer_and_compares_spread_and_calibration(
 
 
 def test_uncertainty_samples_a_regression_task_that_scores_its_numbers(tasks):
-    # the task's own answers scored (`generation.mode: score`, conf/realdata's): the study's
-    # variants still sample (this refused to build every pipeline before)
+    # the task's own answers scored (a user's `regression.lift.generation.mode: score`): the
+    # study's variants still sample (this refused to build every pipeline before)
     tasks["regression"] = regression_section(tasks)
     tasks["regression"]["lift"]["generation"] = {"mode": "score"}
     params = {
