@@ -560,8 +560,9 @@ class Uncertainty(StudySettings):
     seed: Annotated[int, Field(ge=0)] = 0
 
     def _sampled(self, **generation: Any) -> dict[str, Any]:
+        """Sampled answers and greedy ones, whatever the task's own answers (scored, say)."""
         sampling = {"samples": self.samples, "temperature": self.temperature}
-        return {"generation": {**sampling, "also_greedy": True, **generation}}
+        return {"generation": {"mode": "generate", **sampling, "also_greedy": True, **generation}}
 
     def variants(self) -> list[Variant]:
         """The regression tables' variants: one per noise level."""
@@ -571,7 +572,7 @@ class Uncertainty(StudySettings):
                 level=sd,
                 label=f"sd {sd:g}",
                 change={"kind": "target_noise", "sd": sd, "seed": self.seed} if sd else {},
-                lift=self._sampled(mode="generate"),  # whatever the task's own answers
+                lift=self._sampled(),
             )
             for sd in sorted(set(self.noise))
         ]
@@ -579,7 +580,7 @@ class Uncertainty(StudySettings):
     def variants_for(self, entry: DatasetEntry) -> list[Variant]:
         if entry.task == "regression":
             return self.variants()
-        voted = self._sampled(mode="generate", also_score=True)
+        voted = self._sampled(also_score=True)
         label = f"{self.samples} samples\nat t={self.temperature:g}"
         return [Variant(name="sampled", level="sampled", label=label, lift=voted)]
 
