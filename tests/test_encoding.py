@@ -189,7 +189,7 @@ def test_prediction_reads_answers_with_the_stored_encoding(tmp_path, tiny_model_
     assert abs(valid["y_pred"].mean() - fitted.target_mean - 100) < 3 * fitted.target_std
 
 
-@pytest.mark.parametrize("encoding", ["standardized", "minmax", "quantile"])
+@pytest.mark.parametrize("encoding", ["standardized", "minmax", "quantile", "principal"])
 def test_a_small_whole_number_scale_is_written_as_it_is_by_the_scaled_encodings(encoding):
     table, schema, splits = diabetes_like()
     table["score"] = (np.arange(len(table)) % 10 + 1).astype(float)  # a 1-10 score
@@ -202,3 +202,104 @@ def test_a_small_whole_number_scale_is_written_as_it_is_by_the_scaled_encodings(
         table, schema, splits, settings.model_copy(update={"ordinal_levels": 0})
     ).of(0)
     assert "score" in every.scales
+
+
+def measured_crabs(rows: int = 300, seed: int = 0) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Three measurements that all grow with an animal's size, and a species that one
+    measurement's share of the others tells apart (as crabs' species): no single measurement
+    tells it, one principal component does. 180 train, 60 validation, 60 test rows."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(30, 6, rows)
+    species = rng.integers(0, 2, rows)
+    table = pd.DataFrame(
+        {
+            "length": size + rng.normal(0, 0.3, rows),
+            "width": 1.1 * size + rng.normal(0, 0.3, rows),
+            "depth": 0.45 * size + np.where(species == 1, 0.6, -0.6) + rng.normal(0, 0.2, rows),
+            "sex": rng.choice(["F", "M"], rows),
+            "species": species,
+        }
+    )
+    schema = {
+        "dataset": "crabs_like",
+        "task": "classification",
+        "target": "species",
+        "classes": [0, 1],
+        "features": ["length", "sex", "width", "depth"],
+        "numeric_features": ["depth", "length", "width"],  # in another order than the row's
+        "categorical_features": ["sex"],
+    }
+    names = ["train"] * 180 + ["validation"] * 60 + ["test"] * 60
+    splits = pd.DataFrame({"row": np.arange(rows), "repeat": 0, "split": names})
+    return table, schema, splits
+
+
+def best_threshold_accuracy(values: np.ndarray, classes: np.ndarray) -> float:
+    """The accuracy of the best one-number rule ``value > t`` (or ``<``) on these rows."""
+    order = np.argsort(values)
+    ones = np.concatenate([[0], np.cumsum(classes[order])])  # class 1 at or below each cut
+    below = np.arange(len(values) + 1)
+    right = (below - ones + ones[-1] - ones) / len(values)  # class 0 below, class 1 above
+    return float(max(right.max(), 1 - right.min()))
+
+
+def test_the_principal_encoding_writes_uncorrelated_z_scores_in_the_features_places():
+    table, schema, splits = measured_crabs()
+    settings = SerializationSettings(encoding="principal", template="feature_names")
+    fitted = fit_encodings(table, schema, splits, settings).of(0)
+    features = schema["features"]
+    assert fitted.names(features) == ["component 1", "sex", "component 2", "component 3"]
+    written = [fitted.write_row(features, row) for row in table[features].to_numpy()]
+    assert all(row[1] in ("F", "M") for row in written)  # text as it is, in its place
+    components = np.array([[float(row[i]) for i in (0, 2, 3)] for row in written])
+    train = components[rows_of(splits, 0, "train")]
+    np.testing.assert_allclose(train.mean(axis=0), 0, atol=0.01)
+    np.testing.assert_allclose(train.std(axis=0), 1, atol=0.01)
+    np.testing.assert_allclose(np.corrcoef(train.T), np.eye(3), atol=0.03)
+    # the component of most variance first: the animal's size, on which length weighs most
+    assert np.corrcoef(train[:, 0], table["length"].iloc[:180])[0, 1] > 0.99
+    # no measurement tells the species alone; one component does, on the test rows too
+    species, test = table["species"].to_numpy(), rows_of(splits, 0, "test")
+    alone = [
+        best_threshold_accuracy(table[c].to_numpy()[test], species[test])
+        for c in schema["numeric_features"]
+    ]
+    component = max(best_threshold_accuracy(components[test, k], species[test]) for k in range(3))
+    assert max(alone) < 0.75 < 0.95 < component, (alone, component)
+    prompt = serialize(table, schema, splits, settings)["prompt"].iloc[0]
+    assert prompt.startswith(f"Given that component 1 is {written[0][0]}, sex is {written[0][1]}")
+
+
+def test_the_principal_encoding_is_fitted_on_the_training_rows_only():
+    table, schema, splits = measured_crabs()
+    held_out = (splits["split"] != "train").to_numpy()
+    moved = table.copy()
+    moved.loc[held_out, "depth"] += 100.0  # held-out rows far away: a fit that saw them moves
+    settings = SerializationSettings(encoding="principal")
+    fitted = fit_encodings(table, schema, splits, settings).of(0)
+    fitted_moved = fit_encodings(moved, schema, splits, settings).of(0)
+    assert fitted_moved.axes == fitted.axes and fitted_moved.spreads == fitted.spreads
+    assert fitted_moved.scales == fitted.scales
+    # a missing measurement counts as the training rows' mean
+    row = list(table[schema["features"]].iloc[0])
+    row_at_mean = list(row)
+    row[3], row_at_mean[3] = np.nan, fitted.scales["depth"].mean
+    assert fitted.write_row(schema["features"], row) == fitted.write_row(
+        schema["features"], row_at_mean
+    )
+    with pytest.raises(ValueError, match="write_row"):
+        fitted.write("depth", 1.0)
+
+
+def test_the_own_sentence_cannot_write_principal_components():
+    from lift.config.errors import DatasetInputError
+    from lift.config.lift import LiftSettings, reject_inconsistent
+
+    own = {"template": "own", "sentence": "A crab {length} long. Which species?"}
+    for section in (
+        {"serialization": {**own, "encoding": "principal"}},
+        {"serialization": own, "selection": {"encoding": ["standardized", "principal"]}},
+    ):
+        settings = LiftSettings.from_params(section, task="classification")
+        with pytest.raises(DatasetInputError, match="`principal` encoding writes components"):
+            reject_inconsistent(settings, "classification")

@@ -12,7 +12,7 @@ from lift.config.errors import DatasetInputError
 from lift.pipelines.numeric_encoding import create_pipeline
 from lift.studies.numeric_encoding import compare_encodings
 
-ENCODINGS = ["raw", "quantile"]
+ENCODINGS = ["raw", "principal"]
 
 
 @pytest.fixture

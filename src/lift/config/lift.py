@@ -15,7 +15,7 @@ from lift.config.errors import DatasetInputError, Location, invalid_parameters
 
 # How numbers (and a regression target) are written in prompts and completions
 # (lift.method.encoding)
-NumberEncoding = Literal["raw", "significant", "standardized", "minmax", "quantile"]
+NumberEncoding = Literal["raw", "significant", "standardized", "minmax", "quantile", "principal"]
 TargetEncoding = Literal["raw", "standardized"]
 
 # The separators of the paper's prompts and completions (the LIFT paper, arXiv:2206.06565).
@@ -98,7 +98,8 @@ class SerializationSettings(Settings):
     """How the `image` template writes pixels."""
     encoding: NumberEncoding = "standardized"
     """How numeric features are written (lift.method.encoding): raw (the paper's fixed decimals),
-    significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100)."""
+    significant (digits), standardized (z-scores with decimals), minmax or quantile (0-100),
+    principal (the standardized features' principal components, as z-scores with decimals)."""
     decimals: Annotated[int, Field(ge=0, le=12)] = 2
     """Of raw and standardized numbers."""
     ordinal_levels: Annotated[int, Field(ge=0)] = 10
@@ -442,8 +443,8 @@ class ModelSettings(Settings):
 
 def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Parameter `lift.") -> None:
     """Settings that cannot work together: scored classes beside generated numbers, the `own`
-    template without its sentence, greedy answers beside samples that are greedy already.
-    ``where`` opens the message up to the parameter's path."""
+    template without its sentence or with principal components, greedy answers beside samples
+    that are greedy already. ``where`` opens the message up to the parameter's path."""
     serialization = settings.serialization
     if (serialization.template == "own") != bool(serialization.sentence):
         raise DatasetInputError(
@@ -451,6 +452,12 @@ def reject_inconsistent(settings: LiftSettings, task: str, where: str = "Paramet
             f"`serialization.sentence` is {serialization.sentence!r}: the `own` template writes "
             "the dataset's own sentence, and only it does; give both (a sentence naming the "
             "features as {column}) or neither."
+        )
+    if serialization.template == "own" and "principal" in settings.encodings():
+        raise DatasetInputError(
+            f"{where}serialization.template` is 'own', whose sentence writes each feature by "
+            "name, and the `principal` encoding writes components in the features' place; "
+            "choose another encoding or the `paper` or `feature_names` template."
         )
     image = serialization.image
     if serialization.template == "image" and image.levels and image.intensity is None:

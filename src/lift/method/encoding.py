@@ -7,7 +7,13 @@
 - ``standardized``: the z-score against the training rows, with ``decimals`` decimals;
 - ``minmax``: a whole number 0-100 between the training rows' minimum and maximum (values
   beyond them go below 0 or above 100);
-- ``quantile``: the value's rank among the training rows, a whole number 0-100.
+- ``quantile``: the value's rank among the training rows, a whole number 0-100;
+- ``principal``: the standardized features' principal components over the training rows,
+  each as its z-score with ``decimals`` decimals, in the features' places and named
+  ``component 1``, ``component 2``, ... in order of variance (a missing value counts as the
+  feature's mean). A class that a difference or ratio of correlated measurements tells apart
+  (crabs' species: its shell measurements all grow with the crab's size) then shows in one
+  number.
 
 The scaled encodings write a feature whose training values are at most ``ordinal_levels``
 distinct whole numbers (a 1-10 score, a small count) as it is, in the raw format.
@@ -30,7 +36,8 @@ from lift.config.lift import NumberEncoding, SerializationSettings, Settings, Ta
 from lift.data.preprocessing import task_of
 from lift.data.splits import rows_of
 
-SCALED = ("standardized", "minmax", "quantile")
+SCALED = ("standardized", "minmax", "quantile", "principal")
+COMPONENT = "component {}"  # the name of the principal encoding's k-th written number
 
 
 class FeatureScale(Settings):
@@ -56,14 +63,48 @@ class FittedEncoding(Settings):
     scales: dict[str, FeatureScale] = {}
     target_mean: float = 0.0
     target_std: float = 1.0
+    axes: list[list[float]] = []
+    """``principal``: each component's loadings on the standardized features of ``scales``
+    (in their order), the component of most variance first."""
+    spreads: list[float] = []
+    """``principal``: each component's standard deviation over the training rows."""
+
+    def names(self, features: Sequence[str]) -> list[str]:
+        """The names under which a row's ``features`` are written: the principal components
+        in the places of the features they are made of, the other features' own names."""
+        if self.encoding != "principal":
+            return list(features)
+        components = iter(range(1, len(features) + 1))
+        return [COMPONENT.format(next(components)) if c in self.scales else c for c in features]
+
+    def write_row(self, features: Sequence[str], values: Sequence[Any]) -> list[str]:
+        """A row's ``values`` of ``features`` as the prompt shows them, in ``names``' order."""
+        if self.encoding != "principal":
+            return [self.write(c, v) for c, v in zip(features, values, strict=True)]
+        by_name = dict(zip(features, values, strict=True))
+        standard = np.array([self._z(c, by_name[c]) for c in self.scales])  # the axes' order
+        components = iter(np.asarray(self.axes) @ standard / np.asarray(self.spreads))
+        return [
+            f"{next(components):.{self.decimals}f}" if c in self.scales else self.write(c, v)
+            for c, v in zip(features, values, strict=True)
+        ]
+
+    def _z(self, column: str, value: Any) -> float:
+        """The z-score of ``value`` of feature ``column`` (0, the mean, where it is missing)."""
+        scale = self.scales[column]
+        z = (float(value) - scale.mean) / scale.std
+        return z if np.isfinite(z) else 0.0
 
     def write(self, column: str, value: Any) -> str:
-        """``value`` of feature ``column`` as the prompt shows it (text as it is)."""
+        """``value`` of feature ``column`` as the prompt shows it (text as it is; a feature the
+        principal encoding rotates is written with its row: ``write_row``)."""
         if isinstance(value, str):
             return value
         value = float(value)
         if self.encoding == "raw" or column not in self.scales and self.encoding in SCALED:
             return f"{value:.{self.decimals}f}"
+        if self.encoding == "principal":
+            raise ValueError(f"Feature {column!r} is written in components: use `write_row`.")
         if self.encoding == "significant":
             return np.format_float_positional(
                 value, precision=self.digits, unique=False, fractional=False, trim="-"
@@ -81,6 +122,8 @@ class FittedEncoding(Settings):
         number = float(text)
         if self.encoding in ("raw", "significant") or column not in self.scales:
             return number
+        if self.encoding == "principal":
+            raise ValueError(f"Feature {column!r} is written in components, not on its own.")
         scale = self.scales[column]
         if self.encoding == "standardized":
             return scale.mean + scale.std * number
@@ -177,6 +220,7 @@ def fit_encoding(
                 high=high if high > low else low + 1.0,
                 values=sorted(values.tolist()) if settings.encoding == "quantile" else [],
             )
+    axes, spreads = _principal(train, scales) if settings.encoding == "principal" else ([], [])
     target_mean, target_std = 0.0, 1.0
     if scaled_target:
         targets = train[schema["target"]].to_numpy(dtype=float)
@@ -191,7 +235,32 @@ def fit_encoding(
         scales=scales,
         target_mean=target_mean,
         target_std=target_std,
+        axes=axes,
+        spreads=spreads,
     )
+
+
+def _principal(
+    train: pd.DataFrame, scales: Mapping[str, FeatureScale]
+) -> tuple[list[list[float]], list[float]]:
+    """The principal axes of the ``train`` rows' standardized features (those of ``scales``)
+    and each component's standard deviation; each axis's sign set so that its largest loading
+    is positive (the same components whatever the solver's signs)."""
+    if not scales:
+        return [], []
+    standard = np.column_stack(
+        [(train[c].to_numpy(dtype=float) - s.mean) / s.std for c, s in scales.items()]
+    )
+    standard = np.where(np.isfinite(standard), standard, 0.0)
+    _, singular, axes = np.linalg.svd(standard - standard.mean(axis=0), full_matrices=False)
+    axes = np.vstack([axes, np.zeros((len(scales) - len(axes), len(scales)))])  # rows < features
+    singular = np.concatenate([singular, np.zeros(len(scales) - len(singular))])
+    largest = axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)]
+    axes *= np.where(largest < 0, -1.0, 1.0)[:, None]
+    spreads = singular / np.sqrt(len(standard))
+    # a direction without variance in the training rows: its component written unscaled
+    spreads = np.where(spreads > 1e-9, spreads, 1.0)
+    return axes.tolist(), spreads.tolist()
 
 
 def fit_encodings(

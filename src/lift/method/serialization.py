@@ -332,9 +332,6 @@ def _written(
     where the rows are images)."""
     task = task_of(schema)
     features = list(schema["features"])
-    names = features  # under which name each feature's value is written
-    if settings.names == "shuffled":
-        names = shuffled_names(features, settings.names_seed)
     values = list(table[features].itertuples(index=False, name=None))
     targets = table[schema["target"]].to_numpy()
     names_of = class_names(schema, settings) if task == "classification" else None
@@ -343,6 +340,9 @@ def _written(
         if (repeat, row) in written:
             continue
         encoding = encodings.of(int(repeat), name)
+        names = encoding.names(features)  # under which name each feature's value is written
+        if settings.names == "shuffled":
+            names = shuffled_names(names, settings.names_seed)
         target = (
             encoding.write_target(targets[row])
             if task == "regression"
@@ -354,7 +354,7 @@ def _written(
             pictured[row]
             if pictured is not None
             else prompt_for(
-                [encoding.write(c, v) for c, v in zip(features, values[row], strict=True)],
+                encoding.write_row(features, values[row]),
                 names,
                 task,
                 settings.template,
