@@ -82,18 +82,12 @@ class FittedEncoding(Settings):
         if self.encoding != "principal":
             return [self.write(c, v) for c, v in zip(features, values, strict=True)]
         by_name = dict(zip(features, values, strict=True))
-        standard = np.array([self._z(c, by_name[c]) for c in self.scales])  # the axes' order
+        standard = np.array([_standard(by_name[c], s) for c, s in self.scales.items()])
         components = iter(np.asarray(self.axes) @ standard / np.asarray(self.spreads))
         return [
             f"{next(components):.{self.decimals}f}" if c in self.scales else self.write(c, v)
             for c, v in zip(features, values, strict=True)
         ]
-
-    def _z(self, column: str, value: Any) -> float:
-        """The z-score of ``value`` of feature ``column`` (0, the mean, where it is missing)."""
-        scale = self.scales[column]
-        z = (float(value) - scale.mean) / scale.std
-        return z if np.isfinite(z) else 0.0
 
     def write(self, column: str, value: Any) -> str:
         """``value`` of feature ``column`` as the prompt shows it (text as it is; a feature the
@@ -240,6 +234,13 @@ def fit_encoding(
     )
 
 
+def _standard(values: Any, scale: FeatureScale) -> np.ndarray:
+    """The z-scores of ``values`` against ``scale``; a missing value at 0, the mean (what the
+    principal encoding rotates)."""
+    z = (np.asarray(values, dtype=float) - scale.mean) / scale.std
+    return np.where(np.isfinite(z), z, 0.0)
+
+
 def _principal(
     train: pd.DataFrame, scales: Mapping[str, FeatureScale]
 ) -> tuple[list[list[float]], list[float]]:
@@ -248,10 +249,7 @@ def _principal(
     is positive (the same components whatever the solver's signs)."""
     if not scales:
         return [], []
-    standard = np.column_stack(
-        [(train[c].to_numpy(dtype=float) - s.mean) / s.std for c, s in scales.items()]
-    )
-    standard = np.where(np.isfinite(standard), standard, 0.0)
+    standard = np.column_stack([_standard(train[c], s) for c, s in scales.items()])
     _, singular, axes = np.linalg.svd(standard - standard.mean(axis=0), full_matrices=False)
     axes = np.vstack([axes, np.zeros((len(scales) - len(axes), len(scales)))])  # rows < features
     singular = np.concatenate([singular, np.zeros(len(scales) - len(singular))])

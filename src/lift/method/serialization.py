@@ -335,14 +335,16 @@ def _written(
     values = list(table[features].itertuples(index=False, name=None))
     targets = table[schema["target"]].to_numpy()
     names_of = class_names(schema, settings) if task == "classification" else None
+    encoding_of = {int(r): encodings.of(int(r), name) for r in splits["repeat"].unique()}
+    # under which name each feature's value is written, in each repeat
+    names_in = {r: encoding.names(features) for r, encoding in encoding_of.items()}
+    if settings.names == "shuffled":
+        names_in = {r: shuffled_names(names, settings.names_seed) for r, names in names_in.items()}
     written: dict[tuple[int, int], tuple[str, str]] = {}
     for repeat, row in zip(splits["repeat"], splits["row"], strict=True):
         if (repeat, row) in written:
             continue
-        encoding = encodings.of(int(repeat), name)
-        names = encoding.names(features)  # under which name each feature's value is written
-        if settings.names == "shuffled":
-            names = shuffled_names(names, settings.names_seed)
+        encoding, names = encoding_of[int(repeat)], names_in[int(repeat)]
         target = (
             encoding.write_target(targets[row])
             if task == "regression"
