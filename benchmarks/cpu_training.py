@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from sklearn.datasets import load_iris
@@ -242,9 +242,10 @@ def memory(rows: int, tokens: int, models: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("speed").add_argument("dtype", choices=["auto", "bfloat16", "float32"])
+    dtypes = get_args(LiftSettings.model_fields["dtype"].annotation)
+    sub.add_parser("speed").add_argument("dtype", choices=dtypes)
     sub.choices["speed"].add_argument("--repeats", type=int, default=2)
-    sub.add_parser("profile").add_argument("dtype", choices=["auto", "bfloat16", "float32"])
+    sub.add_parser("profile").add_argument("dtype", choices=dtypes)
     sub.add_parser("compile").add_argument("--repeats", type=int, default=2)
     sub.add_parser("memory").add_argument("rows", type=int)
     sub.choices["memory"].add_argument("tokens", type=int)

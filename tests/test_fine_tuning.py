@@ -206,6 +206,7 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
         (True, "auto", "bfloat16", "bfloat16"),  # the frozen base held in bf16
         (True, "float32", "float32", "float32"),
         (False, "bfloat16", "bfloat16", "bfloat16"),  # bf16 without native products
+        (True, "mixed", "float32", "bfloat16"),  # float32 weights cast at every product
     ],
 )
 def test_training_learns_in_float32_and_in_cpu_bfloat16(

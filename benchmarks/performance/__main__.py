@@ -92,8 +92,13 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
         figures["predict_speedup"] = results["prediction"]["score_speedup"]
     if "default_run" in results:
         figures["default_run_seconds"] = results["default_run"]["wall_seconds"]
-        if "float32_run_speedup" in results["default_run"]:
-            figures["float32_run_speedup"] = results["default_run"]["float32_run_speedup"]
+        run = results["default_run"]
+        for key, figure in (
+            ("previous_run_speedup", "default_run_speedup"),
+            ("float32_run_speedup", "float32_run_speedup"),
+        ):
+            if key in run:
+                figures[figure] = run[key]
     if "engine" in results:
         for count in ENGINE_JOBS:
             for key in ("engine_speedup", "engine_mfu"):

@@ -25,7 +25,10 @@ from .training import training_flops
 def engine_jobs(catalog: Any, count: int, examples: int | None) -> tuple[Any, list[Job]]:
     """``count`` fine-tuning jobs on the default run's training prompts, the datasets in turn,
     each its own seed (its own LoRA initialisation and data order), one epoch of ``examples``
-    prompts (None: all), the run's settings otherwise; and those settings."""
+    prompts (None: all), eager, the run's settings otherwise; and those settings. Eager: in a
+    process that compiled the blocks (the training section), `compile: auto` would compile
+    here too, and every new number of adapters in a step is a new graph: the compilation, not
+    the training, would be timed."""
     jobs, settings = [], None
     for i in range(count):
         name = DATASETS[i % len(DATASETS)]
@@ -33,7 +36,9 @@ def engine_jobs(catalog: Any, count: int, examples: int | None) -> tuple[Any, li
         settings = catalog.load(f"classification.{name}.settings").lift
         train = of_split(prompts, 0, "train").head(examples or len(prompts))
         validation = of_split(prompts, 0, "validation").head(8)
-        training = settings.overridden({"training": {"epochs": 1, "seed": i}}).training
+        training = settings.overridden(
+            {"training": {"epochs": 1, "seed": i, "compile": False}}
+        ).training
         jobs.append(
             Job(
                 (train["prompt"].tolist(), train["completion"].tolist()),

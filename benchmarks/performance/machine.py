@@ -47,12 +47,23 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def cpu_name() -> str:
+    """The CPU's model as the kernel reports it (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
 
     device = select_device()
     info = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cores": cores(),
         "torch_threads": torch.get_num_threads(),
         "cpu_native_bf16": cpu_has_bf16(),

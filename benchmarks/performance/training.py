@@ -100,20 +100,13 @@ def project_epoch(
     settings: Any,
     train: tuple[list[str], list[str]],
     validation: tuple[list[str], list[str]],
-    autocast_products: bool = False,
 ) -> tuple[dict[str, float], float]:
     """One epoch of the project's trainer with ``settings``: its history entry and the wall
-    seconds of the call (a compilation included). ``autocast_products``: the products in
-    bfloat16 under ``torch.autocast`` whatever the weights' dtype (the previous default)."""
+    seconds of the call (a compilation included)."""
 
     model, tokenizer = load_base(base, settings)
-    context = (
-        torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False)
-        if autocast_products
-        else precision(settings)
-    )
     started = time.perf_counter()
-    with context:
+    with precision(settings):
         adapter = train_adapter(
             model,
             tokenizer,
@@ -130,12 +123,12 @@ def project_epoch(
 # the project's trainers measured: the run's settings, eager (as `compile: auto` trains one
 # epoch, too little work to pay for a compilation, in a process that has not compiled), the
 # same with its blocks compiled, and where the CPU multiplies bfloat16 natively the previous
-# default (float32 weights, bfloat16 products under autocast)
+# default (`dtype: mixed`: float32 weights, bfloat16 products under autocast)
 EAGER = {"training": {"compile": False}}
-TRAINERS: dict[str, tuple[dict[str, Any], bool]] = {
-    "ours": (EAGER, False),
-    "compiled": ({"training": {"compile": True}}, False),
-    "previous": ({"dtype": "float32", **EAGER}, True),
+TRAINERS: dict[str, dict[str, Any]] = {
+    "ours": EAGER,
+    "compiled": {"training": {"compile": True}},
+    "previous": {"dtype": "mixed", **EAGER},
 }
 
 
@@ -159,17 +152,13 @@ def training_benchmark(catalog: Any, peaks: dict[str, Any]) -> dict[str, Any]:
         validation_pairs = (validation["prompt"].tolist(), validation["completion"].tolist())
         warm_up = 3 * run_settings.training.batch_size
         measured, first_calls = {}, {}
-        for trainer, (overrides, autocast_products) in trainers.items():
+        for trainer, overrides in trainers.items():
             settings = run_settings.overridden(overrides)
             log(f"training throughput, {name}: the project's trainer ({trainer})")
             _, first_calls[trainer] = project_epoch(
-                base,
-                settings,
-                (pairs[0][:warm_up], pairs[1][:warm_up]),
-                validation_pairs,
-                autocast_products,
+                base, settings, (pairs[0][:warm_up], pairs[1][:warm_up]), validation_pairs
             )
-            epoch, _ = project_epoch(base, settings, pairs, validation_pairs, autocast_products)
+            epoch, _ = project_epoch(base, settings, pairs, validation_pairs)
             measured[trainer] = (epoch["train_tokens"], epoch["train_seconds"])
         log(f"training throughput, {name}: the naive loop")
         model, tokenizer = load_base(base, LiftSettings(dtype="float32"))

@@ -296,9 +296,11 @@ class LiftSettings(Settings):
     """Settings chosen on the validation rows."""
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     """Auto: CUDA, then MPS, then CPU."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16", "mixed"] = "auto"
     """Auto: bfloat16 on a GPU and on a CPU that multiplies bfloat16 natively (the adapters stay
-    float32), else float32."""
+    float32), else float32. Mixed: float32 weights, each cast to bfloat16 at every product
+    (torch.autocast; the default on a CPU before 2026-12-03, slower there:
+    docs/performance.md#training)."""
     weights: Literal["pretrained", "random"] = "pretrained"
     """Pretrained: the base model as published | random: its architecture with weights drawn afresh
     (seed `training.seed`), a control of what pretraining brings (`pretraining` study)."""

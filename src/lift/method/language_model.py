@@ -92,7 +92,10 @@ def training_devices(preference: str = "auto", devices: Sequence[str] | None = N
 def compute_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
     """The dtype of the weights (``lift.dtype``). ``auto``: bfloat16 on a GPU and on a CPU
     that multiplies bfloat16 natively (the frozen base read once in bfloat16, no cast per
-    product: docs/performance.md#training), else float32."""
+    product: docs/performance.md#training), else float32. ``mixed``: float32 (its products
+    are bfloat16: ``autocast``)."""
+    if dtype == "mixed":
+        return torch.float32
     if dtype != "auto":
         return getattr(torch, dtype)
     if device.type in ("cuda", "mps") or _bf16_products_on_cpu(device, dtype):
@@ -112,11 +115,18 @@ def cpu_has_bf16() -> bool:
 def autocast(device: torch.device, dtype: str = "auto") -> Any:
     """The mixed-precision context of a run: with ``auto`` on a CPU with native bfloat16, the
     LoRA adapters (and their optimizer state) stay float32 while their products compute in
-    bfloat16, as the base model's do; otherwise a context that changes nothing."""
-    enabled = _bf16_products_on_cpu(device, dtype)
+    bfloat16, as the base model's do; with ``mixed``, on any device, every float32 weight is
+    cast to bfloat16 at each product; otherwise a context that changes nothing."""
+    mixed = dtype == "mixed"
+    enabled = mixed or _bf16_products_on_cpu(device, dtype)
     # no cast cache: one context spans many optimizer steps, and a cached bf16 copy of a weight
     # would hide every update of it until the context ends
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled, cache_enabled=False)
+    return torch.autocast(
+        device.type if mixed else "cpu",
+        dtype=torch.bfloat16,
+        enabled=enabled,
+        cache_enabled=False,
+    )
 
 
 def _bf16_products_on_cpu(device: torch.device, dtype: str) -> bool:
@@ -127,7 +137,8 @@ def precision_used(device: torch.device, dtype: str = "auto") -> dict[str, str]:
     """Where and in what precision a model runs with the settings' ``dtype``: the device, the
     weights' dtype and the matrix products'."""
     weights = str(compute_dtype(device, dtype)).removeprefix("torch.")
-    return {"device": str(device), "weights": weights, "products": weights}
+    products = "bfloat16" if dtype == "mixed" else weights
+    return {"device": str(device), "weights": weights, "products": products}
 
 
 # Compiled transformer blocks (``torch.compile``, inductor) train about 1.4 times as fast on a
