@@ -115,8 +115,7 @@ def render(results: dict[str, Any]) -> str:
         f"({train['compiled_speedup']:.2f} times the eager trainer's speed, after "
         f"{train['compile_seconds']:.0f} s of compilation on the first dataset)"
         + (
-            f"; the previous default: {train['previous_speedup']:.2f} times slower than the "
-            "project's."
+            f"; the previous default took {train['previous_speedup']:.2f} times the project's time."
             if "previous_speedup" in train
             else "."
         )
