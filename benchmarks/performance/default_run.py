@@ -11,9 +11,7 @@ from typing import Any
 from lift.method.language_model import cpu_has_bf16, select_device
 
 from .machine import kedro_run, log, project_catalog
-
-# the runs besides the default, by the `lift.dtype` each sets
-OTHER_RUNS = {"float32": "float32", "previous": "mixed"}
+from .report import OTHER_RUNS
 
 
 def timed_run(*arguments: str) -> tuple[float, list[dict[str, Any]]]:
@@ -36,7 +34,7 @@ def default_run() -> dict[str, Any]:
     if not (select_device("auto").type == "cpu" and cpu_has_bf16()):
         del others["previous"]  # elsewhere the previous default was today's precision
     results: dict[str, Any] = {}
-    for name, dtype in others.items():
+    for name, (dtype, _) in others.items():
         wall, metrics = timed_run(f"--params=classification.lift.dtype={dtype}")
         results[f"{name}_wall_seconds"], results[f"{name}_metrics"] = wall, metrics
     wall, metrics = timed_run()

@@ -25,6 +25,16 @@ TARGETS = {
     "default_run_speedup": 2.0,  # the previous default trainer's run over today's
 }
 ENGINE_TARGET = 1.0  # many adapters together at least as fast as one after another, N > 1
+# the default run's companions: by name, the `lift.dtype` each sets and what that is
+OTHER_RUNS = {
+    "float32": ("float32", "weights and products in float32"),
+    "previous": (
+        "mixed",
+        "the previous default trainer: float32 weights, each cast to bfloat16 at every product, "
+        "as the default trained before 2026-12-03; the trainer's other changes since then are "
+        "in both runs",
+    ),
+}
 
 
 def render(results: dict[str, Any]) -> str:
@@ -189,18 +199,13 @@ def other_runs(run: dict[str, Any]) -> list[str]:
             f"{row['dataset']} {row['accuracy']:.4f}" for row in rows if row["model"] == "lift"
         )
 
-    described = {
-        "float32": "`--params=classification.lift.dtype=float32` (weights and products in float32)",
-        "previous": "the previous default trainer, `--params=classification.lift.dtype=mixed` "
-        "(float32 weights, each cast to bfloat16 at every product, as the default trained "
-        "before 2026-12-03; the trainer's other changes since then are in both runs)",
-    }
     lines = []
-    for name, words in described.items():
+    for name, (dtype, words) in OTHER_RUNS.items():
         if f"{name}_wall_seconds" in run:
             lines += [
                 "",
-                f"The same run with {words}: {run[f'{name}_wall_seconds']:.0f} s (the default "
+                f"The same run with `--params=classification.lift.dtype={dtype}` ({words}): "
+                f"{run[f'{name}_wall_seconds']:.0f} s (the default "
                 f"is {run[f'{name}_run_speedup']:.2f} times as fast). LIFT's test accuracy: "
                 f"{accuracies(run['metrics'])} (default); {accuracies(run[f'{name}_metrics'])} "
                 f"({name}).",
