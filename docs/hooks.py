@@ -10,6 +10,8 @@
 - `<!-- epoch-choice -->`: the ways of choosing the epoch scored on the fits of
   docs/results/epoch-choice.jsonl (`benchmarks/epoch_choice.py`);
   `<!-- epoch-choice: repeats averaged -->`: from the same fits, each table's repeats averaged.
+- `<!-- realdata: <task> -->`: the held-in suite's tables run through the pipeline, against
+  their baselines, read from docs/results/realdata/ (`benchmarks/realdata.py`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace(
             "<!-- epoch-choice: repeats averaged -->", epoch_choice(averaged=True)
         )
+    markdown = re.sub(
+        r"<!-- realdata: (\w+) -->", lambda m: _benchmark("realdata").table(m.group(1)), markdown
+    )
     return markdown
 
 
@@ -310,11 +315,15 @@ EPOCH_CHOICE = ROOT / "docs/results/epoch-choice.jsonl"
 def epoch_choice(path: Path = EPOCH_CHOICE, averaged: bool = False) -> str:
     """``benchmarks/epoch_choice.py``'s table of the fits in ``path``: the ways of choosing
     the epoch, or (``averaged``) each table's repeats averaged."""
-    spec = importlib.util.spec_from_file_location(
-        "epoch_choice", ROOT / "benchmarks/epoch_choice.py"
-    )
+    module = _benchmark("epoch_choice")
+    fits = module.fits_in(path)
+    return module.repeats_averaged(fits) if averaged else module.table(fits)
+
+
+def _benchmark(name: str) -> types.ModuleType:
+    """The script ``benchmarks/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    fits = module.fits_in(path)
-    return module.repeats_averaged(fits) if averaged else module.table(fits)
+    return module

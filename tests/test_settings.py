@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from kedro.io import Version
 
 from lift.config.errors import DatasetInputError
@@ -257,8 +258,10 @@ def _parameters(env: str | None = None) -> dict:
     """The project's parameters as ``kedro run --env <env>`` reads them."""
     from kedro.config import OmegaConfigLoader
 
-    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env or "local")
-    return loader["parameters"]
+    from lift.settings import CONFIG_LOADER_ARGS
+
+    arguments = {**CONFIG_LOADER_ARGS, "default_run_env": env or "local"}
+    return OmegaConfigLoader(str(CONF), **arguments)["parameters"]
 
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -300,3 +303,15 @@ def test_a_datasets_own_value_over_the_tasks_is_logged(caplog):
     (said,) = [r.getMessage() for r in caplog.records if "logged" in r.getMessage()]
     assert "`classification.datasets.logged.lift.training.epochs` is 3" in said
     assert "`classification.lift.training.epochs` (6)" in said
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_suites_tables_take_no_settings_from_conf_base(task):
+    """A table of conf/realdata trains as conf/realdata says: a table of the same name in
+    conf/base (diabetes: the CPU demo's 4 epochs) must not slip its settings into the suite,
+    whose parameters merge over the base's."""
+    suite = yaml.safe_load((CONF / "realdata" / f"parameters_{task}.yml").read_text())[task]
+    merged = _parameters("realdata")[task]["datasets"]
+    for name, entry in suite["datasets"].items():
+        if entry:
+            assert merged[name].get("lift") == entry.get("lift"), name

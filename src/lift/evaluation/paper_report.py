@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lift.evaluation.metrics import METRICS  # noqa: E402
+from lift.evaluation.reporting import baselines_of, best_baseline  # noqa: E402
 
 VERDICTS = ("reproduced", "better", "worse", "not run")
 LOWER_IS_BETTER = {"rae", "rmse", "mae", "log_loss", "ece"}
@@ -112,10 +113,9 @@ def own_tables(results: Mapping[str, pd.DataFrame], numbers: pd.DataFrame) -> pd
         metric = METRICS[task][0]
         for dataset, mine in results[task].groupby("dataset", sort=False):
             lift = mine[mine["model"] == "lift"]
-            baselines = mine[~mine["model"].astype(str).str.startswith(("lift", "in_context"))]
-            if (task, dataset) in published_tables or lift.empty or baselines.empty:
+            if (task, dataset) in published_tables or lift.empty or baselines_of(mine).empty:
                 continue
-            best = baselines.sort_values(metric, ascending=metric in LOWER_IS_BETTER).iloc[0]
+            best = best_baseline(mine, metric)
             ours = lift.iloc[0]
             rows.append(
                 {

@@ -45,11 +45,12 @@ def numbers() -> pd.DataFrame:
     return _read().copy()
 
 
-def of_task(task: str) -> TaskFigures:
-    """The main tables' figures of ``task`` (``classification`` or ``regression``)."""
+def of_task(task: str, spread: bool = False) -> TaskFigures:
+    """The main tables' figures of ``task`` (``classification`` or ``regression``); with
+    ``spread``, their ± (NaN where the paper gave none) instead."""
     figures: TaskFigures = {}
     for row in _read().query("pipeline == @task").itertuples():
-        figures.setdefault(row.dataset, {})[row.model] = float(row.mean)
+        figures.setdefault(row.dataset, {})[row.model] = float(row.spread if spread else row.mean)
     return figures
 
 

@@ -42,7 +42,7 @@ def summarize(
         summary[f"{metric}_std"] = grouped[metric].std(ddof=0)
     summary["repeats"] = grouped["repeat"].nunique()
     if "answers" in scores:  # how LIFT's answers were produced (empty for the baselines)
-        summary["answers"] = grouped["answers"].first().fillna("")
+        summary["answers"] = grouped["answers"].first().astype(object).fillna("")
     if "lift_status" in scores:  # whether LIFT learnt more than the prior (empty: baselines)
         summary["lift_status"] = grouped["lift_status"].agg(_status_over_repeats)
     summary = summary.reset_index()
@@ -52,6 +52,21 @@ def summarize(
         for dataset, model in zip(summary["dataset"], summary["model"], strict=True)
     ]
     return summary
+
+
+def baselines_of(summary: pd.DataFrame) -> pd.DataFrame:
+    """The baselines' rows of a summary: every model but LIFT's (``lift``, ``lift_*``) and
+    the language model's in-context answers."""
+    return summary[~summary["model"].astype(str).str.startswith(("lift", "in_context"))]
+
+
+def best_baseline(summary: pd.DataFrame, metric: str) -> pd.Series:
+    """The row of the best baseline (by its mean ``metric``: the highest accuracy, the lowest
+    error) among one table's rows of a summary."""
+    baselines = baselines_of(summary)
+    if baselines.empty:
+        raise ValueError(f"no baseline has {metric} here: the baselines did not run")
+    return baselines.sort_values(metric, ascending=metric != "accuracy", kind="stable").iloc[0]
 
 
 def _status_over_repeats(statuses: pd.Series) -> str:
