@@ -148,11 +148,12 @@ def draw(task: str, results: Path = RESULTS, images: Path = IMAGES) -> Path | No
     return path
 
 
-def _shown(value: float, metric: str, sd: float | None = None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _shown(value: float, metric: str, sd: float = math.nan) -> str:
+    """A figure as the tables show it: accuracy in %, errors with three decimals; "" for NaN."""
+    if math.isnan(value):
         return ""
     text = f"{100 * value:.2f}" if metric == "accuracy" else f"{value:.3f}"
-    if sd is not None and not math.isnan(sd):
+    if not math.isnan(sd):
         text += f" ± {100 * sd:.2f}" if metric == "accuracy" else f" ± {sd:.3f}"
     return text
 
@@ -170,7 +171,8 @@ def table(task: str, results: Path = RESULTS) -> str:
         "|---" * 8 + "|",
     ]
     by_table = {row["dataset"]: row for row in rows.to_dict("records")}
-    for name in [*suite_tables(task), *(t for t in by_table if t not in suite_tables(task))]:
+    suite = suite_tables(task)
+    for name in [*suite, *(t for t in by_table if t not in suite)]:
         row = by_table.get(name)
         if row is None:
             lines.append(f"| {name} | not run with these settings yet |" + " |" * 6)
@@ -214,18 +216,12 @@ def count(task: str, rows: pd.DataFrame | None = None, results: Path = RESULTS) 
     """One sentence: how many of the tables run are within the margin, which, which are at
     the prior, and how many of the suite have not run yet."""
     rows = comparison(task, results) if rows is None else rows
-    within, averaged = (
-        [str(d) for d, w in zip(rows["dataset"], rows.get(column, []), strict=False) if w]
-        for column in ("within", "within_averaged")
-    )
-    prior = [
-        str(d)
-        for d, s in zip(rows["dataset"], rows.get("lift_status", []), strict=False)
-        if str(s).startswith("at_prior")
-    ]
     missing = [t for t in suite_tables(task) if t not in set(rows["dataset"])]
     if rows.empty:
         return f"No {task} table has run with these settings yet ({', '.join(missing)})."
+    within = rows.loc[rows["within"], "dataset"].tolist()
+    averaged = rows.loc[rows["within_averaged"], "dataset"].tolist()
+    prior = rows.loc[rows["lift_status"].str.startswith("at_prior"), "dataset"].tolist()
     return (
         f"LIFT {WITHIN[task]} of the best baseline on {len(within)} of the {len(rows)} "
         f"{task} tables run ({', '.join(within) or 'none'}), its repeats averaged on "
