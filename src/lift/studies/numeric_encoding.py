@@ -24,6 +24,7 @@ from lift.config.errors import DatasetInputError  # noqa: E402
 from lift.config.lift import NumberEncoding, Settings  # noqa: E402
 from lift.data.preprocessing import TaskName  # noqa: E402
 from lift.evaluation.metrics import METRICS  # noqa: E402
+from lift.evaluation.suite import NO_SKILL  # noqa: E402
 from lift.method.fine_tuning import TrainedAdapter  # noqa: E402
 from lift.method.tasks import Classification, Regression  # noqa: E402
 
@@ -35,7 +36,6 @@ SELECT_ON = {
     "classification": (Classification.select_on, Classification.maximize),
     "regression": (Regression.select_on, Regression.maximize),
 }
-REFERENCE = {"classification": "majority", "regression": "mean"}  # the no-skill baseline
 
 
 class EncodingStudySettings(Settings):
@@ -157,8 +157,8 @@ def encoding_plot(results: pd.DataFrame) -> Figure:
                     axis.annotate("*", (xi, value * scale), ha="center", va="bottom", fontsize=14)
         baselines = table[table["encoding"] == ""]
         if not baselines.empty:
-            reference = baselines[baselines["model"] == REFERENCE[task]]["value"]
-            others = baselines[baselines["model"] != REFERENCE[task]]
+            reference = baselines[baselines["model"] == NO_SKILL[task]]["value"]
+            others = baselines[baselines["model"] != NO_SKILL[task]]
             best = others["value"].max() if task == "classification" else others["value"].min()
             if not reference.empty:
                 axis.axhline(reference.iloc[0] * scale, color="grey", ls=":", label="no skill")
