@@ -273,9 +273,10 @@ def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     return python_module(project, "kedro", *args)
 
 
-def kedro_in_training(project: Path, *args: str, epochs: int) -> subprocess.Popen:
-    """``kedro *args`` started in ``project`` and read until its training loop runs (its
-    progress bar shows epoch 1 of ``epochs``): the process, still going, its output piped."""
+def kedro_in_training(project: Path, *args: str, epochs: int, epoch: int = 1) -> subprocess.Popen:
+    """``kedro *args`` started in ``project`` and read until its training loop runs ``epoch``
+    (its progress bar shows epoch ``epoch`` of ``epochs``): the process, still going, its
+    output piped."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
     env.pop("TQDM_DISABLE", None)  # the progress bar tells when the training loop runs
     process = subprocess.Popen(
@@ -288,7 +289,7 @@ def kedro_in_training(project: Path, *args: str, epochs: int) -> subprocess.Pope
     )
     assert process.stdout is not None
     for line in process.stdout:  # tqdm's carriage returns read as line ends
-        if f"epoch 1/{epochs}" in line:
+        if f"epoch {epoch}/{epochs}" in line:
             return process
     process.wait()
     pytest.fail("the run ended without its training loop's progress bar")

@@ -2,6 +2,7 @@
 
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch.nn.functional as F  # noqa: N812
 from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings
 from lift.method import language_model, learner
+from lift.method.checkpoints import Checkpoints
 from lift.method.fine_tuning import (
     IGNORE,
     Example,
@@ -197,6 +199,60 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
             description="letters",
         )
     assert validated == [True]  # stopped in the next epoch, before validating it
+
+
+def test_an_interrupted_fine_tuning_resumes_after_its_last_epoch_as_if_never_stopped(
+    tiny, tmp_path
+):
+    model, tokenizer = tiny
+    prompts = letter_prompts()
+    train = prompts[prompts["split"] == "train"]
+    pairs = (list(train["prompt"]), list(train["completion"]))
+    settings = LiftSettings.from_params({**FAST, "lora": {**FAST["lora"], "dropout": 0.1}})
+    validated = []
+
+    def jobs(stop_after: int | None = None) -> list[Job]:
+        def validate(peft_model, seed):  # scores that make the best epoch move
+            validated.append(seed)
+            if len(validated) == stop_after:
+                os.kill(os.getpid(), signal.SIGINT)
+            return {"accuracy": [0.5, 0.7, 0.6, 0.8, 0.8, 0.75][len(validated) // 2 % 6]}
+
+        return [
+            Job(
+                pairs,
+                pairs,
+                lambda m, seed=seed: validate(m, seed),
+                settings.training.model_copy(update={"seed": seed}),
+                description=f"letters {seed}",
+                identity="letters",
+            )
+            for seed in (0, 1)
+        ]
+
+    # two adapters in two slots, never stopped
+    whole = train_adapters(model, tokenizer, jobs(), settings.lora, slots=2)
+    # the same, kept after each epoch, stopped by Ctrl-C in the fourth epoch
+    validated.clear()
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    with pytest.raises(KeyboardInterrupt, match=r"the same fine-tuning run again resumes there"):
+        train_adapters(model, tokenizer, jobs(6), settings.lora, 2, checkpoints)
+    assert len(list(checkpoints.folder.glob("*.pt"))) == 2
+    # another training (other rows) does not take their states
+    other = [replace(job, identity="other") for job in jobs()]
+    validated.clear()
+    train_adapters(model, tokenizer, other[:1], settings.lora, 1, checkpoints)
+    assert len(validated) == 6
+    # started again: the fourth epoch on, the same numbers as the run never stopped
+    validated[:] = [None] * 6
+    resumed = train_adapters(model, tokenizer, jobs(), settings.lora, 2, checkpoints)
+    assert len(validated) == 6 + 2 * 3
+    for ours, theirs in zip(resumed, whole, strict=True):
+        assert ours.best_epoch == theirs.best_epoch
+        assert [h["train_loss"] for h in ours.history] == [h["train_loss"] for h in theirs.history]
+        for key, weight in theirs.weights.items():
+            torch.testing.assert_close(ours.weights[key], weight, rtol=0, atol=0)
+    assert list(checkpoints.folder.glob("*")) == []  # forgotten once the adapters are done
 
 
 @pytest.mark.parametrize(

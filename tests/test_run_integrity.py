@@ -161,6 +161,31 @@ def test_a_run_interrupted_during_training_is_not_mixed_into_a_resume(project):
     pd.testing.assert_frame_equal(read_scores(project, versions(project, "scores.csv")[-1]), first)
 
 
+def test_a_run_interrupted_during_training_resumes_after_its_last_whole_epoch(project):
+    local_only(project, "the trainer's state is kept on the machine's own disk")
+    six = "--params=classification.lift.training.epochs=6"
+    process = kedro_in_training(project, *RUN, six, epochs=6, epoch=3)
+    try:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    assert "the same fine-tuning run again resumes there" in " ".join(output.split())
+    resumed = kedro_ok(project, *RUN, six, f"--from-nodes={PROBE}.fine_tune")
+    logged = re.sub(r"\S+\.py:\d+ ", "", said(resumed))  # the log's source, where it wraps
+    done = re.search(r"probe repeat 0: resumed after epoch (\d) of 6", logged)
+    assert done is not None and int(done[1]) >= 2
+    # the adapter of a run never stopped: the same scores
+    again = kedro_ok(project, *RUN, six, f"--from-nodes={PROBE}.fine_tune")
+    assert "resumed" not in said(again)  # the state was forgotten once the adapter was done
+    scores = versions(project, "scores.csv")
+    pd.testing.assert_frame_equal(
+        read_scores(project, scores[-1]), read_scores(project, scores[-2])
+    )
+    kedro_ok(project, *RUN, f"--from-nodes={PROBE}.configure")  # the module's settings again
+
+
 def test_a_resume_with_the_same_parameters_combines_byte_identical_artifacts(project):
     """A rerun writes the same bytes, so a resume may take artifacts of two runs."""
     kedro_ok(project, *RUN, f"--to-nodes={PROBE}.serialize")  # new versions, same content

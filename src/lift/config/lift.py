@@ -436,6 +436,10 @@ class ModelSettings(Settings):
     """Whether a Hugging Face model may run its own code."""
     models_dir: str = f"{LOCAL_ROOT}/06_models"
     """Where the embedded model is converted once."""
+    checkpoints_dir: str | None = None
+    """Where a fine-tuning keeps its training state after each epoch until its adapter is done, so
+    that an interrupted one resumes there when run again (lift.method.checkpoints); None: not
+    kept, an interrupted fine-tuning starts afresh."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> ModelSettings:

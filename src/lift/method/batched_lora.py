@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -155,6 +156,24 @@ class SlotAdamW:
             for m in moments:
                 m[slot].zero_()
         self.steps[slot] = 0
+
+    def state_of(self, slot: int) -> dict[str, Any]:
+        """The moments and step count of ``slot`` (on the CPU), what ``restore`` takes."""
+        return {
+            "exp_avg": [m[slot].detach().cpu().clone() for m in self.exp_avg],
+            "exp_avg_sq": [v[slot].detach().cpu().clone() for v in self.exp_avg_sq],
+            "steps": float(self.steps[slot]),
+        }
+
+    def restore(self, slot: int, state: dict[str, Any]) -> None:
+        """Give ``slot`` the moments and step count of ``state`` (``state_of``)."""
+        for moments, saved in (
+            (self.exp_avg, state["exp_avg"]),
+            (self.exp_avg_sq, state["exp_avg_sq"]),
+        ):
+            for m, kept in zip(moments, saved, strict=True):
+                m[slot].copy_(kept)
+        self.steps[slot] = state["steps"]
 
     @torch.no_grad()
     def step(

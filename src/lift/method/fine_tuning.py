@@ -27,6 +27,7 @@ from lift.config.lift import LoraSettings, TrainingSettings
 from lift.method import batched_lora
 from lift.method.batched_lora import sent
 from lift.method.batching import balanced, by_length, left_pad, length_grouped
+from lift.method.checkpoints import Checkpoints, training_key
 from lift.method.language_model import (
     blocks,
     compiled_blocks,
@@ -299,7 +300,9 @@ class Job:
     ``start``s from. ``prior`` is the ``select_on`` score of one answer for every validation
     row (the majority class, or their mean: ``Task.prior_score``): an adapter no better than it
     after half its epochs learnt nothing else, and with ``give_up_at_prior`` (another candidate
-    setting is there to try) it stops there."""
+    setting is there to try) it stops there. ``identity`` is what else decides its training
+    and validation (the caller's settings and task): a kept training state resumes only a job
+    of the same identity (``lift.method.checkpoints``)."""
 
     train: tuple[Sequence[str], Sequence[str]]
     validation: tuple[Sequence[str], Sequence[str]]
@@ -311,6 +314,7 @@ class Job:
     start: TrainedAdapter | None = None
     prior: float | None = None
     give_up_at_prior: bool = False
+    identity: str = ""
 
 
 def train_adapter(
@@ -412,6 +416,8 @@ class _Running:
     history: list[dict[str, float]] = field(default_factory=list)
     best: tuple[tuple[float, float], int] | None = None  # its preference key, the epoch
     kept: tuple[dict[str, torch.Tensor], int] | None = None  # ``training.keep``'s weights, epoch
+    key: str = ""  # of its kept training state (``checkpoints.training_key``)
+    resumed: dict[str, Any] | None = None  # the kept state it resumes from, until it has a slot
 
     @property
     def steps_per_epoch(self) -> int:
@@ -450,6 +456,14 @@ class _Running:
         score = self.history[self.best[1] - 1][f"validation_{job.select_on}"]
         at_prior = score <= job.prior + 1e-9 if job.maximize else score >= job.prior - 1e-9
         return "at_prior" if at_prior else "learnt"
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue after the epoch of a kept training ``state`` (its slot's part, the
+        weights, moments and dropout generator, is taken when it gets a slot)."""
+        self.epoch, self.steps = state["epoch"], state["steps"]
+        self.history, self.best, self.kept = state["history"], state["best"], state["kept"]
+        self.order.set_state(state["order"])
+        self.resumed = state
 
     def learning_rate(self) -> float:
         """The rate of its next step."""
@@ -505,6 +519,7 @@ def train_adapters(
     jobs: Sequence[Job],
     lora: LoraSettings,
     slots: int | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[TrainedAdapter]:
     """Fine-tune one LoRA adapter per job on ``model`` (a freshly loaded base model; it is
     given back unchanged), ``slots`` jobs at a time in one forward and backward pass
@@ -520,7 +535,11 @@ def train_adapters(
     the epoch with the best ``select_on`` (highest if ``maximize``; ``LOSS``: the lowest
     validation loss) is kept, or the last one with ``training.keep: last``. The history
     records each as ``validation_<name>``, with the epoch's training tokens (prompt and
-    completion, no padding) and seconds. When a job ends, the next one takes its slot."""
+    completion, no padding) and seconds. When a job ends, the next one takes its slot.
+
+    With ``checkpoints``, each job's training state is kept there after each of its epochs
+    and forgotten once every job is done: a job whose state was kept by an interrupted call
+    resumes after that epoch, and trains on as it would have."""
     if not jobs:
         return []
     pad_id = tokenizer.pad_token_id
@@ -535,18 +554,29 @@ def train_adapters(
         examples = encode(tokenizer, *job.train)
         lengths = [len(e.prompt_ids) + len(e.completion_ids) for e in examples]
         validation = encode(tokenizer, *job.validation)
-        runs.append(
-            _Running(
-                index,
-                job,
-                config,
-                _starting_weights(job, config, initial),
-                examples,
-                lengths,
-                validation,
-                torch.Generator().manual_seed(seed),
-            )
+        run = _Running(
+            index,
+            job,
+            config,
+            _starting_weights(job, config, initial),
+            examples,
+            lengths,
+            validation,
+            torch.Generator().manual_seed(seed),
         )
+        if checkpoints is not None:
+            run.key = _training_key(model, lora, run)
+            state = checkpoints.read(run.key)
+            if state is not None:
+                run.resume(state)
+                logger.info(
+                    "%s: resumed after epoch %d of %d (its training state kept in %s)",
+                    job.description,
+                    run.epoch,
+                    run.epochs,
+                    checkpoints.folder,
+                )
+        runs.append(run)
     # a step holds `slots` batches, every row as long as the longest of any job
     lengths = [
         n
@@ -574,10 +604,35 @@ def train_adapters(
     compile_them = compiles(jobs[0].training.compile, model, device, planned)
     try:
         with compiled_blocks(model, compile_them):
-            return _train(model, pad_id, runs, layers, routing, slots)
+            adapters = _train(model, pad_id, runs, layers, routing, slots, checkpoints)
     finally:
         batched_lora.remove(model, layers)
         release_memory()
+    if checkpoints is not None:
+        for run in runs:
+            checkpoints.discard(run.key)
+    return adapters
+
+
+def _training_key(model: Any, lora: LoraSettings, run: _Running) -> str:
+    """The key of ``run``'s kept training state: everything its training depends on."""
+    job = run.job
+    parts = {
+        "model": model.config.to_dict(),
+        "device": str(next(model.parameters()).device),
+        "dtype": str(next(model.parameters()).dtype),
+        "lora": lora.to_json(),
+        "training": job.training.to_json(),
+        "train": job.train,
+        "validation": job.validation,
+        "select_on": job.select_on,
+        "maximize": job.maximize,
+        "description": job.description,
+        "prior": job.prior,
+        "give_up_at_prior": job.give_up_at_prior,
+        "identity": job.identity,
+    }
+    return training_key(parts, run.initial)
 
 
 def _train(
@@ -587,22 +642,31 @@ def _train(
     layers: dict[str, batched_lora.BatchedLoraLinear],
     routing: batched_lora.Routing,
     slots: int,
+    checkpoints: Checkpoints | None,
 ) -> list[TrainedAdapter]:
     """``train_adapters``' loop over steps of every running job."""
     device = next(model.parameters()).device
     parameters = [p for layer in layers.values() for p in (layer.lora_A, layer.lora_B)]
     optimizer = batched_lora.SlotAdamW(parameters)
-    waiting = list(reversed(runs))
-    running: dict[int, _Running] = {}
     results: dict[int, TrainedAdapter] = {}
+    for run in runs:
+        if run.resumed is not None and run.done():  # it was done, the others not
+            results[run.index] = _adapter(run)
+    waiting = [run for run in reversed(runs) if run.index not in results]
+    running: dict[int, _Running] = {}
 
     def load(slot: int, run: _Running) -> None:
+        state, run.resumed = run.resumed, None
+        dropout = torch.Generator(device).manual_seed(run.job.training.seed)
+        optimizer.reset(slot)
+        if state is not None:
+            optimizer.restore(slot, state["moments"])
+            dropout.set_state(state["dropout"])
         with torch.no_grad():
-            for key, weight in run.initial.items():
+            for key, weight in (run.initial if state is None else state["weights"]).items():
                 name, matrix = _module_of(key)
                 getattr(layers[name], f"lora_{matrix}")[slot].copy_(weight)
-        optimizer.reset(slot)
-        routing.generators[slot] = torch.Generator(device).manual_seed(run.job.training.seed)
+        routing.generators[slot] = dropout
         run.next_epoch()
         running[slot] = run
 
@@ -613,11 +677,12 @@ def _train(
             for name, matrix in [_module_of(key)]
         }
 
-    for slot in range(slots):
+    for slot in range(min(slots, len(waiting))):
         load(slot, waiting.pop())
     single = len(runs) == 1
     progress = tqdm(
-        total=sum(run.total_steps for run in runs),
+        total=sum(run.steps if run.index in results else run.total_steps for run in runs),
+        initial=sum(run.steps for run in runs),
         desc=_progress(runs[0]) if single else f"fine-tuning {len(runs)} adapters",
         leave=False,
     )
@@ -660,6 +725,11 @@ def _train(
                     else f"fine-tuning {len(runs)} adapters: interrupted with {len(results)} "
                     "done; none was kept"
                 )
+                if checkpoints is not None:
+                    said += (
+                        f" (the training state after each one's last whole epoch is, in "
+                        f"{checkpoints.folder}: the same fine-tuning run again resumes there)"
+                    )
                 logger.warning(said)  # Kedro's command line prints only "Aborted!"
                 raise KeyboardInterrupt(said)
             for slot in order:
@@ -667,6 +737,21 @@ def _train(
                 if run.position < len(run.batches):
                     continue
                 _end_epoch(model, pad_id, routing, slot, run, weights)
+                if checkpoints is not None:
+                    checkpoints.write(
+                        run.key,
+                        {
+                            "epoch": run.epoch,
+                            "steps": run.steps,
+                            "history": run.history,
+                            "best": run.best,
+                            "kept": run.kept,
+                            "order": run.order.get_state(),
+                            "weights": weights(slot),
+                            "moments": optimizer.state_of(slot),
+                            "dropout": routing.generators[slot].get_state(),
+                        },
+                    )
                 last = run.history[-1]
                 progress.set_postfix(
                     adapters=f"{len(results)}/{len(runs)}",
@@ -761,8 +846,8 @@ def _end_epoch(
         {
             "epoch": run.epoch,
             "train_loss": float(run.loss) / max(run.tokens, 1),
-            "validation_loss": validation_loss,
-            **{f"validation_{name}": value for name, value in scores.items()},
+            "validation_loss": float(validation_loss),
+            **{f"validation_{name}": float(value) for name, value in scores.items()},
             "train_tokens": run.seen,
             "train_seconds": train_seconds,
             "seconds": time.perf_counter() - run.started,

@@ -287,18 +287,31 @@ def embedded_gguf() -> Path:
 
 @dataclass(frozen=True)
 class BaseModel:
-    """Where a run's base model is: a Hugging Face id or a folder ``from_pretrained`` reads."""
+    """Where a run's base model is: a Hugging Face id or a folder ``from_pretrained`` reads;
+    and the folder where its fine-tunings keep their training state (``lift.method.checkpoints``;
+    None: not kept)."""
 
     name: str
     path: str
     trust_remote_code: bool = False
+    checkpoints: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path, "trust_remote_code": self.trust_remote_code}
+        return {
+            "name": self.name,
+            "path": self.path,
+            "trust_remote_code": self.trust_remote_code,
+            "checkpoints": self.checkpoints,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaseModel:
-        return cls(data["name"], data["path"], bool(data.get("trust_remote_code", False)))
+        return cls(
+            data["name"],
+            data["path"],
+            bool(data.get("trust_remote_code", False)),
+            data.get("checkpoints"),
+        )
 
 
 def convert_embedded(folder: Path) -> Path:
@@ -439,12 +452,14 @@ def prepare_base_model(settings: ModelSettings | None = None) -> BaseModel:
     settings = settings or ModelSettings()
     check_base_model(settings)
     name, trust_remote_code = settings.name, settings.trust_remote_code
+    folder = settings.checkpoints_dir
+    checkpoints = None if folder is None else str(Path(folder).resolve())
     if name == EMBEDDED:
-        folder = convert_embedded(Path(settings.models_dir) / EMBEDDED_FOLDER)
-        return BaseModel(name, str(folder.resolve()))
+        converted = convert_embedded(Path(settings.models_dir) / EMBEDDED_FOLDER)
+        return BaseModel(name, str(converted.resolve()), checkpoints=checkpoints)
     if Path(name).is_dir():
-        return BaseModel(name, str(Path(name).resolve()), trust_remote_code)
-    return BaseModel(name, name, trust_remote_code)
+        return BaseModel(name, str(Path(name).resolve()), trust_remote_code, checkpoints)
+    return BaseModel(name, name, trust_remote_code, checkpoints)
 
 
 def attention_for(device: torch.device) -> str:

@@ -25,6 +25,7 @@ from lift.config.errors import DatasetInputError
 from lift.config.lift import LiftSettings, reject_inconsistent
 from lift.data.splits import of_split
 from lift.evaluation.metrics import probabilities_of, probability_columns
+from lift.method.checkpoints import Checkpoints
 from lift.method.encoding import Encodings
 from lift.method.fine_tuning import LOSS, Job, TrainedAdapter, preference, train_adapters
 from lift.method.language_model import (
@@ -308,8 +309,9 @@ def _train_share(
     settings = plans[0].settings.overridden({"device": device})
     model, tokenizer = load_base(base, settings)
     jobs = [_job(tokenizer, requests[plan.request], plan) for plan in plans]
+    checkpoints = None if base.checkpoints is None else Checkpoints(base.checkpoints)
     with precision(settings):
-        adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots)
+        adapters = train_adapters(model, tokenizer, jobs, settings.lora, slots, checkpoints)
     trained_on = precision_used(select_device(device), settings.dtype)
     return [replace(adapter, trained_on=trained_on) for adapter in adapters]
 
@@ -348,6 +350,17 @@ def _job(tokenizer: Any, request: FineTuning, plan: _Planned) -> Job:
         prior=task.prior_score(validation["target"].to_numpy()),
         # the collapse guard: another candidate setting is there to try instead
         give_up_at_prior=len(request.settings.candidates()) > 1,
+        # what else decides the training and its validation answers: a kept state resumes
+        # only this job
+        identity=json.dumps(
+            [
+                settings.to_json(),
+                repr(task),
+                train["target"].tolist(),
+                validation["target"].tolist(),
+            ],
+            default=str,
+        ),
     )
 
 
