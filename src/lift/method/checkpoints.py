@@ -42,6 +42,8 @@ class Checkpoints:
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
+        # the folders a state's writing makes, removed again once empty (``discard``)
+        self.made = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}{SUFFIX}"
@@ -68,5 +70,11 @@ class Checkpoints:
         os.replace(partial, path)
 
     def discard(self, key: str) -> None:
-        """Forget the state of ``key`` (its adapter is done)."""
+        """Forget the state of ``key`` (its adapter is done), and the folders made for it
+        where no other state is left in them."""
         self.path(key).unlink(missing_ok=True)
+        for folder in self.made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another state), or gone
+                break
