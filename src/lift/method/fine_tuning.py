@@ -457,6 +457,23 @@ class _Running:
         at_prior = score <= job.prior + 1e-9 if job.maximize else score >= job.prior - 1e-9
         return "at_prior" if at_prior else "learnt"
 
+    def state(
+        self, weights: dict[str, torch.Tensor], moments: dict[str, Any], dropout: torch.Tensor
+    ) -> dict[str, Any]:
+        """Its training state after its epoch, with its slot's part: the adapter's
+        ``weights``, its AdamW ``moments`` and its ``dropout`` generator's state."""
+        return {
+            "epoch": self.epoch,
+            "steps": self.steps,
+            "history": self.history,
+            "best": self.best,
+            "kept": self.kept,
+            "order": self.order.get_state(),
+            "weights": weights,
+            "moments": moments,
+            "dropout": dropout,
+        }
+
     def resume(self, state: dict[str, Any]) -> None:
         """Continue after the epoch of a kept training ``state`` (its slot's part, the
         weights, moments and dropout generator, is taken when it gets a slot)."""
@@ -738,20 +755,9 @@ def _train(
                     continue
                 _end_epoch(model, pad_id, routing, slot, run, weights)
                 if checkpoints is not None:
-                    checkpoints.write(
-                        run.key,
-                        {
-                            "epoch": run.epoch,
-                            "steps": run.steps,
-                            "history": run.history,
-                            "best": run.best,
-                            "kept": run.kept,
-                            "order": run.order.get_state(),
-                            "weights": weights(slot),
-                            "moments": optimizer.state_of(slot),
-                            "dropout": routing.generators[slot].get_state(),
-                        },
-                    )
+                    dropout = routing.generators[slot].get_state()
+                    state = run.state(weights(slot), optimizer.state_of(slot), dropout)
+                    checkpoints.write(run.key, state)
                 last = run.history[-1]
                 progress.set_postfix(
                     adapters=f"{len(results)}/{len(runs)}",
