@@ -6,14 +6,22 @@ Run a table of the suite through the pipeline, then collect its newest scores:
     kedro run --pipelines=classification --env realdata --namespaces=classification.wine
     .venv/bin/python benchmarks/realdata.py collect --task classification --tables wine
 
+A table too long for one sitting runs its repeats in several (``split.first_repeat``), each
+collected with ``--merge``, which joins it to the repeats collected before:
+
+    kedro run --pipelines=classification --env realdata --namespaces=classification.digits \
+        --params=classification.split.first_repeat=2,classification.split.repeats=1
+    .venv/bin/python benchmarks/realdata.py collect --task classification --tables digits --merge
+
 ``collect`` copies each table's newest ``data/08_reporting/<task>/<table>/scores.csv`` to
 ``docs/results/realdata/<task>/<table>.csv`` (one row per model and repeat, as the run saved
-it), records where it came from in ``docs/results/realdata/runs.json`` (the run's version, its
-seconds from the run's ``run_timings.json``, the commit and the machine), draws the task's
-collected tables (``docs/images/realdata_<task>.png``), and rewrites the
-README's summary between its ``<!-- realdata-summary -->`` markers (``readme`` rewrites that
-alone). The docs' hook renders
-``<!-- realdata: <task> -->`` with ``table``; ``summary`` is the README's paragraph."""
+it) and the LIFT answers that its ``lift_averaged`` averages to ``<table>.answers.parquet``,
+records where it came from in ``docs/results/realdata/runs.json`` (the run's version, its
+repeats, its seconds from the run's ``run_timings.json``, the commit and the machine), draws the
+task's collected tables (``docs/images/realdata_<task>.png``), and rewrites the README's summary
+between its ``<!-- realdata-summary -->`` markers (``readme`` rewrites that alone). The docs'
+hook renders ``<!-- realdata: <task> -->`` with ``table``; ``summary`` is the README's
+paragraph."""
 
 from __future__ import annotations
 
@@ -21,7 +29,6 @@ import argparse
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -32,8 +39,10 @@ import pandas as pd
 import yaml
 
 from lift.evaluation import published
+from lift.evaluation.metrics import model_scores, probabilities_of
 from lift.evaluation.reporting import comparison_plot, summarize
-from lift.evaluation.suite import NO_SKILL, against_baselines
+from lift.evaluation.suite import AVERAGED, NO_SKILL, against_baselines
+from lift.method import learner
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs/results/realdata"
@@ -59,11 +68,20 @@ def newest(folder: Path) -> Path:
 
 
 def collect(
-    data: Path, task: str, tables: list[str], commit: str = "", results: Path = RESULTS
+    data: Path,
+    task: str,
+    tables: list[str],
+    commit: str = "",
+    results: Path = RESULTS,
+    merge: bool = False,
 ) -> dict:
     """Copy the newest scores of each of ``tables`` under ``data`` (a project's data folder)
     into ``results`` and record their provenance (``commit``: the code the run ran, by default
-    the data folder's checkout's HEAD); returns the records written."""
+    the data folder's checkout's HEAD); returns the records written.
+
+    With ``merge`` a run of some repeats (``split.first_repeat``) joins the repeats collected
+    earlier, replacing those it ran again: the repeats' LIFT answers, kept beside the scores,
+    are averaged again into ``lift_averaged``, and each run is recorded with its repeats."""
     known = suite_tables(task)
     unknown = [t for t in tables if t not in known]
     if unknown:
@@ -86,24 +104,114 @@ def collect(
         scores = pd.read_csv(version / "scores.csv")
         if set(scores["dataset"]) != {table}:
             raise ValueError(f"{version} holds {sorted(set(scores['dataset']))}, not {table}")
-        target = results / task / f"{table}.csv"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(version / "scores.csv", target)
+        answers = data / "07_model_output" / task / table / "lift_predictions.parquet"
+        answers = answers / version.name / "lift_predictions.parquet"
+        answered = averaged_source(pd.read_parquet(answers), task) if answers.exists() else None
+        repeats = sorted(int(r) for r in scores.loc[scores["model"] != AVERAGED, "repeat"].unique())
         timings = data / "08_reporting" / "run_timings.json" / version.name / "run_timings.json"
         seconds = json.loads(timings.read_text())["total_seconds"] if timings.exists() else None
-        runs[f"{task}/{table}"] = {
+        run = {
             "version": version.name,
+            "repeats": repeats,
             "seconds": None if seconds is None else round(seconds),
             "commit": commit,
             "machine": cpu_name(),
-            "command": (f"kedro run --pipelines={task} --env realdata --namespaces={task}.{table}"),
+            "command": (
+                f"kedro run --pipelines={task} --env realdata --namespaces={task}.{table}"
+                + _repeats_params(task, table, repeats)
+            ),
         }
+        earlier = runs.get(f"{task}/{table}", []) if merge else []
+        if merge and earlier:
+            scores, answered = _merged(task, table, results, scores, answered, repeats)
+            earlier = [
+                {**r, "repeats": [k for k in r["repeats"] if k not in repeats]} for r in earlier
+            ]
+        target = results / task / f"{table}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(target, index=False)
+        if answered is None:
+            _answers_file(results, task, table).unlink(missing_ok=True)
+        else:
+            answered.to_parquet(_answers_file(results, task, table), index=False)
+        runs[f"{task}/{table}"] = [r for r in earlier if r["repeats"]] + [run]
     (results / "runs.json").write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
     return runs
 
 
-def runs_of(results: Path = RESULTS) -> dict:
-    """Where each collected table's scores came from, by ``<task>/<table>``."""
+def averaged_source(predictions: pd.DataFrame, task: str) -> pd.DataFrame | None:
+    """The rows of a run's LIFT predictions that ``lift_averaged`` averages (the pipeline's
+    choice, ``lift.method.learner.predict``, read off the rows): the scored classes beside
+    generated ones where there are, else LIFT's own answers; None where they are classes
+    without probabilities (nothing to average)."""
+    models = set(predictions["model"])
+    source = learner.LIFT_SCORED if learner.LIFT_SCORED in models else learner.LIFT
+    rows = predictions[predictions["model"] == source].reset_index(drop=True)
+    if task == "classification" and probabilities_of(rows) is None:
+        return None
+    return rows
+
+
+def _merged(
+    task: str,
+    table: str,
+    results: Path,
+    scores: pd.DataFrame,
+    answered: pd.DataFrame | None,
+    repeats: list[int],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The scores (and averaged answers) of ``table``'s collected repeats that the new run did
+    not run again, joined with the new run's; ``lift_averaged`` made again from every repeat's
+    answers."""
+    before = pd.read_csv(results / task / f"{table}.csv")
+    kept = before[(before["model"] != AVERAGED) & ~before["repeat"].isin(repeats)]
+    if kept.empty:
+        return scores, answered
+    if set(kept["n_test"]) != set(scores["n_test"]):
+        raise ValueError(
+            f"{table}: the collected repeats answered {sorted(set(kept['n_test']))} test rows and "
+            f"the new run {sorted(set(scores['n_test']))}: not the same split; collect without "
+            "--merge to replace them"
+        )
+    earlier = _answers_file(results, task, table)
+    joined = pd.concat([kept, scores[scores["model"] != AVERAGED]], ignore_index=True)
+    joined = joined.sort_values("repeat", kind="stable").reset_index(drop=True)
+    if answered is None or not earlier.exists():  # nothing to average the repeats from
+        return joined, None
+    every = pd.read_parquet(earlier)
+    every = pd.concat([every[~every["repeat"].isin(repeats)], answered], ignore_index=True)
+    if every["repeat"].nunique() > 1:
+        average = learner.averaged_repeats(every)
+        first = joined[joined["repeat"] == average["repeat"].iloc[0]].iloc[0]
+        row = {
+            **first[["dataset", "n_train", "n_validation", "n_test"]].to_dict(),
+            "model": AVERAGED,
+            "repeat": int(average["repeat"].iloc[0]),
+            "answers": average["answers"].iloc[0],
+            "lift_status": average["lift_status"].iloc[0],
+            **model_scores(task, average),
+        }
+        joined = pd.concat([joined, pd.DataFrame([row])], ignore_index=True)
+    return joined[scores.columns], every
+
+
+def _answers_file(results: Path, task: str, table: str) -> Path:
+    """Where the answers that a table's ``lift_averaged`` averages are kept beside its scores."""
+    return results / task / f"{table}.answers.parquet"
+
+
+def _repeats_params(task: str, table: str, repeats: list[int]) -> str:
+    """The ``--params`` that run ``repeats`` of ``table`` (none for the suite's own)."""
+    parameters = yaml.safe_load((ROOT / "conf/realdata" / f"parameters_{task}.yml").read_text())
+    if repeats == list(range(parameters[task]["split"]["repeats"])):
+        return ""
+    first = f"{task}.split.first_repeat={repeats[0]}," if repeats[0] else ""
+    return f" --params={first}{task}.split.repeats={len(repeats)}"
+
+
+def runs_of(results: Path = RESULTS) -> dict[str, list[dict]]:
+    """Where each collected table's scores came from, by ``<task>/<table>``: its runs, each
+    with the repeats it made."""
     runs = results / "runs.json"
     return json.loads(runs.read_text()) if runs.exists() else {}
 
@@ -196,15 +304,15 @@ def table(task: str, results: Path = RESULTS) -> str:
     if by_table:
         lines += [
             "",
-            "| table | run (its version) | seconds | commit | machine |",
-            "|---" * 5 + "|",
+            "| table | repeats | run (its version) | seconds | commit | machine |",
+            "|---" * 6 + "|",
         ]
     for name in by_table:
-        run = runs.get(f"{task}/{name}", {})
-        lines.append(
-            f"| {name} | {run.get('version', '')} | {run.get('seconds') or ''} | "
-            f"{run.get('commit', '')} | {run.get('machine', '')} |"
-        )
+        for run in runs.get(f"{task}/{name}", []):
+            lines.append(
+                f"| {name} | {', '.join(map(str, run['repeats']))} | {run['version']} | "
+                f"{run['seconds'] or ''} | {run['commit']} | {run['machine']} |"
+            )
     return "\n".join(lines)
 
 
@@ -260,11 +368,14 @@ def main() -> None:
     parser.add_argument("--tables", nargs="+", default=[])
     parser.add_argument("--data", type=Path, default=ROOT / "data", help="the run's data folder")
     parser.add_argument("--commit", default="", help="the code the run ran (default: its HEAD)")
+    parser.add_argument(
+        "--merge", action="store_true", help="join the run's repeats to those collected before"
+    )
     args = parser.parse_args()
     if args.command == "collect":
         if not args.tables:
             parser.error("collect needs --tables")
-        collect(args.data, args.task, args.tables, args.commit)
+        collect(args.data, args.task, args.tables, args.commit, merge=args.merge)
         draw(args.task)
     write_readme()
     print(table(args.task))

@@ -369,6 +369,9 @@ def test_numbers_of_several_repeats_are_averaged_over_the_valid_answers():
     assert set(averaged["answers"]) == {"generate, 3 repeats averaged"}
     assert set(averaged["model"]) == {"lift_averaged"} and set(averaged["repeat"]) == {0}
     assert set(averaged["lift_status"]) == {"learnt"}
+    # repeats run without repeat 0 (`split.first_repeat`): under the first of theirs
+    later = learner.averaged_repeats(answered.assign(repeat=answered["repeat"] + 1))
+    assert set(later["repeat"]) == {1} and later["y_pred"].tolist() == [1.0, 4.0]
 
 
 def number_prompts(n_per_letter: int = 12) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """The classification pipeline run with Kedro's SequentialRunner on small data in memory."""
 
+import numpy as np
 import pytest
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
@@ -105,6 +106,32 @@ def test_pipeline_runs_and_reports_every_dataset_and_model(parameters, mixed_tab
         > by_key.loc[("mine", "majority"), "accuracy"]
     )
     assert by_key.loc[("iris", "majority"), "n_test"] == 30
+
+
+def test_a_run_of_later_repeats_scores_them_as_a_run_of_all(parameters, tiny_model_dir):
+    """`split.first_repeat`: a table's repeats run in separate sittings are the same repeats."""
+    parameters["datasets"] = {"iris": DATASETS["iris"]}
+
+    def scores(**split):
+        parameters["split"] = {**parameters["split"], **split}
+        # the nodes that make the table's scores: they are then an output of the run
+        iris = create_pipeline(**parameters).to_outputs("classification.iris.scores")
+        outputs = SequentialRunner().run(iris, catalog_for(parameters, None, tiny_model_dir))
+        return outputs["classification.iris.scores"].load()
+
+    every = scores(repeats=3)
+    later = scores(first_repeat=1, repeats=2)
+    assert sorted(later["repeat"].unique()) == [1, 2]
+    averaged = later[later["model"] == "lift_averaged"]
+    assert averaged["repeat"].tolist() == [1] and averaged["answers"].tolist() == [
+        "score, 2 repeats averaged"
+    ]
+    by_key = ["model", "repeat"]
+    each = later[later["model"] != "lift_averaged"].set_index(by_key).sort_index()
+    same = every.set_index(by_key).loc[each.index]
+    assert (each["n_train"] == same["n_train"]).all()
+    np.testing.assert_allclose(each["accuracy"], same["accuracy"])
+    np.testing.assert_allclose(each["log_loss"], same["log_loss"], rtol=1e-4)
 
 
 def test_a_bad_dataset_fails_with_its_name(parameters, mixed_table, tiny_model_dir):

@@ -33,6 +33,15 @@ def test_every_repeat_shares_the_test_rows_and_partitions_the_rest(labels):
     assert trains[0] != trains[1] != trains[2]
 
 
+def test_a_run_of_later_repeats_makes_them_as_a_run_of_all_does(labels):
+    every = split_rows("toy", labels, repeats=3)
+    later = split_rows("toy", labels, repeats=2, first_repeat=1)
+    assert sorted(later["repeat"].unique()) == [1, 2]
+    pd.testing.assert_frame_equal(
+        later.reset_index(drop=True), every[every["repeat"] > 0].reset_index(drop=True)
+    )
+
+
 def test_splits_are_reproducible(labels):
     assert split_rows("toy", labels, repeats=2).equals(split_rows("toy", labels, repeats=2))
 
@@ -45,7 +54,12 @@ def test_a_class_too_rare_to_stratify_names_the_dataset():
 
 @pytest.mark.parametrize(
     ("options", "parameter"),
-    [({"test_size": 1.5}, "split.test_size"), ({"repeats": 0}, "split.repeats")],
+    [
+        ({"test_size": 1.5}, "split.test_size"),
+        ({"repeats": 0}, "split.repeats"),
+        ({"first_repeat": -1}, "split.first_repeat"),
+        ({"first_repeat": 1.5}, "split.first_repeat"),
+    ],
 )
 def test_bad_split_parameters_are_named(labels, options, parameter):
     with pytest.raises(DatasetInputError, match=parameter):

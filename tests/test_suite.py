@@ -119,9 +119,10 @@ def test_the_suites_results_are_collected_and_shown(realdata, tmp_path):
     saved_run(data, "wine", "2026-12-04T20.00.00.000Z", old, 100.0)
     saved_run(data, "wine", "2026-12-05T01.00.00.000Z", new, 4321.4)
     runs = realdata.collect(data, "classification", ["wine"], "abc1234", results)
-    assert runs["classification/wine"]["version"] == "2026-12-05T01.00.00.000Z"  # the newest
-    assert runs["classification/wine"]["seconds"] == 4321
-    assert runs["classification/wine"]["commit"] == "abc1234"
+    [run] = runs["classification/wine"]
+    assert run["version"] == "2026-12-05T01.00.00.000Z"  # the newest
+    assert (run["seconds"], run["commit"], run["repeats"]) == (4321, "abc1234", [0, 1, 2])
+    assert run["command"].endswith("--namespaces=classification.wine")  # the suite's repeats
     saved = data / "08_reporting/classification/wine/scores.csv/2026-12-05T01.00.00.000Z"
     assert (results / "classification/wine.csv").read_bytes() == (saved / "scores.csv").read_bytes()
 
@@ -138,7 +139,7 @@ def test_the_suites_results_are_collected_and_shown(realdata, tmp_path):
         in sentence
     )
     assert "not run with these settings yet: breast_cancer, pima" in sentence
-    assert "| wine | 2026-12-05T01.00.00.000Z | 4321 | abc1234 |" in "\n".join(table)
+    assert "| wine | 0, 1, 2 | 2026-12-05T01.00.00.000Z | 4321 | abc1234 |" in "\n".join(table)
 
     assert realdata.draw("classification", results, tmp_path).name == "realdata_classification.png"
     assert realdata.draw("regression", results, tmp_path) is None  # none collected
@@ -154,6 +155,99 @@ def test_the_suites_results_are_collected_and_shown(realdata, tmp_path):
         realdata.collect(data, "classification", ["penguins"], "", results)
     with pytest.raises(FileNotFoundError, match="glass.*no saved version"):
         realdata.collect(data, "classification", ["glass"], "", results)
+
+
+def answers_of(repeat: int, proba_1: list[float]) -> pd.DataFrame:
+    """A repeat's LIFT predictions on four test rows as the pipeline saves them (classes
+    scored: ``lift`` and its prior-corrected ``lift_corrected``)."""
+    proba_1 = np.array(proba_1)
+    rows = {
+        "repeat": repeat, "row": [3, 5, 8, 13], "y_true": [0, 1, 0, 1],
+        "y_pred": (proba_1 > 0.5).astype(int), "output": "", "valid": True,
+        "answers": "score", "lift_status": "learnt", "proba_0": 1 - proba_1, "proba_1": proba_1,
+    }  # fmt: skip
+    return pd.concat(
+        [pd.DataFrame({"model": model, **rows}) for model in ("lift", "lift_corrected")],
+        ignore_index=True,
+    )
+
+
+def test_a_tables_repeats_run_in_several_sittings_are_put_together(realdata, tmp_path):
+    data, results = tmp_path / "data", tmp_path / "results"
+
+    def run(version: str, accuracies: dict, answers: list) -> None:
+        """A run's saved scores and LIFT answers; ``answers``: (repeat, probabilities)."""
+        scores = scores_of("wine", accuracies, n_test=4)
+        if len(answers) > 1:  # the run's own average, which the put-together one replaces
+            scores = pd.concat([scores, scores_of("wine", {"lift_averaged": [0.75]}, n_test=4)])
+        # scores_of numbers the repeats from 0
+        scores = scores.assign(repeat=scores["repeat"] + answers[0][0])
+        saved_run(data, "wine", version, scores, 600.0)
+        folder = data / "07_model_output/classification/wine/lift_predictions.parquet" / version
+        folder.mkdir(parents=True)
+        predictions = pd.concat([answers_of(r, p) for r, p in answers], ignore_index=True)
+        predictions.to_parquet(folder / "lift_predictions.parquet")
+
+    every = [[0.2, 0.9, 0.6, 0.4], [0.4, 0.7, 0.3, 0.2], [0.1, 0.8, 0.7, 0.45]]
+    run(
+        "2026-12-05T10.00.00.000Z",
+        {"majority": [0.5] * 2, "svm": [1.0] * 2, "lift": [1.0, 0.75]},
+        [(0, every[0]), (1, every[1])],
+    )
+    realdata.collect(data, "classification", ["wine"], "aaa1111", results)
+    answers = pd.read_parquet(results / "classification/wine.answers.parquet")
+    assert set(answers["model"]) == {"lift"} and sorted(answers["repeat"].unique()) == [0, 1]
+
+    run(
+        "2026-12-06T10.00.00.000Z",
+        {"majority": [0.5], "svm": [1.0], "lift": [0.5]},
+        [(2, every[2])],
+    )
+    runs = realdata.collect(data, "classification", ["wine"], "bbb2222", results, merge=True)
+    scores = pd.read_csv(results / "classification/wine.csv")
+    lift = scores[scores["model"] == "lift"]
+    assert lift["repeat"].tolist() == [0, 1, 2] and lift["accuracy"].tolist() == [1.0, 0.75, 0.5]
+    assert scores.groupby("model").size().to_dict() == {
+        "lift": 3, "lift_averaged": 1, "majority": 3, "svm": 3,
+    }  # fmt: skip
+    # the three repeats' probabilities averaged: 0.23, 0.8, 0.53, 0.35 answer 0, 1, 1, 0
+    averaged = scores[scores["model"] == "lift_averaged"].iloc[0]
+    assert averaged["accuracy"] == 0.5 and averaged["repeat"] == 0
+    assert averaged["answers"] == "score, 3 repeats averaged" and averaged["n_test"] == 4
+    assert [(r["commit"], r["repeats"]) for r in runs["classification/wine"]] == [
+        ("aaa1111", [0, 1]),
+        ("bbb2222", [2]),
+    ]
+    assert runs["classification/wine"][1]["command"].endswith(
+        "--params=classification.split.first_repeat=2,classification.split.repeats=1"
+    )
+    assert runs["classification/wine"][0]["command"].endswith(
+        "--namespaces=classification.wine --params=classification.split.repeats=2"
+    )
+    table = realdata.table("classification", results)
+    assert (
+        "| wine | 3 | 50.00 | svm 100.00 ± 0.00 | 75.00 ± 20.41 (100.0, 75.0, 50.0) | 50.00 |"
+        in table
+    )
+    assert "| wine | 0, 1 | 2026-12-05T10.00.00.000Z | 600 | aaa1111 |" in table
+    assert "| wine | 2 | 2026-12-06T10.00.00.000Z | 600 | bbb2222 |" in table
+
+    # repeat 1 again: it replaces the first run's
+    run("2026-12-07T10.00.00.000Z", {"lift": [0.25]}, [(1, every[1])])
+    runs = realdata.collect(data, "classification", ["wine"], "ccc3333", results, merge=True)
+    assert [(r["commit"], r["repeats"]) for r in runs["classification/wine"]] == [
+        ("aaa1111", [0]),
+        ("bbb2222", [2]),
+        ("ccc3333", [1]),
+    ]
+    lift = pd.read_csv(results / "classification/wine.csv").query("model == 'lift'")
+    assert lift.sort_values("repeat")["accuracy"].tolist() == [1.0, 0.25, 0.5]
+
+    # another split's test rows are not put together with these
+    scores = scores_of("wine", {"lift": [0.25]}, n_test=5).assign(repeat=1)
+    saved_run(data, "wine", "2026-12-09T10.00.00.000Z", scores, 60.0)
+    with pytest.raises(ValueError, match="wine: the collected repeats answered .4. test rows"):
+        realdata.collect(data, "classification", ["wine"], "ddd4444", results, merge=True)
 
 
 def test_the_readmes_summary_is_built_from_the_collected_results(realdata):

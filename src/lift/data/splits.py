@@ -5,7 +5,10 @@ seed, shared by every repeat, then a stratified train/validation split of the re
 A table may fix the splits itself (a split column: the synthetic regression functions, whose
 test rows are noiseless, or a user's file): its test rows are then every repeat's test rows,
 repeat 0 is its train/validation split as given, and repeat r > 0 re-draws the train/validation
-split of the same sizes with seed r."""
+split of the same sizes with seed r.
+
+A run may make some of the repeats only (``first_repeat``): repeat r is the same wherever it is
+made, so a table's repeats can run in separate sittings and their results be put together."""
 
 from __future__ import annotations
 
@@ -21,18 +24,19 @@ from lift.config.errors import DatasetInputError, reject_unknown
 SPLITS = ("train", "validation", "test")
 
 
-PARAMETERS = ("test_size", "validation_size", "test_seed", "repeats")
+PARAMETERS = ("test_size", "validation_size", "test_seed", "repeats", "first_repeat")
 
 
 def check_split(split: Mapping[str, Any], path: str = "split") -> None:
     """The split parameters (``split_rows``' keywords) at ``path`` can be used: known keys,
-    fractions in (0, 1), a whole seed and whole repeats >= 1; ``DatasetInputError`` naming the
-    parameter otherwise. The pipelines call it when they are built, before any node runs."""
+    fractions in (0, 1), a whole seed, whole repeats >= 1 and a whole first repeat >= 0;
+    ``DatasetInputError`` naming the parameter otherwise. The pipelines call it when they are
+    built, before any node runs."""
     reject_unknown(split, PARAMETERS, f"Parameter `{path}` has unknown keys")
     for name in ("test_size", "validation_size"):
         if name in split:
             _check_fraction(name, split[name], path)
-    for name, least in (("test_seed", 0), ("repeats", 1)):
+    for name, least in (("test_seed", 0), ("repeats", 1), ("first_repeat", 0)):
         value = split.get(name, least)
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or not float(value).is_integer() or value < least:
@@ -107,6 +111,7 @@ def split_rows(
     validation_size: float = 0.2,
     test_seed: int = 0,
     repeats: int = 1,
+    first_repeat: int = 0,
     stratify: bool = True,
     given: Sequence[str] | np.ndarray | None = None,
     class_names: Sequence[Any] | None = None,
@@ -117,10 +122,18 @@ def split_rows(
     them in messages) or regression targets. ``given``, a split name per row, fixes the test
     rows and repeat 0's split (see the module's docstring); ``test_size`` is then unused, and
     ``validation_size`` only if no row is given as validation. Returns a table with columns
-    ``row`` (position in the cleaned table), ``repeat`` (0..R-1) and ``split``. The test rows
-    are the same in every repeat; repeat ``r`` splits the rest with seed ``r``.
+    ``row`` (position in the cleaned table), ``repeat`` (``first_repeat`` onwards, ``repeats``
+    of them: 0..R-1 by default) and ``split``. The test rows are the same in every repeat;
+    repeat ``r`` splits the rest with seed ``r``, whichever others the call makes.
     """
-    check_split({"test_size": test_size, "validation_size": validation_size, "repeats": repeats})
+    check_split(
+        {
+            "test_size": test_size,
+            "validation_size": validation_size,
+            "repeats": repeats,
+            "first_repeat": first_repeat,
+        }
+    )
     test_size, validation_size = float(test_size), float(validation_size)
     column = getattr(targets, "name", None)  # a table's column, named in messages
     targets = np.asarray(targets)
@@ -136,7 +149,7 @@ def split_rows(
         if np.any(given == "validation"):
             validation_size = int(np.sum(given == "validation"))
     parts = []
-    for repeat in range(int(repeats)):
+    for repeat in range(int(first_repeat), int(first_repeat) + int(repeats)):
         if given is not None and repeat == 0 and np.any(given == "validation"):
             train, validation = rows[given == "train"], rows[given == "validation"]
         else:

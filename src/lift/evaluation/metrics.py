@@ -199,7 +199,7 @@ def score_predictions(
                 "n_test": int(sizes.loc[repeat, "test"]),
                 "answers": _first(group, "answers"),
                 "lift_status": _first(group, "lift_status"),
-                **_scores(task, group),
+                **model_scores(task, group),
                 **(
                     class_scores(group["y_true"].to_numpy(), group["y_pred"].to_numpy(), n_classes)
                     if n_classes
@@ -217,7 +217,9 @@ def _first(predictions: pd.DataFrame, column: str) -> str:
     return "" if values is None or pd.isna(values.iloc[0]) else str(values.iloc[0])
 
 
-def _scores(task: str, predictions: pd.DataFrame) -> dict[str, float]:
+def model_scores(task: str, predictions: pd.DataFrame) -> dict[str, float]:
+    """The scores of ``task`` of one model's predictions (columns as ``score_predictions``
+    reads them)."""
     y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
     if task == "regression":
         # a baseline's answers are always valid: no `valid` column, or NaN after concatenation

@@ -574,7 +574,7 @@ def predict(
     as the validation rows say it helps (``lift.method.prior_correction``), and its
     ``prior_strength``. Two repeats or more (with ``generation.average_repeats``) add the rows
     of model ``lift_averaged``: every repeat's scored class probabilities, or numbers, averaged,
-    an ensemble of the adapters, its rows under repeat 0."""
+    an ensemble of the adapters, its rows under the first repeat."""
     reject_inconsistent(settings, task.name, f"Dataset '{dataset}': parameter `lift.")
     parts = []
     for repeat, adapter in sorted(adapters.items()):
@@ -610,7 +610,7 @@ def _averaged_model(task: Task, settings: LiftSettings) -> str | None:
 
 
 def averaged_repeats(answered: pd.DataFrame) -> pd.DataFrame:
-    """The rows of model ``lift_averaged`` (under repeat 0) from the prediction rows of
+    """The rows of model ``lift_averaged`` (under the first repeat) from the prediction rows of
     several repeats that ``answered`` the same test rows: per row, the repeats' class
     probabilities averaged and the likeliest class, or (numbers) the mean of the valid
     answers, invalid only where every repeat's was (then the mean of their stand-ins, the
@@ -640,7 +640,7 @@ def averaged_repeats(answered: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": LIFT_AVERAGED,
-            "repeat": 0,
+            "repeat": int(answered["repeat"].min()),
             "row": truth.index.to_numpy(),
             "y_true": truth.to_numpy(),
             "y_pred": y_pred,
