@@ -55,8 +55,16 @@ README_MARKERS = ("<!-- realdata-summary -->", "<!-- /realdata-summary -->")
 
 def suite_tables(task: str, env: str = "realdata") -> list[str]:
     """The tables ``conf/<env>`` runs for ``task``, in its order."""
-    parameters = yaml.safe_load((ROOT / "conf" / env / f"parameters_{task}.yml").read_text())
-    return [name for name, entry in parameters[task]["datasets"].items() if entry]
+    return [name for name, entry in _suite(task, env)["datasets"].items() if entry]
+
+
+def suite_repeats(task: str, env: str = "realdata") -> int:
+    """How many repeats ``conf/<env>`` runs of each table of ``task``."""
+    return int(_suite(task, env)["split"]["repeats"])
+
+
+def _suite(task: str, env: str) -> dict:
+    return yaml.safe_load((ROOT / "conf" / env / f"parameters_{task}.yml").read_text())[task]
 
 
 def newest(folder: Path) -> Path:
@@ -74,7 +82,7 @@ def collect(
     commit: str = "",
     results: Path = RESULTS,
     merge: bool = False,
-) -> dict:
+) -> dict[str, list[dict]]:
     """Copy the newest scores of each of ``tables`` under ``data`` (a project's data folder)
     into ``results`` and record their provenance (``commit``: the code the run ran, by default
     the data folder's checkout's HEAD); returns the records written.
@@ -118,7 +126,7 @@ def collect(
             "machine": cpu_name(),
             "command": (
                 f"kedro run --pipelines={task} --env realdata --namespaces={task}.{table}"
-                + _repeats_params(task, table, repeats)
+                + _repeats_params(task, repeats)
             ),
         }
         earlier = runs.get(f"{task}/{table}", []) if merge else []
@@ -200,10 +208,9 @@ def _answers_file(results: Path, task: str, table: str) -> Path:
     return results / task / f"{table}.answers.parquet"
 
 
-def _repeats_params(task: str, table: str, repeats: list[int]) -> str:
-    """The ``--params`` that run ``repeats`` of ``table`` (none for the suite's own)."""
-    parameters = yaml.safe_load((ROOT / "conf/realdata" / f"parameters_{task}.yml").read_text())
-    if repeats == list(range(parameters[task]["split"]["repeats"])):
+def _repeats_params(task: str, repeats: list[int]) -> str:
+    """The ``--params`` that run ``repeats`` of a table (none for the suite's own)."""
+    if repeats == list(range(suite_repeats(task))):
         return ""
     first = f"{task}.split.first_repeat={repeats[0]}," if repeats[0] else ""
     return f" --params={first}{task}.split.repeats={len(repeats)}"
@@ -322,7 +329,7 @@ def _yes(near: bool) -> str:
 
 def count(task: str, rows: pd.DataFrame | None = None, results: Path = RESULTS) -> str:
     """One sentence: how many of the tables run are within the margin, which, which are at
-    the prior, and how many of the suite have not run yet."""
+    the prior, which have run some of the suite's repeats only, and which have not run yet."""
     rows = comparison(task, results) if rows is None else rows
     missing = [t for t in suite_tables(task) if t not in set(rows["dataset"])]
     if rows.empty:
@@ -330,11 +337,16 @@ def count(task: str, rows: pd.DataFrame | None = None, results: Path = RESULTS) 
     within = rows.loc[rows["within"], "dataset"].tolist()
     averaged = rows.loc[rows["within_averaged"], "dataset"].tolist()
     prior = rows.loc[rows["lift_status"].str.startswith("at_prior"), "dataset"].tolist()
+    repeats = suite_repeats(task)
+    partial = [
+        f"{r['dataset']} ({r['repeats']})" for _, r in rows.iterrows() if r["repeats"] < repeats
+    ]
     return (
         f"LIFT {WITHIN[task]} of the best baseline on {len(within)} of the {len(rows)} "
         f"{task} tables run ({', '.join(within) or 'none'}), its repeats averaged on "
         f"{len(averaged)} ({', '.join(averaged) or 'none'}); at the prior on "
         f"{', '.join(prior) or 'none'}"
+        + (f"; fewer than {repeats} repeats so far: {', '.join(partial)}" if partial else "")
         + (f"; not run with these settings yet: {', '.join(missing)}." if missing else ".")
     )
 

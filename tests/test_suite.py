@@ -197,6 +197,9 @@ def test_a_tables_repeats_run_in_several_sittings_are_put_together(realdata, tmp
     realdata.collect(data, "classification", ["wine"], "aaa1111", results)
     answers = pd.read_parquet(results / "classification/wine.answers.parquet")
     assert set(answers["model"]) == {"lift"} and sorted(answers["repeat"].unique()) == [0, 1]
+    assert "fewer than 3 repeats so far: wine (2);" in realdata.count(
+        "classification", results=results
+    )
 
     run(
         "2026-12-06T10.00.00.000Z",
@@ -225,6 +228,7 @@ def test_a_tables_repeats_run_in_several_sittings_are_put_together(realdata, tmp
         "--namespaces=classification.wine --params=classification.split.repeats=2"
     )
     table = realdata.table("classification", results)
+    assert "repeats so far" not in table
     assert (
         "| wine | 3 | 50.00 | svm 100.00 ± 0.00 | 75.00 ± 20.41 (100.0, 75.0, 50.0) | 50.00 |"
         in table
