@@ -9,7 +9,8 @@ settings, and every way's scores are printed side by side, with the seconds each
 A way is a mapping in the shape of the ``generation`` section over the run's own settings. The
 adapters and their epochs are the run's (chosen on its validation rows), so the ways differ in
 how they answer only. A measurement, not a pipeline step: nothing is written to the catalog;
-``--out`` keeps the predictions of every way as CSV.
+``--out`` keeps the predictions of every way as CSV. ``--split validation`` answers each
+repeat's validation rows instead, to choose a way without reading the test rows.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def main() -> None:
     parser.add_argument(
         "--way", action="append", required=True, help='name=\'{"mode": "score"}\'', default=[]
     )
+    parser.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="the rows answered: the test rows, or each repeat's validation rows (a way chosen "
+        "without the test rows; no lift_averaged, since the repeats' validation rows differ)",
+    )
     parser.add_argument("--out", type=Path, help="a folder for each way's predictions (CSV)")
     args = parser.parse_args()
     ways = {name: json.loads(text) for name, _, text in (w.partition("=") for w in args.way)}
@@ -52,8 +60,12 @@ def main() -> None:
             catalog.load(f"{args.task}.{args.table}.{artifact}") for artifact in RUN
         )
         base = BaseModel.from_dict(catalog.load("base_model"))
+    if args.split == "validation":
+        prompts, splits = as_test(prompts), as_test(splits)
     scores = []
     for name, generation in ways.items():
+        if args.split == "validation":
+            generation = {**generation, "average_repeats": False}
         lift = settings.lift.overridden({"generation": generation})
         task = task_for(schema, lift.serialization)
         started = time.perf_counter()
@@ -68,6 +80,15 @@ def main() -> None:
     shown = ["way", "seconds", "model", "repeat", "answers", *metric, "invalid_rate"]
     with pd.option_context("display.width", 200, "display.max_rows", None):
         print(pd.concat(scores, ignore_index=True)[shown].to_string(index=False))
+
+
+def as_test(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of ``repeat`` and ``split`` columns (the prompts, the splits) whose validation
+    entries are also its test entries, in place of the test rows: answered as the test rows
+    are, and still there as validation rows for what fits on them (the prior correction)."""
+    validation = table[table["split"] == "validation"]
+    kept = table[table["split"] != "test"]
+    return pd.concat([kept, validation.assign(split="test")], ignore_index=True)
 
 
 if __name__ == "__main__":

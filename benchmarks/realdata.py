@@ -39,7 +39,7 @@ import pandas as pd
 import yaml
 
 from lift.evaluation import published
-from lift.evaluation.metrics import model_scores, probabilities_of
+from lift.evaluation.metrics import model_scores
 from lift.evaluation.reporting import comparison_plot, summarize
 from lift.evaluation.suite import AVERAGED, NO_SKILL, against_baselines
 from lift.method import learner
@@ -114,7 +114,11 @@ def collect(
             raise ValueError(f"{version} holds {sorted(set(scores['dataset']))}, not {table}")
         answers = data / "07_model_output" / task / table / "lift_predictions.parquet"
         answers = answers / version.name / "lift_predictions.parquet"
-        answered = averaged_source(pd.read_parquet(answers), task) if answers.exists() else None
+        answered = (
+            learner.averaged_source(pd.read_parquet(answers), task == "classification")
+            if answers.exists()
+            else None
+        )
         repeats = sorted(int(r) for r in scores.loc[scores["model"] != AVERAGED, "repeat"].unique())
         timings = data / "08_reporting" / "run_timings.json" / version.name / "run_timings.json"
         seconds = json.loads(timings.read_text())["total_seconds"] if timings.exists() else None
@@ -145,19 +149,6 @@ def collect(
         runs[f"{task}/{table}"] = [r for r in earlier if r["repeats"]] + [run]
     (results / "runs.json").write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
     return runs
-
-
-def averaged_source(predictions: pd.DataFrame, task: str) -> pd.DataFrame | None:
-    """The rows of a run's LIFT predictions that ``lift_averaged`` averages (the pipeline's
-    choice, ``lift.method.learner.predict``, read off the rows): the scored classes beside
-    generated ones where there are, else LIFT's own answers; None where they are classes
-    without probabilities (nothing to average)."""
-    models = set(predictions["model"])
-    source = learner.LIFT_SCORED if learner.LIFT_SCORED in models else learner.LIFT
-    rows = predictions[predictions["model"] == source].reset_index(drop=True)
-    if task == "classification" and probabilities_of(rows) is None:
-        return None
-    return rows
 
 
 def _merged(

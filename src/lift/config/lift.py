@@ -198,6 +198,10 @@ class GenerationSettings(Settings):
     numbers, each number of a grid as the training targets are written (their decimals, a tenth of
     their range past each end) scored, the median of their probabilities the answer (the epoch
     chosen on greedy answers, a sixth of the cost). Generate: text generated and read back."""
+    median: Literal["interpolated", "grid"] = "interpolated"
+    """Score, numbers: the median read between the grid's values, each number's probability
+    spread over the half step either side that rounds to it (interpolated), or the grid's
+    value at which half the probability is reached (grid; up to half a step off)."""
     max_new_tokens: Positive | None = None
     """None: the longest completion plus a margin."""
     batch_size: Positive = 32

@@ -105,7 +105,9 @@ def answer(
         scores = score_completions(
             model, tokenizer, list(prompts), scored, generation.batch_size, description, prefix
         )
-        return task.read_scores(scores) if numbers is None else task.read_scores(scores, numbers)
+        if numbers is None:
+            return task.read_scores(scores)
+        return task.read_scores(scores, numbers, generation.median)
     samples = generate(
         model,
         tokenizer,
@@ -591,22 +593,24 @@ def predict(
         parts += [part.assign(lift_status=adapter.status) for part in answered]
     predictions = pd.concat(parts, ignore_index=True)
     generation = settings.generation
-    averaged = _averaged_model(task, settings)
-    if generation.average_repeats and averaged and len(adapters) > 1:
-        rows = averaged_repeats(predictions[predictions["model"] == averaged])
+    source = averaged_source(predictions, isinstance(task, Classification))
+    if generation.average_repeats and source is not None and len(adapters) > 1:
+        rows = averaged_repeats(source)
         logger.info("LIFT %s: %d adapters' answers averaged", dataset, len(adapters))
         predictions = pd.concat([predictions, rows], ignore_index=True)
     return predictions
 
 
-def _averaged_model(task: Task, settings: LiftSettings) -> str | None:
-    """Whose answers ``lift_averaged`` averages: the scored classes, or the numbers; None for
-    generated classes only (labels, nothing to average)."""
-    if not isinstance(task, Classification):
-        return LIFT
-    if not settings.generation.scores_classes():
+def averaged_source(predictions: pd.DataFrame, classes: bool) -> pd.DataFrame | None:
+    """The prediction rows that ``lift_averaged`` averages: the scored classes beside generated
+    ones where there are (model ``lift_scored``), else LIFT's own answers (scored classes, or
+    numbers); None for classes without probabilities (labels only: nothing to average)."""
+    models = set(predictions["model"])
+    source = LIFT_SCORED if LIFT_SCORED in models else LIFT
+    rows = predictions[predictions["model"] == source].reset_index(drop=True)
+    if classes and probabilities_of(rows) is None:
         return None
-    return LIFT if settings.generation.mode == "score" else LIFT_SCORED
+    return rows
 
 
 def averaged_repeats(answered: pd.DataFrame) -> pd.DataFrame:

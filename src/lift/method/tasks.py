@@ -145,6 +145,25 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float)[order][reached.argmax(axis=1)]
 
 
+def interpolated_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of ``weights`` (non-negative, one column per value of an evenly spaced grid),
+    the median of the distribution that spreads each value's weight evenly over the numbers
+    that round to it (half a step either side): where the weights reach half of the row's,
+    between the grid's values, not only on them. A number written to the grid's decimals
+    stands for all of these, and the median of grid values alone is up to half a step from
+    the continuous one."""
+    grid, column = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+    merged = np.zeros((len(weights), len(grid)))
+    np.add.at(merged.T, column, np.asarray(weights, dtype=float).T)  # "-0.0" and "0.0"
+    share = merged / merged.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(share, axis=1)
+    at = (cumulative >= 0.5).argmax(axis=1)
+    rows = np.arange(len(share))
+    step = float(np.diff(grid).min()) if len(grid) > 1 else 0.0
+    below = cumulative[rows, at] - share[rows, at]  # the weight below the median's value
+    return grid[at] + step * ((0.5 - below) / share[rows, at] - 0.5)
+
+
 @dataclass(frozen=True)
 class Regression:
     """Answers are numbers (read back into the target's units by ``encoding``, the one the
@@ -212,15 +231,21 @@ class Regression:
         values = np.array(list(texts.values()))
         return values, [f" {text}{suffix}" for text in texts]
 
-    def read_scores(self, log_probabilities: np.ndarray, numbers: np.ndarray) -> Answers:
+    def read_scores(
+        self, log_probabilities: np.ndarray, numbers: np.ndarray, median: str
+    ) -> Answers:
         """Scored numbers (``log P(number's completion | prompt)``, one column per one of
         ``numbers``, in written units): each prompt's answer is the median of their softmax
         over the numbers scored (RAE's, the absolute error's, best answer), read back into the
-        target's units; every answer valid."""
-        median = weighted_median(numbers, softmax(log_probabilities))
-        texts = [f"{number:g}" for number in median]
-        predictions = median if self.encoding is None else self.encoding.read_targets(median)
-        return Answers(texts, np.asarray(predictions, dtype=float), np.ones(len(median), bool))
+        target's units; every answer valid. ``median``: interpolated between the grid's values
+        (``interpolated_median``) or the grid's value where half the weight is reached
+        (``grid``)."""
+        weights = softmax(log_probabilities)
+        read = interpolated_median if median == "interpolated" else weighted_median
+        middle = read(numbers, weights)
+        texts = [f"{number:g}" for number in middle]
+        predictions = middle if self.encoding is None else self.encoding.read_targets(middle)
+        return Answers(texts, np.asarray(predictions, dtype=float), np.ones(len(middle), bool))
 
     def written_with(self, encoding: FittedEncoding) -> Regression:
         """This task reading answers written with ``encoding``."""
