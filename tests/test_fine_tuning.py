@@ -396,6 +396,31 @@ def test_scored_numbers_answer_the_median_of_a_grid_as_the_training_targets_are_
     assert predictions["valid"].all() and set(predictions["answers"]) == {"score"}
 
 
+def test_validation_as_test_chooses_the_epoch_on_the_answers_the_test_rows_get(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    model, tokenizer = load_model(base, torch.device("cpu"), torch.float32)
+    prompts = number_prompts()
+    train, validation = (prompts[prompts["split"] == split] for split in ("train", "validation"))
+    scored = LiftSettings.from_params({"generation": {"mode": "score"}})
+    answers = learner.answer(
+        model,
+        tokenizer,
+        validation["prompt"],
+        train["completion"],
+        Regression(),
+        train["target"].to_numpy(),
+        scored,
+    )
+    truth = validation["target"].to_numpy()
+    expected = Regression().validation_metrics(truth, answers.predictions, answers.valid)
+    as_test = scored.overridden({"generation": {"validation": "as_test"}})
+    validate = learner.validator(tokenizer, validation, train, Regression(), as_test)
+    assert validate(model) == pytest.approx(expected) and expected["invalid_rate"] == 0
+    # by default greedy answers: an untrained model's text, few numbers among them
+    greedy = learner.validator(tokenizer, validation, train, Regression(), scored)(model)
+    assert greedy["invalid_rate"] > 0.5
+
+
 def test_the_numbers_scored_span_the_training_targets_and_a_tenth_past_each_end():
     completions = [" 1.0@@@", " -0.0@@@", " -1.0@@@", " 0.5@@@"]
     numbers, written = Regression().scored_numbers(completions)

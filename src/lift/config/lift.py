@@ -197,7 +197,12 @@ class GenerationSettings(Settings):
     """Score: each class's completion scored after the prompt, the likeliest class the answer; for
     numbers, each number of a grid as the training targets are written (their decimals, a tenth of
     their range past each end) scored, the median of their probabilities the answer (the epoch
-    chosen on greedy answers, a sixth of the cost). Generate: text generated and read back."""
+    chosen on greedy answers, a sixth of the cost, unless `validation: as_test`). Generate: text
+    generated and read back."""
+    validation: Literal["greedy", "as_test"] = "greedy"
+    """How the validation rows that choose the epoch are answered: greedy where the test rows are
+    sampled or their numbers scored (deterministic, a fraction of the cost) | as_test (as the
+    test rows are: the epoch chosen on the answers it will give, at their cost every epoch)."""
     median: Literal["interpolated", "grid"] = "interpolated"
     """Score, numbers: the median read between the grid's values, each number's probability
     spread over the half step either side that rounds to it (interpolated), or the grid's
@@ -208,7 +213,7 @@ class GenerationSettings(Settings):
     """Prompts answered at once."""
     samples: Positive = 1
     """Answers per test prompt: 1 is greedy, k > 1 samples k and aggregates (the validation answers
-    that choose the epoch are greedy)."""
+    that choose the epoch are greedy, unless `validation: as_test`)."""
     temperature: PositiveNumber = 1.0
     """Of sampling."""
     correct_prior: bool = True

@@ -132,14 +132,16 @@ def validator(
 ) -> Callable[[Any], dict[str, float]]:
     """The task's validation metrics of a model's answers on the validation prompts, answered
     as the test prompts will be but greedily where those are sampled or are scored numbers (an
-    epoch is chosen on deterministic answers, at a fraction of the cost). Scored classes also
+    epoch is chosen on deterministic answers, at a fraction of the cost), unless
+    ``generation.validation`` is ``as_test``. Scored classes also
     give the validation loss (``LOSS``): each row's own completion scored is the training loss
     of that row, so the trainer need not compute it in a pass of its own."""
     truth, train_targets = validation["target"].to_numpy(), train["target"].to_numpy()
-    greedy = {"samples": 1, "also_greedy": False}
-    if not isinstance(task, Classification):
-        greedy["mode"] = "generate"
-    settings = settings.overridden({"generation": greedy})
+    if settings.generation.validation == "greedy":
+        greedy = {"samples": 1, "also_greedy": False}
+        if not isinstance(task, Classification):
+            greedy["mode"] = "generate"
+        settings = settings.overridden({"generation": greedy})
     own = own_completions(tokenizer, validation["completion"], task)
 
     def validate(model: Any) -> dict[str, float]:
