@@ -87,7 +87,10 @@ UNKNOWN_KEYS = [
     ("lift.trainig", "the known ones are ['serialization', 'lora', 'training'"),
     ("lift.training.epoch", "the known ones are ['learning_rate', 'epochs'"),
     ("lift.lora.rnak", "the known ones are ['rank', 'alpha', 'dropout', 'target_modules']"),
-    ("lift.generation.beams", "the known ones are ['mode', 'max_new_tokens'"),
+    (
+        "lift.generation.beams",
+        "the known ones are ['mode', 'validation', 'median', 'max_new_tokens'",
+    ),
     ("lift.selection.lr", "the known ones are ['learning_rate', 'epochs', 'encoding']"),
     (
         "lift.serialization.sufix",
