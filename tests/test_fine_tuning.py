@@ -201,14 +201,20 @@ def test_ctrl_c_during_training_stops_after_the_step_with_no_adapter(tiny):
     assert validated == [True]  # stopped in the next epoch, before validating it
 
 
+@pytest.mark.parametrize("average", [None, 1.0])  # with it, the weights' average resumes too
 def test_an_interrupted_fine_tuning_resumes_after_its_last_epoch_as_if_never_stopped(
-    tiny, tmp_path
+    tiny, tmp_path, average
 ):
     model, tokenizer = tiny
     prompts = letter_prompts()
     train = prompts[prompts["split"] == "train"]
     pairs = (list(train["prompt"]), list(train["completion"]))
-    settings = LiftSettings.from_params({**FAST, "lora": {**FAST["lora"], "dropout": 0.1}})
+    settings = LiftSettings.from_params(
+        {
+            "training": {**FAST["training"], "average": average},
+            "lora": {**FAST["lora"], "dropout": 0.1},
+        }
+    )
     validated = []
 
     def jobs(stop_after: int | None = None) -> list[Job]:

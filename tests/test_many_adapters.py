@@ -2,6 +2,8 @@
 jobs trained together find what each finds alone, and a pipeline's fine-tunings grouped in
 one node give the metrics of one node per dataset."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from kedro.runner import SequentialRunner
@@ -145,6 +147,48 @@ def test_slot_adamw_steps_each_slot_as_torch_adamw_steps_one_adapter():
                 optimizer.step()
     for i in range(2):
         torch.testing.assert_close(stacked[i], alone[i], rtol=0, atol=1e-7)
+
+
+def test_slot_average_is_each_slot_s_moving_average_of_its_steps():
+    torch.manual_seed(0)
+    stacked = torch.nn.Parameter(torch.randn(3, 2, 4))
+    average = batched_lora.SlotAverage([stacked])
+    expected = stacked.detach().clone()
+    decay = torch.tensor([0.9, 0.5, 1.0])  # the third slot does not step
+    with torch.no_grad():
+        for _ in range(4):
+            stacked.add_(torch.randn(3, 2, 4))
+            average.update(decay)
+            for slot, d in enumerate(decay.tolist()):
+                expected[slot] = d * expected[slot] + (1 - d) * stacked[slot]
+    (averaged,) = average.averages
+    torch.testing.assert_close(averaged, expected)
+    assert torch.equal(averaged[2], average.state_of(2)[0])
+    # a slot answers with its average between two swaps, then has its weights back
+    weights = stacked.detach().clone()
+    average.swap(1)
+    assert torch.equal(stacked[1], expected[1]) and torch.equal(stacked[0], weights[0])
+    average.swap(1)
+    assert torch.equal(stacked, weights)
+    average.reset(0)  # a new job in slot 0 starts its average at its weights
+    assert torch.equal(average.averages[0][0], weights[0])
+
+
+def test_averaged_jobs_trained_together_find_what_each_finds_alone(tiny_model_dir):
+    base = BaseModel("tiny", tiny_model_dir)
+    averaged = requests()
+    for i, request in enumerate(averaged[:2]):  # the third job keeps its last step's weights
+        training = request.settings.training.model_copy(update={"average": 0.5})
+        averaged[i] = replace(
+            request, settings=request.settings.model_copy(update={"training": training})
+        )
+    alone = [learner.fine_tune_together(base, [request])[0] for request in averaged]
+    assert_same(alone, learner.fine_tune_together(base, averaged, slots=2))
+    # the average is not the last step's weights; a job without one is as before
+    plain = [learner.fine_tune_together(base, [request])[0] for request in requests()]
+    (a,), (b,) = alone[0].values(), plain[0].values()
+    assert max((a.weights[k] - b.weights[k]).abs().max() for k in a.weights) > 1e-4
+    assert_same(plain[2:], alone[2:])
 
 
 def test_clipping_per_slot_is_torch_clipping_per_adapter():

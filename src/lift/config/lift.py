@@ -171,6 +171,11 @@ class TrainingSettings(Settings):
     validation loss) | last (the last epoch run: the end of the learning-rate schedule, chosen
     by no validation row; docs/real-data.md#choosing-the-epoch). Every epoch is validated
     either way."""
+    average: PositiveNumber | None = None
+    """The weights validated and kept: None, the last step's; a number, an exponential moving
+    average of every step's weights whose half-life is this many epochs (the swings of a
+    small table's answers from one epoch to the next averaged out;
+    docs/real-data.md#averaged-weights)."""
     batch_size: Positive = 8
     """Prompts per optimizer step."""
     sampling: Literal["shuffled", "balanced"] = "shuffled"

@@ -210,6 +210,44 @@ class SlotAdamW:
             p.sub_(torch.where(still, 0.0, step_size.view(shape) * m / denom))
 
 
+class SlotAverage:
+    """An exponential moving average of each slot's adapter weights over its optimizer steps
+    (``training.average``): after each step ``average = decay * average + (1 - decay) * weights``
+    with the slot's own ``decay`` (1: a slot that did not step is left as it is). A slot
+    answers with its average between two ``swap`` calls."""
+
+    def __init__(self, parameters: Sequence[nn.Parameter]) -> None:
+        self.parameters = list(parameters)
+        self.averages = [p.detach().clone() for p in self.parameters]
+
+    def reset(self, slot: int) -> None:
+        """Start ``slot``'s average at its weights now (a new job's, or a resumed one's)."""
+        for average, p in zip(self.averages, self.parameters, strict=True):
+            average[slot].copy_(p[slot])
+
+    def state_of(self, slot: int) -> list[torch.Tensor]:
+        """``slot``'s average (on the CPU), what ``restore`` takes."""
+        return [average[slot].detach().cpu().clone() for average in self.averages]
+
+    def restore(self, slot: int, state: Sequence[torch.Tensor]) -> None:
+        for average, kept in zip(self.averages, state, strict=True):
+            average[slot].copy_(kept)
+
+    @torch.no_grad()
+    def update(self, decay: torch.Tensor) -> None:
+        """Move every slot's average towards its weights by ``1 - decay`` (per slot)."""
+        for average, p in zip(self.averages, self.parameters, strict=True):
+            average.lerp_(p, (1 - decay).view(-1, *[1] * (p.dim() - 1)))
+
+    @torch.no_grad()
+    def swap(self, slot: int) -> None:
+        """Exchange ``slot``'s weights and its average (twice: as before)."""
+        for average, p in zip(self.averages, self.parameters, strict=True):
+            weights = p[slot].clone()
+            p[slot].copy_(average[slot])
+            average[slot].copy_(weights)
+
+
 def linear_schedule(step: int, warmup: int, total: int) -> float:
     """The learning-rate factor at optimizer step ``step`` (from 0) of a linear warm-up over
     ``warmup`` steps then a linear decay to 0 at ``total`` (``transformers``'

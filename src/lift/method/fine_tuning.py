@@ -431,6 +431,13 @@ class _Running:
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.epochs
 
+    @property
+    def decay(self) -> float:
+        """Its weights' average's decay per step (``training.average``: the half-life in
+        epochs); 0 where it keeps its weights as they are."""
+        half_life = self.job.training.average
+        return 0.0 if half_life is None else 0.5 ** (1 / (half_life * self.steps_per_epoch))
+
     def done(self) -> bool:
         """Whether its last epoch has run: the epochs planned, ``training.patience`` epochs
         in a row without beating the best, or half the epochs at the prior where the job gives
@@ -458,10 +465,15 @@ class _Running:
         return "at_prior" if at_prior else "learnt"
 
     def state(
-        self, weights: dict[str, torch.Tensor], moments: dict[str, Any], dropout: torch.Tensor
+        self,
+        weights: dict[str, torch.Tensor],
+        moments: dict[str, Any],
+        dropout: torch.Tensor,
+        average: list[torch.Tensor] | None,
     ) -> dict[str, Any]:
         """Its training state after its epoch, with its slot's part: the adapter's
-        ``weights``, its AdamW ``moments`` and its ``dropout`` generator's state."""
+        ``weights``, its AdamW ``moments``, its ``dropout`` generator's state and its weights'
+        ``average`` (``training.average``)."""
         return {
             "epoch": self.epoch,
             "steps": self.steps,
@@ -472,6 +484,7 @@ class _Running:
             "weights": weights,
             "moments": moments,
             "dropout": dropout,
+            "average": average,
         }
 
     def resume(self, state: dict[str, Any]) -> None:
@@ -552,7 +565,9 @@ def train_adapters(
     the epoch with the best ``select_on`` (highest if ``maximize``; ``LOSS``: the lowest
     validation loss) is kept, or the last one with ``training.keep: last``. The history
     records each as ``validation_<name>``, with the epoch's training tokens (prompt and
-    completion, no padding) and seconds. When a job ends, the next one takes its slot.
+    completion, no padding) and seconds. When a job ends, the next one takes its slot. With
+    ``training.average``, what is validated and kept is the moving average of the job's
+    weights over its steps (``batched_lora.SlotAverage``), not its last step's.
 
     With ``checkpoints``, each job's training state is kept there after each of its epochs
     and forgotten once every job is done: a job whose state was kept by an interrupted call
@@ -665,6 +680,8 @@ def _train(
     device = next(model.parameters()).device
     parameters = [p for layer in layers.values() for p in (layer.lora_A, layer.lora_B)]
     optimizer = batched_lora.SlotAdamW(parameters)
+    averaged = any(run.job.training.average is not None for run in runs)
+    average = batched_lora.SlotAverage(parameters) if averaged else None
     results: dict[int, TrainedAdapter] = {}
     for run in runs:
         if run.resumed is not None and run.done():  # it was done, the others not
@@ -683,6 +700,10 @@ def _train(
             for key, weight in (run.initial if state is None else state["weights"]).items():
                 name, matrix = _module_of(key)
                 getattr(layers[name], f"lora_{matrix}")[slot].copy_(weight)
+        if average is not None:
+            average.reset(slot)
+            if state is not None and state.get("average") is not None:
+                average.restore(slot, state["average"])
         routing.generators[slot] = dropout
         run.next_epoch()
         running[slot] = run
@@ -724,6 +745,9 @@ def _train(
             losses, counts = _slot_losses(model, batch, len(order))
             (losses / sent(counts, device)).sum().backward()
             _update(optimizer, parameters, running, slots, device)
+            if average is not None:
+                decay = [running[s].decay if s in running else 1.0 for s in range(slots)]
+                average.update(sent(torch.tensor(decay), device))
             for i, slot in enumerate(order):
                 run = running[slot]
                 indices = run.batches[run.position]
@@ -753,10 +777,17 @@ def _train(
                 run = running[slot]
                 if run.position < len(run.batches):
                     continue
+                if average is not None:  # validated and kept: the averaged weights
+                    average.swap(slot)
                 _end_epoch(model, pad_id, routing, slot, run, weights)
+                if average is not None:
+                    average.swap(slot)
                 if checkpoints is not None:
                     dropout = routing.generators[slot].get_state()
-                    state = run.state(weights(slot), optimizer.state_of(slot), dropout)
+                    averaged_state = None if average is None else average.state_of(slot)
+                    state = run.state(
+                        weights(slot), optimizer.state_of(slot), dropout, averaged_state
+                    )
                     checkpoints.write(run.key, state)
                 last = run.history[-1]
                 progress.set_postfix(
