@@ -230,6 +230,7 @@ class SlotAverage:
         return [average[slot].detach().cpu().clone() for average in self.averages]
 
     def restore(self, slot: int, state: Sequence[torch.Tensor]) -> None:
+        """Give ``slot`` the average of ``state`` (``state_of``): a resumed job's."""
         for average, kept in zip(self.averages, state, strict=True):
             average[slot].copy_(kept)
 
