@@ -190,6 +190,10 @@ class TrainingSettings(Settings):
     """Gradients are clipped to this norm."""
     seed: Annotated[int, Field(ge=0)] = 0
     """Seeds the adapters' initialisation, the batch order and sampling."""
+    ensemble: Positive = 1
+    """Adapters trained per repeat, from seeds `seed`, `seed` + 1, ...: their answers averaged
+    (numbers: the mean of the valid ones; classes: their probabilities), at as many times the
+    training time (docs/real-data.md#two-seeds-a-repeat)."""
     compile: bool | Literal["auto"] = "auto"
     """Compile the model's blocks for training (torch.compile): auto where it pays, on a CPU with
     native bfloat16 once a fine-tuning's work covers the compilation (docs/cpu-training.md)."""

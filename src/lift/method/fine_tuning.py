@@ -14,7 +14,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,9 @@ class TrainedAdapter:
     """A fine-tuned LoRA adapter: its PEFT config, its weights (PEFT state dict, on the CPU),
     the per-epoch history and the epoch whose weights these are; where a selection chose its
     settings, what it chose (``encoding``, ``learning_rate``, ``epochs``) and every candidate's
-    validation outcome; the device and precision it was trained in."""
+    validation outcome; the device and precision it was trained in; the ``members`` trained
+    beside it from the next seeds (``training.ensemble``), whose answers are averaged with its
+    own."""
 
     lora_config: dict[str, Any]
     weights: dict[str, torch.Tensor]
@@ -59,6 +61,17 @@ class TrainedAdapter:
     # learnt, or at_prior: its best validation score no better than one answer for every
     # validation row scores (the majority class; for numbers, their mean); "" where not known
     status: str = ""
+    members: tuple[TrainedAdapter, ...] = ()
+
+    @property
+    def ensemble(self) -> tuple[TrainedAdapter, ...]:
+        """This adapter and its members: the adapters whose answers are averaged."""
+        return (self, *self.members)
+
+    @property
+    def ensemble_status(self) -> str:
+        """``joint_status`` of the ensemble's adapters."""
+        return joint_status(adapter.status for adapter in self.ensemble)
 
     @property
     def kept(self) -> dict[str, float]:
@@ -72,6 +85,13 @@ class TrainedAdapter:
         peft_model = get_peft_model(model, LoraConfig(**self.lora_config))
         set_peft_model_state_dict(peft_model, self.weights)
         return peft_model.eval()
+
+
+def joint_status(statuses: Iterable[str]) -> str:
+    """The status of answers averaged over adapters of these ``statuses``: ``at_prior`` where
+    every one learnt the prior only, ``learnt`` where one learnt more, "" where not known."""
+    known = {status or "" for status in statuses}
+    return "at_prior" if known == {"at_prior"} else "learnt" if "learnt" in known else ""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,14 @@ from lift.data.splits import of_split
 from lift.evaluation.metrics import probabilities_of, probability_columns
 from lift.method.checkpoints import Checkpoints
 from lift.method.encoding import Encodings
-from lift.method.fine_tuning import LOSS, Job, TrainedAdapter, preference, train_adapters
+from lift.method.fine_tuning import (
+    LOSS,
+    Job,
+    TrainedAdapter,
+    joint_status,
+    preference,
+    train_adapters,
+)
 from lift.method.language_model import (
     BaseModel,
     autocast,
@@ -43,7 +50,7 @@ from lift.method.language_model import (
 from lift.method.prediction import generate, score_completions
 from lift.method.prior_correction import fit_prior_correction
 from lift.method.serialization import serialize
-from lift.method.tasks import Answers, Classification, Task
+from lift.method.tasks import Answers, Classification, Task, averaged_answers
 
 logger = logging.getLogger(__name__)
 
@@ -218,10 +225,13 @@ class FineTuning:
 
 @dataclass(frozen=True)
 class _Planned:
-    """One adapter to train: a repeat of a dataset with one candidate setting."""
+    """One adapter to train: a repeat of a dataset with one candidate setting, as the
+    ``member``-th of its ensemble (``training.ensemble``: seed ``training.seed`` + ``member``)."""
 
     request: int
     repeat: int
+    candidate: int
+    member: int
     settings: LiftSettings
     description: str
 
@@ -240,7 +250,9 @@ def fine_tune(
     (``encodings``: the ones the prompts were written with). With a
     selection (``lift.selection``) every candidate setting is fine-tuned per repeat and the
     one with the best validation score kept (ties: the lower validation loss); the adapter
-    records what was chosen and every candidate's outcome."""
+    records what was chosen and every candidate's outcome. With ``training.ensemble`` above 1
+    each repeat trains that many adapters from consecutive seeds, the first one's ``members``
+    the others (a candidate's score: their mean)."""
     request = FineTuning(dataset, prompts, task, settings, encodings, start)
     return fine_tune_together(base, [request])[0]
 
@@ -262,12 +274,22 @@ def fine_tune_together(
     for index, request in enumerate(requests):
         where = f"Dataset '{request.dataset}': parameter `lift."
         reject_inconsistent(request.settings, request.task.name, where)
+        if request.start is not None and request.start.members:
+            raise DatasetInputError(
+                f"Dataset '{request.dataset}': a second stage starts from one adapter, but its "
+                f"first stage trained an ensemble of {len(request.start.ensemble)}; set the first "
+                "stage's `training.ensemble` to 1."
+            )
         candidates = request.settings.candidates()
         for repeat in sorted(request.prompts["repeat"].unique()):
-            for candidate in candidates:
+            for c, candidate in enumerate(candidates):
                 label = " ".join(f"{k}={v}" for k, v in candidate.chosen().items())
                 name = f"{request.dataset} ({label})" if len(candidates) > 1 else request.dataset
-                planned.append(_Planned(index, int(repeat), candidate, f"{name} repeat {repeat}"))
+                training = candidate.training
+                for member in range(training.ensemble):
+                    seed = f" seed {training.seed + member}" if training.ensemble > 1 else ""
+                    description = f"{name} repeat {repeat}{seed}"
+                    planned.append(_Planned(index, int(repeat), c, member, candidate, description))
     trained: dict[int, TrainedAdapter] = {}  # by position in `planned`
     for group in _by_base_model(planned):
         places = training_devices(planned[group[0]].settings.device, devices)
@@ -336,8 +358,11 @@ def _by_base_model(planned: list[_Planned]) -> list[list[int]]:
 
 def _job(tokenizer: Any, request: FineTuning, plan: _Planned) -> Job:
     """The training job of ``plan``: its repeat's train and validation prompts (of its
-    encoding), validated as the task says."""
+    encoding), validated as the task says, seeded as its place in the ensemble says."""
     settings, encoding = plan.settings, plan.settings.chosen()["encoding"]
+    if plan.member:
+        seed = settings.training.seed + plan.member
+        settings = settings.overridden({"training": {"seed": seed}})
     prompts = written_with(request.prompts, encoding)
     task = for_repeat(request.task, request.encodings, plan.repeat, encoding)
     train = of_split(prompts, plan.repeat, "train")
@@ -395,37 +420,50 @@ def _chosen(
     request: FineTuning, planned: Mapping[int, _Planned], trained: Mapping[int, TrainedAdapter]
 ) -> dict[int, TrainedAdapter]:
     """Per repeat of ``request``, the adapter of the candidate with the best validation score
-    (ties: the lower validation loss), recording what was chosen and every candidate's
-    outcome."""
+    (ties: the lower validation loss; an ensemble's: its adapters' mean), its ensemble's other
+    adapters its ``members``, recording what was chosen and every candidate's (and ensemble
+    member's) outcome."""
     select_on = request.task.select_on
+    tried = len({p.candidate for p in planned.values()})
     adapters = {}
     for repeat in sorted({p.repeat for p in planned.values()}):
         best, outcomes = None, []
-        for i in (i for i, p in planned.items() if p.repeat == repeat):
-            adapter, chosen = trained[i], planned[i].settings.chosen()
-            score, loss = adapter.kept[f"validation_{select_on}"], adapter.kept["validation_loss"]
-            outcomes.append(
-                {
-                    **chosen,
-                    "best_epoch": adapter.best_epoch,
-                    "epochs_run": len(adapter.history),
-                    f"validation_{select_on}": score,
-                    "validation_loss": loss,
-                    "status": adapter.status,
-                }
-            )
+        for candidate in sorted({p.candidate for p in planned.values() if p.repeat == repeat}):
+            ensemble = [
+                (p, trained[i])
+                for i, p in sorted(planned.items(), key=lambda item: item[1].member)
+                if p.repeat == repeat and p.candidate == candidate
+            ]
+            chosen = ensemble[0][0].settings.chosen()
+            for plan, adapter in ensemble:
+                seed = plan.settings.training.seed + plan.member
+                outcomes.append(
+                    {
+                        **chosen,
+                        **({"seed": seed} if len(ensemble) > 1 else {}),
+                        "best_epoch": adapter.best_epoch,
+                        "epochs_run": len(adapter.history),
+                        f"validation_{select_on}": adapter.kept[f"validation_{select_on}"],
+                        "validation_loss": adapter.kept["validation_loss"],
+                        "status": adapter.status,
+                    }
+                )
+            members = [adapter for _, adapter in ensemble]
+            score = float(np.mean([a.kept[f"validation_{select_on}"] for a in members]))
+            loss = float(np.mean([a.kept["validation_loss"] for a in members]))
             key = preference(score, loss, request.task.maximize)
             if best is None or key > best[0]:
-                best = (key, replace(adapter, chosen=chosen))
+                first, *others = (replace(a, chosen=chosen) for a in members)
+                best = (key, replace(first, members=tuple(others)))
         assert best is not None
         adapters[repeat] = replace(best[1], candidates=outcomes)
-        if len(outcomes) > 1:
+        if tried > 1:
             logger.info(
                 "LIFT %s repeat %d: %s chosen on validation among %d candidates",
                 request.dataset,
                 repeat,
                 best[1].chosen,
-                len(outcomes),
+                tried,
             )
     return adapters
 
@@ -465,22 +503,30 @@ def answer_prompts(
     description: str | None = None,
     loaded: tuple[Any, Any] | None = None,
 ) -> Answers:
-    """``answer`` with the base model and ``adapter`` merged into its weights; ``train`` is
-    the adapter's training prompts (their completions and targets). ``loaded``: that model
-    and its tokenizer, where the caller keeps them (``merged``) for many calls; None: merged
-    for this one."""
-    held = nullcontext(loaded) if loaded else merged(base, adapter, settings)
-    with held as (model, tokenizer), precision(settings):
-        return answer(
-            model,
-            tokenizer,
-            prompts,
-            train["completion"],
-            task,
-            train["target"].to_numpy(),
-            settings,
-            description,
-        )
+    """``answer`` with the base model and ``adapter`` merged into its weights (an ensemble:
+    each of its adapters', averaged); ``train`` is the adapter's training prompts (their
+    completions and targets). ``loaded``: that model and its tokenizer, where the caller keeps
+    them (``merged``) for many calls (an adapter without members); None: merged for this
+    one."""
+    if loaded and adapter.members:
+        raise ValueError("An ensemble's adapters are merged one by one: pass no `loaded` model.")
+    each = []
+    for member in adapter.ensemble:
+        held = nullcontext(loaded) if loaded else merged(base, member, settings)
+        with held as (model, tokenizer), precision(settings):
+            each.append(
+                answer(
+                    model,
+                    tokenizer,
+                    prompts,
+                    train["completion"],
+                    task,
+                    train["target"].to_numpy(),
+                    settings,
+                    description,
+                )
+            )
+    return averaged_answers(each)
 
 
 def answer_rows(
@@ -592,7 +638,7 @@ def predict(
             for_repeat(task, encodings, repeat, encoding),
             settings,
         )
-        parts += [part.assign(lift_status=adapter.status) for part in answered]
+        parts += [part.assign(lift_status=adapter.ensemble_status) for part in answered]
     predictions = pd.concat(parts, ignore_index=True)
     generation = settings.generation
     source = averaged_source(predictions, isinstance(task, Classification))
@@ -624,8 +670,7 @@ def averaged_repeats(answered: pd.DataFrame) -> pd.DataFrame:
     prior only, ``learnt`` where one learnt more."""
     by_row = answered.groupby("row", sort=False)
     truth = by_row["y_true"].first()
-    statuses = set(answered["lift_status"].fillna(""))  # "" where it is not known
-    status = "at_prior" if statuses == {"at_prior"} else "learnt" if "learnt" in statuses else ""
+    status = joint_status(answered["lift_status"].fillna(""))  # "" where it is not known
     each = probabilities_of(answered)
     if each is None:  # numbers
         valid = answered["valid"].fillna(True).astype(bool)
@@ -668,58 +713,68 @@ def _predict_repeat(
     task: Task,
     settings: LiftSettings,
 ) -> list[pd.DataFrame]:
-    """``predict``'s rows of one repeat."""
+    """``predict``'s rows of one repeat (an ensemble's: its adapters' answers averaged)."""
     train = of_split(prompts, repeat, "train")
+    test = of_split(prompts, repeat, "test")
     generation = settings.generation
     scoring = settings.overridden({"generation": {"mode": "score"}})
-    with merged(base, adapter, settings) as (model, tokenizer):
-
-        def answered(split: str, how: LiftSettings, note: str = "") -> tuple[pd.DataFrame, Answers]:
-            rows = of_split(prompts, repeat, split)
-            return rows, answer(
-                model,
-                tokenizer,
-                rows["prompt"],
-                train["completion"],
-                task,
-                train["target"].to_numpy(),
-                how,
-                f"{dataset} repeat {repeat}: predict {split}{note}",
-            )
-
-        test, answers = answered("test", settings)
-        parts = [prediction_rows(LIFT, test, repeat, answers, generation.answered_by())]
-        if generation.also_greedy:
-            greedy = settings.overridden({"generation": {"samples": 1}})
-            _, greedy_answers = answered("test", greedy, " (greedy)")
-            parts.append(prediction_rows(LIFT_GREEDY, test, repeat, greedy_answers, "generate"))
-        scored = answers
-        if generation.mode == "generate" and generation.also_score:
-            _, scored = answered("test", scoring, " (scored)")
-            parts.append(prediction_rows(LIFT_SCORED, test, repeat, scored, "score"))
-        if (
-            isinstance(task, Classification)
-            and generation.scores_classes()
-            and generation.correct_prior
-        ):
-            assert scored.scores is not None
-            validation, validation_scored = answered("validation", scoring, " (scored)")
-            correction = fit_prior_correction(
-                validation_scored.scores, validation["target"].to_numpy()
-            )
-            logger.info(
-                "LIFT %s repeat %d: prior correction of strength %g (validation accuracy "
-                "%.4g -> %.4g)",
-                dataset,
-                repeat,
-                correction.strength,
-                correction.validation_accuracy,
-                correction.corrected_validation_accuracy,
-            )
-            corrected = task.read_scores(scored.scores, correction)
-            parts.append(
-                prediction_rows(LIFT_CORRECTED, test, repeat, corrected, "score").assign(
-                    prior_strength=correction.strength
+    greedy = settings.overridden({"generation": {"samples": 1}})
+    # what is asked: (split, settings, note) by name
+    asked = {"test": ("test", settings, "")}
+    if generation.also_greedy:
+        asked["greedy"] = ("test", greedy, " (greedy)")
+    if generation.mode == "generate" and generation.also_score:
+        asked["scored"] = ("test", scoring, " (scored)")
+    correct = (
+        isinstance(task, Classification)
+        and generation.scores_classes()
+        and generation.correct_prior
+    )
+    if correct:
+        asked["validation"] = ("validation", scoring, " (scored)")
+    each: dict[str, list[Answers]] = {name: [] for name in asked}
+    for k, member in enumerate(adapter.ensemble):
+        which = f" (ensemble adapter {k + 1} of {len(adapter.ensemble)})" if adapter.members else ""
+        with merged(base, member, settings) as (model, tokenizer):
+            for name, (split, how, note) in asked.items():
+                rows = of_split(prompts, repeat, split)
+                each[name].append(
+                    answer(
+                        model,
+                        tokenizer,
+                        rows["prompt"],
+                        train["completion"],
+                        task,
+                        train["target"].to_numpy(),
+                        how,
+                        f"{dataset} repeat {repeat}: predict {split}{note}{which}",
+                    )
                 )
+    answers = {name: averaged_answers(got) for name, got in each.items()}
+    parts = [prediction_rows(LIFT, test, repeat, answers["test"], generation.answered_by())]
+    if "greedy" in answers:
+        parts.append(prediction_rows(LIFT_GREEDY, test, repeat, answers["greedy"], "generate"))
+    scored = answers.get("scored", answers["test"])
+    if "scored" in answers:
+        parts.append(prediction_rows(LIFT_SCORED, test, repeat, scored, "score"))
+    if correct:
+        assert scored.scores is not None
+        validation = of_split(prompts, repeat, "validation")
+        correction = fit_prior_correction(
+            answers["validation"].scores, validation["target"].to_numpy()
+        )
+        logger.info(
+            "LIFT %s repeat %d: prior correction of strength %g (validation accuracy %.4g -> %.4g)",
+            dataset,
+            repeat,
+            correction.strength,
+            correction.validation_accuracy,
+            correction.corrected_validation_accuracy,
+        )
+        corrected = task.read_scores(scored.scores, correction)
+        parts.append(
+            prediction_rows(LIFT_CORRECTED, test, repeat, corrected, "score").assign(
+                prior_strength=correction.strength
             )
+        )
     return parts

@@ -36,6 +36,39 @@ class Answers:
     sample_spread: np.ndarray | None = None
 
 
+def averaged_answers(answers: Sequence[Answers]) -> Answers:
+    """The answers of an ensemble (``training.ensemble``) from its adapters' ``answers`` to the
+    same prompts: for classes their probabilities (and scores) averaged and the likeliest
+    class; for numbers the mean of the valid ones (where none is, of their stand-ins, the
+    training mean); valid where one adapter's answer was; the texts joined by `` || ``."""
+    if len(answers) == 1:
+        return answers[0]
+    valid = np.stack([a.valid for a in answers]).astype(bool)
+    any_valid = valid.any(axis=0)
+
+    def mean(field: str) -> np.ndarray | None:
+        values = [getattr(a, field) for a in answers]
+        return None if values[0] is None else np.mean(values, axis=0)
+
+    probabilities = mean("probabilities")
+    if probabilities is not None:  # classes
+        predictions = np.where(any_valid, probabilities.argmax(axis=1), INVALID)
+    else:
+        numbers = np.stack([np.asarray(a.predictions, dtype=float) for a in answers])
+        of_valid = np.where(valid, numbers, 0.0).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+        predictions = np.where(any_valid, of_valid, numbers.mean(axis=0))
+    texts = [" || ".join(each) for each in zip(*(a.texts for a in answers), strict=True)]
+    return Answers(
+        texts,
+        predictions,
+        any_valid,
+        probabilities,
+        mean("scores"),
+        mean("sample_mean"),
+        mean("sample_spread"),
+    )
+
+
 @dataclass(frozen=True)
 class Classification:
     """Answers are class indices 0..K-1, or the classes' ``names`` where they are written so;

@@ -117,10 +117,12 @@ class LiftModel(mlflow.pyfunc.PythonModel):
                 models_dir=str(models_dir()),
             )
         )
-        # the base model with the adapter merged, loaded once for every request
+        # the base model with the adapter merged, loaded once for every request (an
+        # ensemble's adapters are merged one by one for each)
         self.held = ExitStack()
-        merging = merged(self.base, self.adapters[self.repeat], self.settings.lift)
-        self.loaded = self.held.enter_context(merging)
+        adapter = self.adapters[self.repeat]
+        merging = merged(self.base, adapter, self.settings.lift)
+        self.loaded = None if adapter.members else self.held.enter_context(merging)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         try:

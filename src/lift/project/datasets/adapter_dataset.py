@@ -1,15 +1,17 @@
 """``AdapterDataset``: versioned LoRA adapters, one folder per repeat in PEFT's own layout
 (``adapter_config.json`` + ``adapter_model.safetensors``), so ``PeftModel.from_pretrained(base,
 folder)`` reads them too. ``training.json`` beside them holds the epoch history, the settings
-a selection chose and every candidate's validation outcome. The folder may be on any fsspec
-filesystem (a local path, ``s3://``, ``gs://``, ``memory://``), as every other artifact. A save
-is whole or refused when read: on a filesystem that renames folders it is written aside and
-moved into place; on an object store (no folders to rename) it is written in place with
-``saved.json`` last, and a version without it is refused by name."""
+a selection chose and every candidate's validation outcome; an ensemble's other adapters
+(``training.ensemble``) lie inside in ``member_<k>/`` folders of the same layout. The folder
+may be on any fsspec filesystem (a local path, ``s3://``, ``gs://``, ``memory://``), as every
+other artifact. A save is whole or refused when read: on a filesystem that renames folders it
+is written aside and moved into place; on an object store (no folders to rename) it is written
+in place with ``saved.json`` last, and a version without it is refused by name."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -84,7 +86,6 @@ class AdapterDataset(
             file.write(content)
 
     def _load(self) -> dict[int, TrainedAdapter]:
-        from safetensors.torch import load
 
         folder = get_filepath_str(self._get_load_path(), self._protocol)
         adapters = {}
@@ -100,30 +101,17 @@ class AdapterDataset(
             )
         for repeat_folder in repeat_folders:
             name = PurePosixPath(repeat_folder).name
-            missing = [f for f in FILES if not self._fs.exists(f"{repeat_folder}/{f}")]
-            if missing:  # an object store's copy cut short: its files arrive one by one
-                raise DatasetError(
-                    f"The adapter {repeat_folder} lacks {missing}: its save did not finish. "
-                    "Run its fine-tuning again (or load another version)."
-                )
-            config = json.loads(self._read(f"{repeat_folder}/{CONFIG}"))
-            training = json.loads(self._read(f"{repeat_folder}/{TRAINING}"))
-            adapters[int(name.removeprefix("repeat_"))] = TrainedAdapter(
-                lora_config=config,
-                weights=load(self._read(f"{repeat_folder}/{WEIGHTS}")),
-                history=training["history"],
-                best_epoch=training["best_epoch"],
-                chosen=training.get("chosen", {}),
-                candidates=training.get("candidates", []),
-                status=training.get("status", ""),
-                trained_on=training.get("trained_on", {}),
+            members = sorted(
+                self._fs.glob(f"{repeat_folder}/member_*"),
+                key=lambda path: int(PurePosixPath(path).name.removeprefix("member_")),
             )
+            first, *others = (self._read_adapter(f) for f in [repeat_folder, *members])
+            adapters[int(name.removeprefix("repeat_"))] = replace(first, members=tuple(others))
         if not adapters:
             raise DatasetError(f"No adapter (repeat_<r> folder) in {folder}.")
         return adapters
 
     def _save(self, data: dict[int, TrainedAdapter]) -> None:
-        from safetensors.torch import save
 
         folder = get_filepath_str(self._get_save_path(), self._protocol)
         partial = folder + ".partial" if self._renames() else folder
@@ -131,23 +119,54 @@ class AdapterDataset(
             self._fs.rm(partial, recursive=True)
         for repeat, adapter in data.items():
             target = f"{partial}/repeat_{int(repeat)}"
-            self._fs.makedirs(target, exist_ok=True)
-            config = json.dumps(adapter.lora_config, indent=2, default=str)
-            self._write(f"{target}/{CONFIG}", config.encode())
-            weights = {k: v.contiguous() for k, v in adapter.weights.items()}
-            self._write(f"{target}/{WEIGHTS}", save(weights, metadata={"format": "pt"}))
-            training = {
-                "best_epoch": adapter.best_epoch,
-                "history": adapter.history,
-                "chosen": adapter.chosen,
-                "candidates": adapter.candidates,
-                "status": adapter.status,
-                "trained_on": adapter.trained_on,
-            }
-            self._write(f"{target}/{TRAINING}", json.dumps(training, indent=2).encode())
+            self._write_adapter(target, adapter)
+            for k, member in enumerate(adapter.members, start=1):
+                self._write_adapter(f"{target}/member_{k}", member)
         self._write(f"{partial}/{SAVED}", json.dumps(sorted(int(r) for r in data)).encode())
         if partial != folder:  # a complete folder or none: an interrupted save leaves .partial
             self._fs.mv(partial, folder, recursive=True)
+
+    def _read_adapter(self, folder: str) -> TrainedAdapter:
+        """The adapter saved in ``folder`` (its members aside)."""
+        from safetensors.torch import load
+
+        missing = [f for f in FILES if not self._fs.exists(f"{folder}/{f}")]
+        if missing:  # an object store's copy cut short: its files arrive one by one
+            raise DatasetError(
+                f"The adapter {folder} lacks {missing}: its save did not finish. "
+                "Run its fine-tuning again (or load another version)."
+            )
+        config = json.loads(self._read(f"{folder}/{CONFIG}"))
+        training = json.loads(self._read(f"{folder}/{TRAINING}"))
+        return TrainedAdapter(
+            lora_config=config,
+            weights=load(self._read(f"{folder}/{WEIGHTS}")),
+            history=training["history"],
+            best_epoch=training["best_epoch"],
+            chosen=training.get("chosen", {}),
+            candidates=training.get("candidates", []),
+            status=training.get("status", ""),
+            trained_on=training.get("trained_on", {}),
+        )
+
+    def _write_adapter(self, folder: str, adapter: TrainedAdapter) -> None:
+        """``adapter`` (its members aside) written to ``folder``."""
+        from safetensors.torch import save
+
+        self._fs.makedirs(folder, exist_ok=True)
+        config = json.dumps(adapter.lora_config, indent=2, default=str)
+        self._write(f"{folder}/{CONFIG}", config.encode())
+        weights = {k: v.contiguous() for k, v in adapter.weights.items()}
+        self._write(f"{folder}/{WEIGHTS}", save(weights, metadata={"format": "pt"}))
+        training = {
+            "best_epoch": adapter.best_epoch,
+            "history": adapter.history,
+            "chosen": adapter.chosen,
+            "candidates": adapter.candidates,
+            "status": adapter.status,
+            "trained_on": adapter.trained_on,
+        }
+        self._write(f"{folder}/{TRAINING}", json.dumps(training, indent=2).encode())
 
     def _renames(self) -> bool:
         """Whether this filesystem moves a folder by renaming it."""
