@@ -718,10 +718,10 @@ def _predict_repeat(
     test = of_split(prompts, repeat, "test")
     generation = settings.generation
     scoring = settings.overridden({"generation": {"mode": "score"}})
-    greedy = settings.overridden({"generation": {"samples": 1}})
     # what is asked: (split, settings, note) by name
     asked = {"test": ("test", settings, "")}
     if generation.also_greedy:
+        greedy = settings.overridden({"generation": {"samples": 1}})
         asked["greedy"] = ("test", greedy, " (greedy)")
     if generation.mode == "generate" and generation.also_score:
         asked["scored"] = ("test", scoring, " (scored)")
