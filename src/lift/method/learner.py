@@ -287,8 +287,8 @@ def fine_tune_together(
                 name = f"{request.dataset} ({label})" if len(candidates) > 1 else request.dataset
                 training = candidate.training
                 for member in range(training.ensemble):
-                    seed = f" seed {training.seed + member}" if training.ensemble > 1 else ""
-                    description = f"{name} repeat {repeat}{seed}"
+                    which = f" seed {training.seed + member}" if training.ensemble > 1 else ""
+                    description = f"{name} repeat {repeat}{which}"
                     planned.append(_Planned(index, int(repeat), c, member, candidate, description))
     trained: dict[int, TrainedAdapter] = {}  # by position in `planned`
     for group in _by_base_model(planned):
