@@ -86,7 +86,6 @@ class AdapterDataset(
             file.write(content)
 
     def _load(self) -> dict[int, TrainedAdapter]:
-
         folder = get_filepath_str(self._get_load_path(), self._protocol)
         adapters = {}
         if self._fs.exists(f"{folder}/{SAVED}"):
@@ -112,7 +111,6 @@ class AdapterDataset(
         return adapters
 
     def _save(self, data: dict[int, TrainedAdapter]) -> None:
-
         folder = get_filepath_str(self._get_save_path(), self._protocol)
         partial = folder + ".partial" if self._renames() else folder
         if self._fs.exists(partial):
